@@ -1,0 +1,79 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from zergd.config import load_settings
+from zergd.index.db import connect
+from zergd.index.writer import Writer
+from zergd.watch.backfill import backfill
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """No test ever reads or writes the real ~/.claude, ~/.codex or ~/.zerg."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("ZERG_HOME", str(tmp_path / "zerg"))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    monkeypatch.setenv("ZERG_HOST", "testhost")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    (tmp_path / "claude" / "projects").mkdir(parents=True)
+    (tmp_path / "codex" / "sessions").mkdir(parents=True)
+    return tmp_path
+
+
+@pytest.fixture
+def settings():
+    return load_settings()
+
+
+@pytest.fixture
+def corpus(settings):
+    """The real corpus copied to where Claude Code and Codex would write it."""
+    shutil.copytree(CORPUS / "claude", settings.claude_dir / "projects", dirs_exist_ok=True)
+    shutil.copytree(CORPUS / "codex" / "sessions", settings.codex_dir / "sessions", dirs_exist_ok=True)
+    return settings
+
+
+def corpus_files():
+    return sorted(p for p in CORPUS.rglob("*.jsonl"))
+
+
+class Index:
+    """An index on the test's ZERG_HOME with its writer."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.db = connect(settings.index_path, settings.archive_dir)
+        self.writer = Writer(self.db)
+        self.conn = self.db.conn
+
+    def backfill(self):
+        return backfill(self.settings, self.writer)
+
+    def scalar(self, sql, *params):
+        return self.conn.execute(sql, params).fetchone()[0]
+
+    def session(self, session_id):
+        from zergd.index.queries import SESSION_FIELDS
+
+        row = self.conn.execute(f"select {', '.join(SESSION_FIELDS)} from sessions where id = ?", (session_id,)).fetchone()
+        return dict(zip(SESSION_FIELDS, row)) if row else None
+
+
+@pytest.fixture
+def index(settings):
+    idx = Index(settings)
+    yield idx
+    idx.db.close()
+
+
+@pytest.fixture
+def imported(corpus, index):
+    index.backfill()
+    return index

@@ -1,0 +1,1 @@
+"""HTTP API and Timeline (issue: Browser Timeline and HTTP API)."""

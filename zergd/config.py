@@ -1,0 +1,109 @@
+"""Where things live.  Every path comes from the environment first, then
+``ZERG_HOME/config.toml``, then a default, so tests (and people with unusual
+set-ups) can point zergd anywhere without touching the real home folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """config.toml exists but cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class SourceRoot:
+    """A folder whose transcripts we archive: ``provider`` names the tool
+    that writes it (``claude`` or ``codex``)."""
+
+    provider: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    claude_dir: Path
+    codex_dir: Path
+    host: str
+    options: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "sessions"
+
+    @property
+    def index_path(self) -> Path:
+        return self.home / "index.db"
+
+    @property
+    def log_dir(self) -> Path:
+        configured = self.options.get("log_dir")
+        if configured:
+            return Path(configured).expanduser()
+        if os.environ.get("ZERG_HOME"):
+            # An explicit ZERG_HOME keeps everything together (tests, containers).
+            return self.home / "logs"
+        return Path(platformdirs.user_log_dir("zergd", appauthor=False))
+
+    def source_roots(self) -> list[SourceRoot]:
+        return [
+            SourceRoot("claude", self.claude_dir / "projects"),
+            SourceRoot("codex", self.codex_dir / "sessions"),
+        ]
+
+    def host_archive(self, host: str | None = None) -> Path:
+        return self.archive_dir / (host or self.host)
+
+
+def _read_config_file(home: Path) -> dict:
+    path = home / "config.toml"
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+
+
+def _default_claude_dir() -> Path:
+    home_claude = Path.home() / ".claude"
+    xdg_claude = Path.home() / ".config" / "claude"
+    # Some Claude Code versions write to ~/.config/claude instead.
+    if not (home_claude / "projects").exists() and (xdg_claude / "projects").exists():
+        return xdg_claude
+    return home_claude
+
+
+def _safe_host(name: str) -> str:
+    """The host name becomes a folder name: keep it to a safe alphabet."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".")
+    return cleaned or "localhost"
+
+
+def load_settings() -> Settings:
+    home = Path(os.environ.get("ZERG_HOME") or Path.home() / ".zerg").expanduser()
+    options = _read_config_file(home)
+
+    def pick(env: str, key: str, default) -> Path:
+        value = os.environ.get(env) or options.get(key)
+        return Path(value).expanduser() if value else default()
+
+    return Settings(
+        home=home,
+        claude_dir=pick("CLAUDE_CONFIG_DIR", "claude_dir", _default_claude_dir),
+        codex_dir=pick("CODEX_HOME", "codex_dir", lambda: Path.home() / ".codex"),
+        host=_safe_host(os.environ.get("ZERG_HOST") or options.get("host") or socket.gethostname()),
+        options=options,
+    )

@@ -1,0 +1,130 @@
+"""Numbered schema migrations, each applied once and recorded in ``_migrations``.
+A migration is a function returning the SQL script it applies."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlite_utils
+
+MIGRATIONS = []
+
+
+def migration(fn):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial() -> str:
+    return """
+        create table sources (
+            id integer primary key,
+            host text not null,
+            provider text not null,
+            rel text not null,          -- path under the provider's root
+            path text,                  -- absolute source path (this host only)
+            unique (host, provider, rel)
+        );
+        create table generations (
+            id integer primary key,
+            source_id integer not null references sources(id),
+            gen integer not null,
+            archive text not null,      -- file under ZERG_HOME/sessions
+            archived integer not null default 0,  -- bytes the index knows are archived
+            indexed integer not null default 0,   -- end of the last complete line
+            lines integer not null default 0,     -- newline-ended lines so far
+            inode integer,              -- source identity when last read
+            mtime_ns integer,
+            started_at text not null,
+            unique (source_id, gen)
+        );
+        create table sessions (
+            id text primary key,
+            source_id integer not null unique references sources(id),
+            provider text not null,
+            host text not null,
+            project text,               -- cwd of the first line that has one
+            project_dir text,           -- the (lossy) folder name Claude Code used
+            title text,
+            title_rank integer not null default 0,
+            first_ts text,
+            last_ts text,
+            git_branch text,
+            models text,                -- JSON list in order of first use
+            user_messages integer not null default 0,
+            assistant_messages integer not null default 0,
+            tool_calls integer not null default 0,
+            lines integer not null default 0,
+            input_tokens integer not null default 0,
+            output_tokens integer not null default 0,
+            cache_creation_tokens integer not null default 0,
+            cache_read_tokens integer not null default 0,
+            parent_session_id text,
+            agent_id text,
+            is_subagent integer not null default 0,
+            source_deleted_at text,
+            updated_at text
+        );
+        create index sessions_last_ts on sessions (last_ts);
+        create index sessions_parent on sessions (parent_session_id);
+        create index sessions_project on sessions (project);
+        create table lines (
+            id integer primary key,     -- generation id << 40 | byte offset
+            length integer not null,    -- bytes, without the newline
+            lineno integer not null,    -- 1-based line number in the file
+            type text,
+            uuid text,
+            parent_uuid text,
+            ts text,
+            role text,
+            tools text,                 -- tool names used, comma-separated
+            sidechain integer not null default 0,
+            malformed integer not null default 0,  -- not a JSON object
+            partial integer not null default 0,    -- no newline yet
+            searchable integer not null default 0  -- has a row in lines_fts
+        );
+        -- Claude Code repeats usage on every content-block line of a response:
+        -- one row per (message.id, requestId), fields kept at their maximum.
+        create table usage (
+            session_id text not null,
+            msg_id text not null,
+            request_id text not null,
+            model text,
+            ts text,
+            input_tokens integer not null default 0,
+            output_tokens integer not null default 0,
+            cache_creation_tokens integer not null default 0,
+            cache_read_tokens integer not null default 0,
+            primary key (session_id, msg_id, request_id)
+        ) without rowid;
+        create view lines_fts_content as
+            select id, zerg_line_text(id, length) as text from lines where searchable = 1;
+        create virtual table lines_fts using fts5(
+            text, content = 'lines_fts_content', content_rowid = 'id',
+            tokenize = 'unicode61 remove_diacritics 2'
+        );
+    """
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations; return the names applied."""
+    db.execute("create table if not exists _migrations (name text primary key, applied_at text)")
+    done = {row[0] for row in db.execute("select name from _migrations")}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        # executescript would commit an open transaction first, so the
+        # transaction lives inside the script: a migration applies whole or not at all.
+        try:
+            db.conn.executescript(
+                f"begin immediate;\n{fn()};\ninsert into _migrations values ('{fn.__name__}', '{now}');\ncommit;"
+            )
+        except Exception:
+            if db.conn.in_transaction:
+                db.conn.execute("rollback")
+            raise
+        applied.append(fn.__name__)
+    return applied

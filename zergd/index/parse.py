@@ -1,0 +1,277 @@
+"""Turn one transcript line (raw bytes, no newline) into what the index keeps.
+
+Pure functions with no I/O: the writer calls ``parse_line`` on new bytes,
+and the FTS content view calls ``fts_text`` on archived bytes, so the text a
+line is indexed under can always be re-derived from the archive (I4).
+
+Claude Code writes one line per content block and changes its format
+monthly; anything unknown is kept with whatever fields it has, never
+rejected.  Codex CLI lines are ``{timestamp, type, payload}``.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+# Cap on the text one line contributes to full-text search.  Lines of many
+# MB exist (tool output, file dumps); the archive keeps all of them, search
+# only needs enough to find the line.  Measured in bench/: keeps the index
+# well under a third of the raw size.
+TEXT_CAP = 8_000
+TITLE_CAP = 200
+
+_loads = orjson.loads
+_dumps = orjson.dumps
+
+
+class Line:
+    """One parsed line.  Plain attributes (no dataclass) because the writer
+    builds hundreds of thousands of these per backfill."""
+
+    __slots__ = (
+        "offset", "length", "lineno", "partial", "type", "uuid", "parent_uuid", "ts", "role",
+        "tools", "sidechain", "malformed", "text", "cwd", "branch", "model", "session_id",
+        "agent_id", "msg_key", "usage", "prompt", "ai_title", "summary", "is_assistant",
+    )
+
+    def __init__(self, offset: int, length: int, lineno: int):
+        self.offset = offset
+        self.length = length
+        self.lineno = lineno
+        self.partial = 0
+        self.type = self.uuid = self.parent_uuid = self.ts = self.role = self.tools = None
+        self.sidechain = self.malformed = 0
+        self.text = ""
+        self.cwd = self.branch = self.model = self.session_id = self.agent_id = None
+        self.msg_key = self.usage = self.prompt = self.ai_title = self.summary = None
+        self.is_assistant = False
+
+
+def _cap(parts: list[str]) -> str:
+    text = "\n".join(p for p in parts if p)
+    return text[:TEXT_CAP] if len(text) > TEXT_CAP else text
+
+
+def _decode_raw(raw: bytes) -> str:
+    return raw[: TEXT_CAP * 4].decode("utf-8", "replace").replace("\x00", " ")[:TEXT_CAP]
+
+
+def _load(raw: bytes):
+    try:
+        obj = _loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def parse_line(raw: bytes, offset: int, lineno: int) -> Line:
+    line = Line(offset, len(raw), lineno)
+    obj = _load(raw)
+    if obj is None:
+        line.malformed = 1
+        line.text = _decode_raw(raw)
+        return line
+    if "payload" in obj and "message" not in obj:
+        _codex(obj, line)
+    else:
+        _claude(obj, line)
+    return line
+
+
+def fts_text(raw: bytes) -> str:
+    """The searchable text of an archived line: same as ``parse_line(...).text``."""
+    return parse_line(raw, 0, 0).text
+
+
+# --- Claude Code -------------------------------------------------------------
+
+
+def _claude(obj: dict, line: Line) -> None:
+    get = obj.get
+    t = get("type")
+    line.type = t if isinstance(t, str) else None
+    line.uuid = _str(get("uuid"))
+    line.parent_uuid = _str(get("parentUuid"))
+    line.ts = _str(get("timestamp"))
+    line.sidechain = 1 if get("isSidechain") else 0
+    line.cwd = _str(get("cwd"))
+    line.branch = _str(get("gitBranch")) or None
+    line.session_id = _str(get("sessionId"))
+    line.agent_id = _str(get("agentId"))
+    msg = get("message")
+    if isinstance(msg, dict):
+        _claude_message(obj, msg, line)
+    elif t == "summary":
+        line.summary = _str(get("summary"))
+        line.text = _cap([line.summary or ""])
+    elif t == "ai-title":
+        line.ai_title = _str(get("aiTitle"))
+        line.text = _cap([line.ai_title or ""])
+    elif t == "system":
+        content = get("content")
+        if isinstance(content, str):
+            line.text = _cap([content])
+
+
+def _claude_message(obj: dict, msg: dict, line: Line) -> None:
+    role = msg.get("role")
+    line.role = role if isinstance(role, str) else None
+    content = msg.get("content")
+    parts: list[str] = []
+    tools: list[str] = []
+    prompt_parts: list[str] = []
+    if isinstance(content, str):
+        parts.append(content)
+        prompt_parts.append(content)
+    elif isinstance(content, list):
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            bt = block.get("type")
+            if bt == "text":
+                s = _str(block.get("text")) or ""
+                parts.append(s)
+                prompt_parts.append(s)
+            elif bt == "thinking":
+                parts.append(_str(block.get("thinking")) or "")
+            elif bt == "tool_use":
+                name = _str(block.get("name")) or "?"
+                tools.append(name)
+                parts.append(name)
+                parts.append(_json_text(block.get("input")))
+            elif bt == "tool_result":
+                parts.append(_result_text(block.get("content")))
+    if tools:
+        line.tools = ",".join(tools)
+    line.text = _cap(parts)
+    if role == "assistant":
+        line.is_assistant = True
+        model = msg.get("model")
+        line.model = model if isinstance(model, str) and model != "<synthetic>" else None
+        mid = msg.get("id")
+        if isinstance(mid, str):
+            line.msg_key = (mid, _str(obj.get("requestId")) or "")
+            usage = msg.get("usage")
+            if isinstance(usage, dict):
+                line.usage = (
+                    _int(usage.get("input_tokens")),
+                    _int(usage.get("output_tokens")),
+                    _int(usage.get("cache_creation_input_tokens")),
+                    _int(usage.get("cache_read_input_tokens")),
+                )
+    elif role == "user" and prompt_parts and _is_real_prompt(obj, prompt_parts):
+        line.prompt = _title("\n".join(prompt_parts))
+
+
+# Lines Claude Code writes in the user's name that the user did not type.
+_NOT_PROMPTS = ("<command-", "<local-command-", "Caveat: ", "<bash-", "<user-memory-input>", "[Request interrupted")
+
+
+def _is_real_prompt(obj: dict, parts: list[str]) -> bool:
+    if obj.get("isMeta") or obj.get("isCompactSummary") or obj.get("isVisibleInTranscriptOnly"):
+        return False
+    first = parts[0].lstrip()
+    return bool(first) and not first.startswith(_NOT_PROMPTS)
+
+
+def _result_text(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)
+        )
+    return ""
+
+
+# --- Codex CLI ---------------------------------------------------------------
+
+
+def _codex(obj: dict, line: Line) -> None:
+    t = _str(obj.get("type")) or "?"
+    payload = obj.get("payload")
+    line.ts = _str(obj.get("timestamp"))
+    if not isinstance(payload, dict):
+        line.type = t
+        return
+    pt = _str(payload.get("type"))
+    line.type = f"{t}/{pt}" if pt else t
+    if t == "session_meta":
+        line.session_id = _str(payload.get("id"))
+        line.cwd = _str(payload.get("cwd"))
+        git = payload.get("git")
+        if isinstance(git, dict):
+            line.branch = _str(git.get("branch"))
+    elif t == "turn_context":
+        line.cwd = _str(payload.get("cwd"))
+        line.model = _str(payload.get("model"))
+    elif t == "response_item":
+        _codex_item(pt, payload, line)
+    elif t == "event_msg":
+        if pt == "user_message":
+            message = _str(payload.get("message")) or ""
+            line.role = "user"
+            if message.strip():
+                line.prompt = _title(message)
+        elif pt == "token_count":
+            info = payload.get("info")
+            total = info.get("total_token_usage") if isinstance(info, dict) else None
+            if isinstance(total, dict):
+                # Codex reports running totals: one key per session, keep the max.
+                line.msg_key = ("codex-total", "")
+                cached = _int(total.get("cached_input_tokens"))
+                line.usage = (_int(total.get("input_tokens")) - cached, _int(total.get("output_tokens")), 0, cached)
+    elif t == "compacted":
+        line.text = _cap([_str(payload.get("message")) or ""])
+
+
+def _codex_item(pt: str | None, payload: dict, line: Line) -> None:
+    if pt == "message":
+        role = _str(payload.get("role"))
+        line.role = role
+        content = payload.get("content")
+        if isinstance(content, list):
+            line.text = _cap([b.get("text") or "" for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)])
+        line.is_assistant = role == "assistant"
+    elif pt in ("function_call", "custom_tool_call", "local_shell_call", "web_search_call"):
+        name = _str(payload.get("name")) or pt
+        line.tools = name
+        line.role = "assistant"
+        args = payload.get("arguments", payload.get("input", payload.get("action")))
+        line.text = _cap([name, args if isinstance(args, str) else _json_text(args)])
+    elif pt in ("function_call_output", "custom_tool_call_output"):
+        line.role = "tool"
+        out = payload.get("output")
+        line.text = _cap([out if isinstance(out, str) else _json_text(out)])
+    elif pt == "reasoning":
+        summary = payload.get("summary")
+        if isinstance(summary, list):
+            line.text = _cap([b.get("text") or "" for b in summary if isinstance(b, dict) and isinstance(b.get("text"), str)])
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _str(v) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _int(v) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def _json_text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    try:
+        text = _dumps(v).decode()
+    except TypeError:
+        return ""
+    return text[: TEXT_CAP * 2]
+
+
+def _title(text: str) -> str | None:
+    text = " ".join(text[: TITLE_CAP * 4].split())
+    return text[:TITLE_CAP] if text else None

@@ -1,0 +1,65 @@
+"""``zergd reindex``: build a new index from the archive alone, then swap it in.
+
+Everything the index holds is re-derived from archived bytes; only what the
+archive cannot know is lost (when a source was noticed deleted becomes the
+time of the rebuild; file identities are re-checked by content on next read).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from ..archive import parse_archive_rel
+from ..config import Settings
+from ..watch.sources import describe
+from ..watch.tailer import index_archived
+from .db import connect
+from .writer import Writer
+
+
+def archived_files(archive_dir: Path) -> dict[tuple[str, str, str], list[tuple[int, Path]]]:
+    """(host, provider, rel) -> [(generation, archive file)] in generation order."""
+    found = defaultdict(list)
+    if not archive_dir.is_dir():
+        return {}
+    for dirpath, _dirs, files in os.walk(archive_dir):
+        for name in files:
+            path = Path(dirpath, name)
+            parsed = parse_archive_rel(path.relative_to(archive_dir).as_posix())
+            if parsed:
+                host, provider, rel, gen = parsed
+                found[(host, provider, rel)].append((gen, path))
+    return {key: sorted(gens) for key, gens in sorted(found.items())}
+
+
+def rebuild(settings: Settings, on_bytes=None) -> Path:
+    target = settings.index_path
+    tmp = target.with_name(target.name + ".rebuild")
+    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        leftover.unlink(missing_ok=True)
+    db = connect(tmp, settings.archive_dir)
+    writer = Writer(db)
+    roots = {root.provider: root.path for root in settings.source_roots()}
+    for (host, provider, rel), gens in archived_files(settings.archive_dir).items():
+        local = roots.get(provider) if host == settings.host else None
+        path = local / rel if local is not None else None
+        source = writer.open_source(host, describe(provider, rel), str(path) if path else None)
+        for gen, apath in gens:
+            while source.generation.gen < gen:
+                writer.new_generation(source)
+            size = apath.stat().st_size
+            index_archived(writer, source, apath, size)
+            if on_bytes:
+                on_bytes(size)
+        if host == settings.host and (path is None or not path.exists()):
+            writer.mark_deleted(source.session_id)
+    db.conn.execute("pragma wal_checkpoint(truncate)")
+    db.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    os.replace(tmp, target)
+    Path(f"{tmp}-wal").unlink(missing_ok=True)
+    Path(f"{tmp}-shm").unlink(missing_ok=True)
+    return target

@@ -1,0 +1,292 @@
+"""The single writer: every change to the index goes through ``Writer``, one
+``BEGIN IMMEDIATE`` transaction per batch of lines (DESIGN.md, I3/I4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+import sqlite_utils
+
+from ..archive import archive_rel
+from ..watch.sources import SourceInfo
+from .db import line_id
+from .feed import Batch
+from .parse import Line
+
+# Title sources, weakest first; a stronger one replaces a weaker one.
+RANK_SUMMARY, RANK_PROMPT, RANK_AI_TITLE = 1, 2, 3
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Generation:
+    id: int
+    gen: int
+    archive: str  # relative to ZERG_HOME/sessions
+    archived: int
+    indexed: int
+    lines: int
+    inode: int | None
+    mtime_ns: int | None
+
+
+@dataclass
+class Source:
+    id: int
+    session_id: str
+    host: str
+    provider: str
+    rel: str
+    path: str | None
+    generation: Generation
+    deleted: bool = False
+
+
+_GEN_COLS = "id, gen, archive, archived, indexed, lines, inode, mtime_ns"
+
+
+class Writer:
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self.conn = db.conn
+
+    def _tx(self):
+        return _Transaction(self.conn)
+
+    # --- sources and generations ------------------------------------------
+
+    def open_source(self, host: str, info: SourceInfo, path: str | None) -> Source:
+        """The source for (host, provider, rel), registered with its session on first sight."""
+        row = self.conn.execute(
+            "select s.id, x.id, s.path, x.source_deleted_at from sources s join sessions x on x.source_id = s.id"
+            " where s.host = ? and s.provider = ? and s.rel = ?",
+            (host, info.provider, info.rel),
+        ).fetchone()
+        if row is None:
+            return self._register(host, info, path)
+        source_id, session_id, old_path, deleted = row
+        with self._tx():
+            if path and path != old_path:
+                self.conn.execute("update sources set path = ? where id = ?", (path, source_id))
+        return Source(source_id, session_id, host, info.provider, info.rel, path or old_path,
+                      self._current_generation(source_id), deleted=bool(deleted))
+
+    def _register(self, host: str, info: SourceInfo, path: str | None) -> Source:
+        with self._tx():
+            cur = self.conn.execute(
+                "insert into sources (host, provider, rel, path) values (?, ?, ?, ?)",
+                (host, info.provider, info.rel, path),
+            )
+            source_id = cur.lastrowid
+            session_id = self._free_session_id(info, host)
+            self.conn.execute(
+                "insert into sessions (id, source_id, provider, host, project_dir, parent_session_id,"
+                " agent_id, is_subagent, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, source_id, info.provider, host, info.project_dir, info.parent_session_id,
+                 info.agent_id, 1 if info.agent_id else 0, now_iso()),
+            )
+            gen = self._insert_generation(source_id, host, info.provider, info.rel, 1)
+        return Source(source_id, session_id, host, info.provider, info.rel, path, gen)
+
+    def _free_session_id(self, info: SourceInfo, host: str) -> str:
+        """The id the path suggests, qualified by a hash of the path when another
+        file already has it (copied sessions, cloned agent files)."""
+        base = info.session_id
+        taken = self.conn.execute("select 1 from sessions where id = ?", (base,)).fetchone()
+        if not taken:
+            return base
+        digest = hashlib.sha1(f"{host}/{info.provider}/{info.rel}".encode()).hexdigest()
+        return f"{base}-{digest[:8]}"
+
+    def _insert_generation(self, source_id: int, host: str, provider: str, rel: str, gen: int) -> Generation:
+        archive = archive_rel(host, provider, rel, gen)
+        cur = self.conn.execute(
+            "insert into generations (source_id, gen, archive, started_at) values (?, ?, ?, ?)",
+            (source_id, gen, archive, now_iso()),
+        )
+        return Generation(cur.lastrowid, gen, archive, 0, 0, 0, None, None)
+
+    def _current_generation(self, source_id: int) -> Generation:
+        row = self.conn.execute(
+            f"select {_GEN_COLS} from generations where source_id = ? order by gen desc limit 1", (source_id,)
+        ).fetchone()
+        return Generation(*row)
+
+    def new_generation(self, source: Source) -> Generation:
+        """Start a new archive file for a source that shrank or was rewritten (I5)."""
+        with self._tx():
+            gen = self._insert_generation(source.id, source.host, source.provider, source.rel,
+                                          source.generation.gen + 1)
+        source.generation = gen
+        return gen
+
+    def set_identity(self, source: Source, inode: int | None, mtime_ns: int | None) -> None:
+        gen = source.generation
+        if (gen.inode, gen.mtime_ns) == (inode, mtime_ns):
+            return
+        with self._tx():
+            self.conn.execute("update generations set inode = ?, mtime_ns = ? where id = ?", (inode, mtime_ns, gen.id))
+        gen.inode, gen.mtime_ns = inode, mtime_ns
+
+    def mark_deleted(self, session_id: str, when: str | None = None) -> None:
+        with self._tx():
+            self.conn.execute(
+                "update sessions set source_deleted_at = coalesce(source_deleted_at, ?), updated_at = ? where id = ?",
+                (when or now_iso(), now_iso(), session_id),
+            )
+
+    def mark_present(self, source: Source) -> None:
+        if source.deleted:
+            with self._tx():
+                self.conn.execute("update sessions set source_deleted_at = null where id = ?", (source.session_id,))
+            source.deleted = False
+
+    # --- lines -------------------------------------------------------------
+
+    def commit(self, source: Source, archived: int, batch: "Batch") -> None:
+        """Record that the archive holds ``archived`` bytes, index the batch's
+        newline-ended lines and show an unfinished last line as partial (not searchable)."""
+        lines, partial = batch.lines, batch.partial
+        gen = source.generation
+        base = gen.id << 40
+        with self._tx():
+            conn = self.conn
+            if gen.archived > gen.indexed:
+                # The unfinished line shown before is re-read from its start.
+                conn.execute("delete from lines where id = ?", (base | gen.indexed,))
+            if lines:
+                conn.executemany(
+                    "insert into lines (id, length, lineno, type, uuid, parent_uuid, ts, role, tools,"
+                    " sidechain, malformed, partial, searchable) values (?,?,?,?,?,?,?,?,?,?,?,0,?)",
+                    [(base | ln.offset, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
+                      ln.tools, ln.sidechain, ln.malformed, 1 if ln.text else 0) for ln in lines],
+                )
+                conn.executemany(
+                    "insert into lines_fts (rowid, text) values (?, ?)",
+                    [(base | ln.offset, ln.text) for ln in lines if ln.text],
+                )
+                self._update_session(source.session_id, lines)
+            gen.indexed, gen.lines = batch.indexed, batch.lineno
+            if partial is not None:
+                conn.execute(
+                    "insert into lines (id, length, lineno, type, uuid, parent_uuid, ts, role, tools,"
+                    " sidechain, malformed, partial, searchable) values (?,?,?,?,?,?,?,?,?,?,?,1,0)",
+                    (base | partial.offset, partial.length, partial.lineno, partial.type, partial.uuid,
+                     partial.parent_uuid, partial.ts, partial.role, partial.tools, partial.sidechain,
+                     partial.malformed),
+                )
+            gen.archived = archived
+            conn.execute(
+                "update generations set archived = ?, indexed = ?, lines = ? where id = ?",
+                (gen.archived, gen.indexed, gen.lines, gen.id),
+            )
+
+    def _update_session(self, session_id: str, lines: list[Line]) -> None:
+        conn = self.conn
+        row = conn.execute(
+            "select title, title_rank, first_ts, last_ts, git_branch, models, project, parent_session_id,"
+            " is_subagent from sessions where id = ?", (session_id,),
+        ).fetchone()
+        title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent = row
+        models = orjson.loads(models_json) if models_json else []
+        n_models = len(models)
+        users = assistants = tools = 0
+        keyed = []
+        for ln in lines:
+            ts = ln.ts
+            if ts:
+                if first_ts is None or ts < first_ts:
+                    first_ts = ts
+                if last_ts is None or ts > last_ts:
+                    last_ts = ts
+            if ln.cwd and project is None:
+                project = ln.cwd
+            if ln.branch and ln.branch != "HEAD":
+                branch = ln.branch
+            if ln.model and ln.model not in models:
+                models.append(ln.model)
+            if ln.tools:
+                tools += ln.tools.count(",") + 1
+            if ln.prompt and (is_subagent or not ln.sidechain):
+                # Inline sidechain prompts (old format) are a subagent's, not the user's.
+                users += 1
+                if rank < RANK_PROMPT:
+                    title, rank = ln.prompt, RANK_PROMPT
+            elif ln.ai_title and rank <= RANK_AI_TITLE:
+                title, rank = ln.ai_title[:200], RANK_AI_TITLE
+            elif ln.summary and rank < RANK_SUMMARY:
+                title, rank = ln.summary[:200], RANK_SUMMARY
+            if ln.session_id and parent is None and ln.sidechain and ln.session_id != session_id:
+                parent = ln.session_id  # legacy agent-*.jsonl files name their parent inside
+            if ln.msg_key:
+                keyed.append(ln)
+            elif ln.is_assistant:
+                assistants += 1
+        if keyed:
+            assistants += self._record_usage(session_id, keyed)
+        conn.execute(
+            "update sessions set title = ?, title_rank = ?, first_ts = ?, last_ts = ?, git_branch = ?,"
+            " models = ?, project = ?, parent_session_id = ?, user_messages = user_messages + ?,"
+            " assistant_messages = assistant_messages + ?, tool_calls = tool_calls + ?, lines = lines + ?,"
+            " updated_at = ? where id = ?",
+            (title, rank, first_ts, last_ts, branch,
+             orjson.dumps(models).decode() if models or n_models else None, project, parent,
+             users, assistants, tools, len(lines), now_iso(), session_id),
+        )
+
+    def _record_usage(self, session_id: str, keyed: list[Line]) -> int:
+        """Upsert usage per (message.id, requestId); return how many assistant
+        messages are new.  Fields keep their maximum: old-style streaming wrote
+        placeholder output_tokens on the early lines of a response."""
+        conn = self.conn
+        cur = conn.executemany(
+            "insert or ignore into usage (session_id, msg_id, request_id, model, ts) values (?, ?, ?, ?, ?)",
+            [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts) for ln in keyed if ln.is_assistant],
+        )
+        new_messages = max(cur.rowcount, 0)
+        conn.executemany(
+            "insert into usage (session_id, msg_id, request_id, model, ts, input_tokens, output_tokens,"
+            " cache_creation_tokens, cache_read_tokens) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " on conflict do update set input_tokens = max(input_tokens, excluded.input_tokens),"
+            " output_tokens = max(output_tokens, excluded.output_tokens),"
+            " cache_creation_tokens = max(cache_creation_tokens, excluded.cache_creation_tokens),"
+            " cache_read_tokens = max(cache_read_tokens, excluded.cache_read_tokens)",
+            [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts, *ln.usage) for ln in keyed if ln.usage],
+        )
+        conn.execute(
+            "update sessions set (input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens) ="
+            " (select coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
+            " coalesce(sum(cache_creation_tokens), 0), coalesce(sum(cache_read_tokens), 0)"
+            " from usage where session_id = ?) where id = ?",
+            (session_id, session_id),
+        )
+        return new_messages
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error; nests as a no-op."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self):
+        if not self.conn.in_transaction:
+            self.conn.execute("begin immediate")
+            self.outer = True
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if not self.outer:
+            return False
+        if exc_type is None:
+            self.conn.execute("commit")
+        else:
+            self.conn.execute("rollback")
+        return False

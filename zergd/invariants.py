@@ -1,0 +1,129 @@
+"""The five invariants of DESIGN.md, named once and checked here.
+
+- I1 byte-exact: every generation's archive holds exactly the bytes its
+  source held (sha256-equal for the current generation of a quiet source).
+- I2 no loss: once a source is quiet, its archived length == its size.
+- I3 no duplicates: each byte range of a source is archived and indexed
+  once: one row per non-blank line, none overlapping.
+- I4 consistent: every line row points at a line start in the archive and
+  re-derives from it; SQLite and FTS5 integrity checks pass.
+- I5 immutable: archived bytes never change; a shrinking or rewritten
+  source starts a new generation (see ``snapshot`` / ``check_immutable``).
+
+``check_all`` returns a list of human-readable problems (empty when all
+hold); tests and ``zergd check`` use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from .index.db import OFFSET_BITS
+from .index.parse import parse_line
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def current_generations(conn, archive_dir: Path):
+    """(source path, archive path, archived length) for each local source's newest generation."""
+    return [
+        (Path(path) if path else None, archive_dir / archive, archived)
+        for path, archive, archived in conn.execute(
+            "select s.path, g.archive, g.archived from sources s join generations g on g.source_id = s.id"
+            " where g.gen = (select max(gen) from generations where source_id = s.id)"
+        )
+    ]
+
+
+def check_byte_exact(conn, archive_dir: Path) -> list[str]:
+    """I1 and I2 for every source still on disk (call when sources are quiet)."""
+    problems = []
+    for source, apath, archived in current_generations(conn, archive_dir):
+        if source is None or not source.exists():
+            continue
+        if not apath.exists():
+            problems.append(f"I2: {source} has no archive file {apath}")
+            continue
+        size, alen = source.stat().st_size, apath.stat().st_size
+        if size != alen or archived != alen:
+            problems.append(f"I2: {source} is {size} bytes, archive {alen}, index says {archived}")
+        elif _sha256(source) != _sha256(apath):
+            problems.append(f"I1: {source} and {apath} differ")
+    return problems
+
+
+def expected_lines(data: bytes) -> list[tuple[int, int, bool]]:
+    """(offset, length, partial) of every non-blank line of an archive file."""
+    out, offset = [], 0
+    pieces = data.split(b"\n")
+    for i, raw in enumerate(pieces):
+        last = i == len(pieces) - 1
+        if raw and not raw.isspace():
+            out.append((offset, len(raw), last))
+        offset += len(raw) + 1
+    return out
+
+
+def check_rows(conn, archive_dir: Path) -> list[str]:
+    """I3 and I4 for line rows: one per non-blank archived line, each at a
+    line start, re-deriving to the same searchable text."""
+    problems = []
+    gens = conn.execute("select id, archive, archived from generations").fetchall()
+    for gen_id, archive, archived in gens:
+        apath = archive_dir / archive
+        data = apath.read_bytes()[:archived] if apath.exists() else b""
+        lo, hi = gen_id << OFFSET_BITS, (gen_id + 1) << OFFSET_BITS
+        rows = conn.execute(
+            "select id, length, partial, searchable from lines where id >= ? and id < ? order by id", (lo, hi)
+        ).fetchall()
+        got = [(rid - lo, length, bool(partial)) for rid, length, partial, _s in rows]
+        want = expected_lines(data)
+        if got != want:
+            problems.append(f"I3: {archive}: {len(got)} rows, archive has {len(want)} lines")
+            continue
+        for rid, length, partial, searchable in rows:
+            offset = rid - lo
+            text = parse_line(data[offset:offset + length], 0, 0).text
+            if bool(searchable) != bool(text and not partial):
+                problems.append(f"I4: {archive}@{offset}: searchable flag is wrong")
+    return problems
+
+
+def check_integrity(conn) -> list[str]:
+    problems = []
+    result = conn.execute("pragma integrity_check").fetchone()[0]
+    if result != "ok":
+        problems.append(f"I4: sqlite integrity_check: {result}")
+    try:
+        conn.execute("insert into lines_fts(lines_fts, rank) values ('integrity-check', 1)")
+    except Exception as e:  # sqlite3.DatabaseError: the FTS index disagrees with the archive
+        problems.append(f"I4: FTS5 integrity-check: {e}")
+    return problems
+
+
+def snapshot(archive_dir: Path) -> dict[str, bytes]:
+    """Every archive file's bytes, to compare later with ``check_immutable``."""
+    return {p.relative_to(archive_dir).as_posix(): p.read_bytes() for p in archive_dir.rglob("*") if p.is_file()}
+
+
+def check_immutable(before: dict[str, bytes], archive_dir: Path) -> list[str]:
+    """I5: every archive file still starts with the bytes it held before."""
+    problems = []
+    for rel, old in before.items():
+        path = archive_dir / rel
+        if not path.exists():
+            problems.append(f"I5: {rel} disappeared")
+        elif path.read_bytes()[: len(old)] != old:
+            problems.append(f"I5: {rel} changed")
+    return problems
+
+
+def check_all(conn, archive_dir: Path) -> list[str]:
+    return check_byte_exact(conn, archive_dir) + check_rows(conn, archive_dir) + check_integrity(conn)
