@@ -58,6 +58,8 @@ def import_():
             on_file=lambda _p: bar.update(task, files=bar.tasks[0].fields["files"] + 1),
         )
     deleted = f", {len(report.deleted)} sources gone (kept in archive)" if report.deleted else ""
+    for path, why in report.errors:
+        click.echo(f"skipped {path}: {why}", err=True)
     click.echo(f"{report.files} files, {report.changed} changed, {report.bytes:,} new bytes{deleted}", err=True)
 
 

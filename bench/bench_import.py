@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Backfill benchmark: zergd import against the baseline pipeline, same run.
+
+    python bench/bench_import.py [--mb 200] [--seed 1] [--out bench/out]
+
+Grows a corpus with ../shared/tools/make_corpus.py (kept between runs),
+runs ../shared/tools/baseline_pipeline.py and `zergd import` on it, each in
+its own process, and prints MB/s of each and their ratio, peak RSS of the
+import, index size / raw size, and search latency (first page of 20 with
+snippets, in-process) for ten fixed queries.  Figures are ratios or
+percentiles from this one run: the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED = ROOT.parent / "shared"
+QUERIES = ["error", "migration", "pytest", "def main", "useEffect", "permission denied",
+           "docker compose", "git rebase", "TypeError", "sqlite"]
+
+
+def run_measured(cmd, env=None) -> tuple[float, int, str]:
+    """(seconds, peak RSS in MB, stdout) of a child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{cmd} failed: {err.decode()[-2000:]}")
+    return seconds, usage.ru_maxrss // 1024, out.decode()
+
+
+def corpus(out: Path, mb: float, seed: int) -> Path:
+    target = out / f"corpus-{mb:g}mb-seed{seed}"
+    if not (target / ".done").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run([sys.executable, str(SHARED / "tools" / "make_corpus.py"), "--out", str(target),
+                        "--mb", str(mb), "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+        (target / ".done").write_text("")
+    return target
+
+
+def raw_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.jsonl"))
+
+
+def search_latency(zerg_home: Path) -> dict:
+    os.environ["ZERG_HOME"] = str(zerg_home)
+    sys.path.insert(0, str(ROOT))
+    from zergd.config import load_settings
+    from zergd.index.db import connect
+    from zergd.index.queries import search
+
+    settings = load_settings()
+    db = connect(settings.index_path, settings.archive_dir, readonly=True)
+    for q in QUERIES:  # warm the page cache once, as a running daemon would be
+        search(db.conn, q, limit=20)
+    times, hits = [], {}
+    for _round in range(5):
+        for q in QUERIES:
+            t0 = time.perf_counter()
+            found = search(db.conn, q, limit=20)
+            times.append((time.perf_counter() - t0) * 1000)
+            hits[q] = len(found)
+    times.sort()
+    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+            "max_ms": round(times[-1], 2), "hits": hits}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mb", type=float, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=HERE / "out")
+    a = ap.parse_args()
+    src = corpus(a.out, a.mb, a.seed)
+    raw = raw_bytes(src)
+
+    work = a.out / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    base_s, base_rss, base_out = run_measured([sys.executable, str(SHARED / "tools" / "baseline_pipeline.py"),
+                                               str(src), str(work / "baseline")])
+    env = dict(os.environ, ZERG_HOME=str(work / "zerg"), CLAUDE_CONFIG_DIR=str(src / "claude"),
+               CODEX_HOME=str(src / "codex"), ZERG_HOST="bench")
+    zergd = shutil.which("zergd") or "zergd"
+    ours_s, ours_rss, _ = run_measured([zergd, "import"], env=env)
+    index = sum(p.stat().st_size for p in (work / "zerg").glob("index.db*"))
+    archive = raw_bytes(work / "zerg" / "sessions")
+    assert archive == raw, f"archive holds {archive} bytes, corpus {raw}"
+
+    result = {
+        "raw_mb": round(raw / 1e6, 1),
+        "baseline": {"mb_s": round(raw / base_s / 1e6, 1), "seconds": round(base_s, 2), "peak_rss_mb": base_rss,
+                     "reported": json.loads(base_out)},
+        "zergd_import": {"mb_s": round(raw / ours_s / 1e6, 1), "seconds": round(ours_s, 2), "peak_rss_mb": ours_rss},
+        "ratio": round(base_s / ours_s, 3),
+        "index_over_raw": round(index / raw, 3),
+        "search": search_latency(work / "zerg"),
+        "targets": {"ratio": ">= 0.75", "peak_rss_mb": "< 100", "index_over_raw": "<= 0.35", "search_p95_ms": "< 10"},
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
