@@ -114,3 +114,16 @@ def test_feeder_splits_anywhere():
             got += [(ln.offset, ln.length, ln.lineno) for ln in feeder.feed(data[i:i + size]).lines]
         assert got == [(0, len(A) - 1, 1), (len(A), len(data.split(b"\n")[1]), 2),
                        (len(data) - len(C), len(C) - 1, 5)]
+
+
+def test_crash_after_new_generation_bytes_before_commit(settings, index):
+    """Killed after gen 2's file got bytes, before gen 2's row committed."""
+    path = src(settings)
+    path.write_bytes(A + B)
+    index.backfill()
+    path.write_bytes(C)
+    archive.append(settings.archive_dir / "testhost/claude/-p/s1.jsonl.gen2", C)
+    index.backfill()
+    assert gens(index) == [(1, len(A + B)), (2, len(C))]
+    assert export("s1") == C
+    assert check_all(index.conn, settings.archive_dir) == []

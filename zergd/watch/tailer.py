@@ -37,9 +37,13 @@ def sync_source(writer: Writer, archive_dir: Path, source: Source, path: Path, o
         return 0  # unchanged since last read
     writer.mark_present(source)
     reconcile(writer, archive_dir, source)
-    if not _continues(path, apath, alen, st.st_size):
+    while not _continues(path, apath, source.generation.archived, st.st_size):
+        # A crash may have left bytes in the next generation's file before
+        # its row committed: reconcile adopts them, then we check again.
         writer.new_generation(source)
-        apath, alen = archive_dir / source.generation.archive, 0
+        reconcile(writer, archive_dir, source)
+        apath = archive_dir / source.generation.archive
+    alen = source.generation.archived
     copied = _copy_new_bytes(writer, source, path, apath, alen, on_bytes)
     writer.set_identity(source, st.st_ino, st.st_mtime_ns)
     return copied
