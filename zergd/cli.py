@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from contextlib import contextmanager
 
 import click
@@ -42,15 +43,182 @@ def zergd():
     """zergd: keep every Claude Code and Codex session, byte for byte."""
 
 
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
+
+
+def _refuse_if_running(settings, what: str):
+    from .daemon import running
+
+    info = running(settings)
+    if info:
+        click.echo(f"zergd is running (pid {info.get('pid')}, {info.get('url')}); {what}", err=True)
+        sys.exit(1)
+
+
+@zergd.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to listen on")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--wait", default=20.0, show_default=True, help="seconds to wait for it to answer")
+def start(host, port, wait):
+    """Start the daemon in the background; return once it answers."""
+    import subprocess
+
+    from .daemon import AlreadyRunning, Paths, acquire_lock
+
+    settings = _settings()
+    try:
+        acquire_lock(settings).release()
+    except AlreadyRunning as e:
+        raise click.ClickException(str(e)) from None
+    settings.home.mkdir(parents=True, exist_ok=True)
+    out = settings.home / "zergd.out"
+    with open(out, "ab") as log_out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zergd", "run", "--host", host, "--port", str(port), "--background"],
+            stdin=subprocess.DEVNULL, stdout=log_out, stderr=log_out, start_new_session=True,
+        )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            tail = out.read_bytes()[-2000:].decode("utf-8", "replace").strip().splitlines()
+            message = tail[-1].removeprefix("Error: ") if tail else f"zergd exited with {code}"
+            raise click.ClickException(message)
+        info = _probe(settings)
+        if info and info.get("pid") == proc.pid:
+            click.echo(f"zergd running (pid {proc.pid}) at {info['url']}")
+            click.echo(f"logs: {Paths.of(settings).log}", err=True)
+            return
+        time.sleep(0.05)
+    raise click.ClickException(f"zergd (pid {proc.pid}) did not answer within {wait:g}s; see `zergd logs`")
+
+
+def _probe(settings, timeout=1.0) -> dict | None:
+    """Ask the running daemon for its status over HTTP; None if it does not answer."""
+    import http.client
+
+    from .daemon import read_state
+
+    state = read_state(settings)
+    if not state:
+        return None
+    try:
+        conn = http.client.HTTPConnection(state["host"] if state["host"] not in ("0.0.0.0", "::") else "127.0.0.1",
+                                          state["port"], timeout=timeout)
+        conn.request("GET", "/api/status", headers={"Host": f"{state['host']}:{state['port']}"})
+        resp = conn.getresponse()
+        if resp.status != 200:
+            return None
+        info = orjson.loads(resp.read())
+        info["url"] = state["url"]
+        return info
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@zergd.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--background", is_flag=True, hidden=True)
+def run(host, port, background):
+    """Run the daemon in the foreground (for systemd, launchd, containers)."""
+    from .daemon import AlreadyRunning, PortBusy
+    from .daemon import run as run_daemon
+
+    settings = _settings()
+    try:
+        sys.exit(run_daemon(settings, host, port, foreground=not background))
+    except (AlreadyRunning, PortBusy) as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+
+
+@zergd.command()
+@click.option("--timeout", default=30.0, show_default=True)
+def stop(timeout):
+    """Stop the daemon gracefully (the current transaction finishes)."""
+    import os
+    import signal
+
+    from .daemon import running
+
+    settings = _settings()
+    info = running(settings)
+    if not info or not info.get("pid"):
+        click.echo("zergd is not running", err=True)
+        return
+    pid = info["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not running(settings):
+            click.echo(f"stopped zergd (pid {pid})")
+            return
+        time.sleep(0.05)
+    raise click.ClickException(f"zergd (pid {pid}) did not stop within {timeout:g}s")
+
+
+@zergd.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json):
+    """Is the daemon running?  Exit 0 if so, 3 if not."""
+    from .daemon import running
+
+    settings = _settings()
+    info = running(settings)
+    if not info:
+        if as_json:
+            click.echo(orjson.dumps({"running": False, "pid": None, "url": None, "backlog": None}).decode())
+        else:
+            click.echo("zergd is not running")
+        sys.exit(3)
+    live = _probe(settings) or {}
+    report = {"running": True, **info, **live}
+    if as_json:
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
+    uptime = live.get("uptime_s")
+    click.echo(f"zergd running (pid {report.get('pid')}) at {report.get('url')}")
+    if live:
+        click.echo(f"  {live['state']}, up {uptime:.0f}s; {live['sessions']:,} sessions, {live['lines']:,} lines;"
+                   f" backlog {live['backlog']}")
+        for root in live["roots"]:
+            click.echo(f"  watching {root['provider']}: {root['path']}{'' if root['exists'] else ' (not there yet)'}")
+    else:
+        click.echo("  (not answering over HTTP yet)")
+
+
+@zergd.command()
+@click.option("-f", "--follow", is_flag=True, help="keep printing new lines")
+@click.option("-n", "--lines", "count", default=50, show_default=True)
+def logs(follow, count):
+    """Print the daemon's log."""
+    from .daemon import Paths
+
+    path = Paths.of(_settings()).log
+    if not path.exists():
+        raise click.ClickException(f"no log yet at {path}")
+    with open(path, "rb") as f:
+        for line in f.read().splitlines()[-count:]:
+            click.echo(line.decode("utf-8", "replace"))
+        while follow:
+            chunk = f.readline()
+            if chunk:
+                click.echo(chunk.decode("utf-8", "replace"), nl=False)
+            else:
+                time.sleep(0.2)
+
+
 @zergd.command(name="import")
 def import_():
     """Archive and index every transcript once, from where the last run stopped."""
     from .watch.backfill import backfill, plan
 
     settings = _settings()
+    _refuse_if_running(settings, "it keeps the archive current already")
     db = connect(settings.index_path, settings.archive_dir)
     writer = Writer(db)
-    todo = plan(settings, writer)
+    todo, _seen = plan(settings, writer)
     with _progress("importing", sum(p for *_, p in todo)) as (bar, task):
         report = backfill(
             settings, writer,
@@ -69,6 +237,7 @@ def reindex():
     from .index.rebuild import archived_files, rebuild
 
     settings = _settings()
+    _refuse_if_running(settings, "stop it first (`zergd stop`)")
     total = sum(p.stat().st_size for gens in archived_files(settings.archive_dir).values() for _g, p in gens)
     with _progress("reindexing", total) as (bar, task):
         rebuild(settings, on_bytes=lambda n: bar.advance(task, n))

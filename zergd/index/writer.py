@@ -56,6 +56,17 @@ class Writer:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
         self.conn = db.conn
+        # session id -> "created" | "updated" | "source_deleted", since the last
+        # drain; the daemon publishes them once the transaction has committed.
+        self.changes: dict[str, str] = {}
+
+    def drain_changes(self) -> dict[str, str]:
+        changes, self.changes = self.changes, {}
+        return changes
+
+    def _changed(self, session_id: str, kind: str) -> None:
+        if self.changes.get(session_id) != "created" or kind == "source_deleted":
+            self.changes[session_id] = kind
 
     def _tx(self):
         return _Transaction(self.conn)
@@ -112,6 +123,7 @@ class Writer:
                  info.agent_id, 1 if info.agent_id else 0, now_iso()),
             )
             gen = self._insert_generation(source_id, host, info.provider, info.rel, 1)
+        self._changed(session_id, "created")
         return Source(source_id, session_id, host, info.provider, info.rel, path, gen)
 
     def _free_session_id(self, info: SourceInfo, host: str) -> str:
@@ -155,6 +167,7 @@ class Writer:
         gen.inode, gen.mtime_ns = inode, mtime_ns
 
     def mark_deleted(self, session_id: str, when: str | None = None) -> None:
+        self._changed(session_id, "source_deleted")
         with self._tx():
             self.conn.execute(
                 "update sessions set source_deleted_at = coalesce(source_deleted_at, ?), updated_at = ? where id = ?",
@@ -192,6 +205,7 @@ class Writer:
                     [(base | ln.offset, ln.text) for ln in lines if ln.text],
                 )
                 self._update_session(source.session_id, lines)
+                self._changed(source.session_id, "updated")
             gen.indexed, gen.lines = batch.indexed, batch.lineno
             if partial is not None:
                 conn.execute(

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..config import Settings
 from ..index.writer import Writer
 from .sources import describe, walk_root
-from .tailer import ArchiveDamaged, sync_source
+from .tailer import ArchiveDamaged, reconcile, sync_source
 
 
 @dataclass
@@ -24,24 +24,50 @@ class BackfillReport:
 
 
 def plan(settings: Settings, writer: Writer) -> list[tuple[str, str, Path, int]]:
-    """Every transcript on disk as (provider, rel, path, bytes not yet archived)."""
-    archived = {
-        (provider, rel): size
-        for provider, rel, size in writer.conn.execute(
-            "select s.provider, s.rel, g.archived from sources s join generations g on g.source_id = s.id"
+    """Transcripts on disk that changed since last read, as (provider, rel,
+    path, bytes not yet archived), and the set of all (provider, rel) seen.
+    Unchanged files cost one stat: this runs as the daemon's periodic rescan."""
+    known = {
+        (provider, rel): (archived, inode, mtime_ns)
+        for provider, rel, archived, inode, mtime_ns in writer.conn.execute(
+            "select s.provider, s.rel, g.archived, g.inode, g.mtime_ns from sources s"
+            " join generations g on g.source_id = s.id"
             " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)",
             (settings.host,),
         )
     }
-    todo = []
+    todo, seen = [], set()
     for root in settings.source_roots():
         for path, rel in walk_root(root):
             try:
-                size = os.stat(path).st_size
+                st = os.stat(path)
             except FileNotFoundError:
                 continue
-            todo.append((root.provider, rel, path, max(0, size - archived.get((root.provider, rel), 0))))
-    return todo
+            key = (root.provider, rel)
+            seen.add(key)
+            archived = known.get(key)
+            if archived == (st.st_size, st.st_ino, st.st_mtime_ns):
+                continue
+            todo.append((root.provider, rel, path, max(0, st.st_size - (archived[0] if archived else 0))))
+    return todo, seen
+
+
+def reconcile_all(settings: Settings, writer: Writer) -> int:
+    """After a crash: adopt archived bytes the index never recorded, for every
+    source (also those whose file is gone).  Costs one stat per source."""
+    adopted = 0
+    rows = writer.conn.execute(
+        "select s.host, s.provider, s.rel, s.path, g.archive, g.archived from sources s"
+        " join generations g on g.source_id = s.id"
+        " where g.gen = (select max(gen) from generations where source_id = s.id)"
+    ).fetchall()
+    for host, provider, rel, path, archive, archived in rows:
+        apath = settings.archive_dir / archive
+        if apath.exists() and apath.stat().st_size > archived:
+            source = writer.open_source(host, describe(provider, rel), path)
+            reconcile(writer, settings.archive_dir, source)
+            adopted += 1
+    return adopted
 
 
 # Commit at least this often during a backfill: fewer, larger transactions
@@ -51,8 +77,9 @@ GROUP_BYTES = 16 << 20
 
 def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None) -> BackfillReport:
     report = BackfillReport()
-    seen = set()
-    todo = plan(settings, writer)
+    reconcile_all(settings, writer)
+    todo, seen = plan(settings, writer)
+    report.files = len(seen)
     i = 0
     while i < len(todo):
         grouped = 0
@@ -60,7 +87,6 @@ def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None) ->
             while i < len(todo) and grouped < GROUP_BYTES:
                 provider, rel, path, _pending = todo[i]
                 i += 1
-                seen.add((provider, rel))
                 try:
                     with writer.savepoint():
                         source = writer.open_source(settings.host, describe(provider, rel), str(path))
@@ -71,7 +97,6 @@ def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None) ->
                     report.errors.append((str(path), str(e)))
                     continue
                 grouped += copied
-                report.files += 1
                 report.bytes += copied
                 report.changed += 1 if copied else 0
                 if on_file:

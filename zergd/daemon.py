@@ -1,0 +1,174 @@
+"""Daemon lifecycle: one instance per ZERG_HOME, a state file saying where it
+listens, logs with rotation, graceful stop on SIGTERM/SIGINT.
+
+The lock is a portalocker (flock) lock on ``ZERG_HOME/zergd.lock``: the
+kernel releases it when the process dies, even by kill -9, so a stale lock
+never needs a manual step.  ``ZERG_HOME/zergd.json`` says pid, URL and start
+time for ``zergd status``/``stop`` and for the "already running" message.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import portalocker
+
+from .config import Settings
+
+log = logging.getLogger("zergd")
+
+LOG_NAME = "zergd.log"
+
+
+class AlreadyRunning(Exception):
+    def __init__(self, info: dict | None):
+        self.info = info or {}
+        pid = self.info.get("pid", "?")
+        url = self.info.get("url", "unknown URL")
+        super().__init__(f"already running (pid {pid}, {url})")
+
+
+class PortBusy(Exception):
+    pass
+
+
+@dataclass
+class Paths:
+    lock: Path
+    state: Path
+    log: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Paths":
+        return cls(settings.home / "zergd.lock", settings.home / "zergd.json", settings.log_dir / LOG_NAME)
+
+
+def read_state(settings: Settings) -> dict | None:
+    try:
+        return json.loads(Paths.of(settings).state.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def acquire_lock(settings: Settings) -> portalocker.Lock:
+    """The instance lock, or AlreadyRunning naming the running daemon."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    lock = portalocker.Lock(str(Paths.of(settings).lock), mode="a", timeout=0,
+                            flags=portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING)
+    try:
+        lock.acquire()
+    except portalocker.exceptions.LockException:
+        raise AlreadyRunning(read_state(settings)) from None
+    return lock
+
+
+def running(settings: Settings) -> dict | None:
+    """The state of the running daemon, or None (a stale state file is ignored)."""
+    try:
+        lock = acquire_lock(settings)
+    except AlreadyRunning as e:
+        return e.info or {"pid": None}
+    lock.release()
+    return None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise PortBusy(f"port {port} on {host} is busy: another program listens there; pick one with --port") from e
+        raise PortBusy(f"cannot listen on {host}:{port}: {e.strerror}") from e
+    sock.listen(128)
+    return sock
+
+
+def setup_logging(settings: Settings, *, foreground: bool) -> Path:
+    path = Paths.of(settings).log
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=5 << 20, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # one line per change otherwise
+    if foreground and sys.stderr.isatty():
+        root.addHandler(logging.StreamHandler())
+    return path
+
+
+def url_for(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _server_class():
+    import contextlib
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after shutting down, which would kill us
+        before the writer finishes its transaction; we handle signals ourselves."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield
+
+    return Server
+
+
+def run(settings: Settings, host: str, port: int, *, foreground: bool = True) -> int:
+    """Run the daemon in this process until SIGTERM/SIGINT.  Returns an exit code."""
+    import uvicorn
+
+    from .api.app import create_app
+    from .events import EventBus
+    from .watch.service import ArchiveService
+
+    _Server = _server_class()
+    lock = acquire_lock(settings)  # AlreadyRunning propagates to the CLI
+    paths = Paths.of(settings)
+    try:
+        sock = bind(host, port)
+        port = sock.getsockname()[1]
+        setup_logging(settings, foreground=foreground)
+        url = url_for(host, port)
+        state = {"pid": os.getpid(), "url": url, "host": host, "port": port, "started_at": time.time()}
+        tmp = paths.state.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, paths.state)
+        log.info("zergd %s listening on %s (ZERG_HOME=%s)", os.getpid(), url, settings.home)
+        service = ArchiveService(settings, EventBus())
+        service.start()
+        app = create_app(settings, service, bound_host=host, port=port)
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", workers=1,
+                                timeout_graceful_shutdown=3)
+        server = _Server(config)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
+        try:
+            server.run(sockets=[sock])  # returns on SIGTERM / SIGINT
+        finally:
+            log.info("stopping: finishing the current transaction")
+            service.stop()
+            log.info("stopped")
+    finally:
+        if (read_state(settings) or {}).get("pid") == os.getpid():
+            paths.state.unlink(missing_ok=True)
+        lock.release()
+    return 0

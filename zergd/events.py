@@ -1,0 +1,86 @@
+"""In-process event bus: the writer publishes what changed after each commit;
+the browser's live stream (SSE) and tests subscribe.
+
+Events are plain dicts: ``{"type": "session.created" | "session.updated" |
+"session.source_deleted", "session": {...id and counts...}, "seq": n}``.
+A slow subscriber loses old events rather than slowing the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import queue
+import threading
+
+SESSION_CREATED = "session.created"
+SESSION_UPDATED = "session.updated"
+SESSION_SOURCE_DELETED = "session.source_deleted"
+
+
+class Subscription:
+    """A bounded queue of events, readable from threads or from asyncio."""
+
+    def __init__(self, bus: "EventBus", maxsize: int, loop: asyncio.AbstractEventLoop | None):
+        self.bus = bus
+        self.loop = loop
+        self.queue: queue.Queue | asyncio.Queue = asyncio.Queue(maxsize) if loop else queue.Queue(maxsize)
+
+    def _put(self, event: dict) -> None:
+        q = self.queue
+        try:
+            q.put_nowait(event)
+        except (queue.Full, asyncio.QueueFull):
+            try:
+                q.get_nowait()  # drop the oldest
+            except (queue.Empty, asyncio.QueueEmpty):
+                pass
+            q.put_nowait(event)
+
+    def deliver(self, event: dict) -> None:
+        if self.loop is not None:
+            try:
+                self.loop.call_soon_threadsafe(self._put, event)
+            except RuntimeError:  # the loop closed under us
+                self.close()
+        else:
+            self._put(event)
+
+    def get(self, timeout: float | None = None) -> dict:
+        """Blocking read (thread subscribers); raises queue.Empty on timeout."""
+        return self.queue.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.bus.unsubscribe(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class EventBus:
+    def __init__(self):
+        self._subs: list[Subscription] = []
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+
+    def subscribe(self, *, maxsize: int = 1000, loop: asyncio.AbstractEventLoop | None = None) -> Subscription:
+        sub = Subscription(self, maxsize, loop)
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def publish(self, event: dict) -> dict:
+        event = dict(event, seq=next(self._seq))
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.deliver(event)
+        return event
