@@ -57,6 +57,15 @@ class Settings:
             return self.home / "logs"
         return Path(platformdirs.user_log_dir("zergd", appauthor=False))
 
+    @property
+    def rescan_interval(self) -> float:
+        """Seconds between rescans that catch missed events and new roots."""
+        value = os.environ.get("ZERG_RESCAN_INTERVAL") or self.options.get("rescan_interval") or 30
+        try:
+            return max(0.1, float(value))
+        except ValueError:
+            raise ConfigError(f"rescan_interval must be a number of seconds, not {value!r}") from None
+
     def source_roots(self) -> list[SourceRoot]:
         return [
             SourceRoot("claude", self.claude_dir / "projects"),

@@ -153,7 +153,7 @@ def run(settings: Settings, host: str, port: int, *, foreground: bool = True) ->
         tmp.write_text(json.dumps(state))
         os.replace(tmp, paths.state)
         log.info("zergd %s listening on %s (ZERG_HOME=%s)", os.getpid(), url, settings.home)
-        service = ArchiveService(settings, EventBus())
+        service = ArchiveService(settings, EventBus(), rescan_interval=settings.rescan_interval)
         service.start()
         app = create_app(settings, service, bound_host=host, port=port)
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", workers=1,

@@ -1,0 +1,177 @@
+"""The real daemon as a subprocess on a temporary ZERG_HOME and CLAUDE_CONFIG_DIR."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import CORPUS, Index
+from zergd.invariants import check_all
+
+
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def zergd(*args, check=False, timeout=60):
+    proc = subprocess.run([sys.executable, "-m", "zergd", *args], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def zerg(*args):
+    proc = subprocess.run([sys.executable, "-c", "from zergd.cli import zerg; zerg()", *args],
+                          capture_output=True, text=True, timeout=60)
+    return proc
+
+
+def wait_for(predicate, timeout=15.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {predicate}")
+
+
+def status():
+    proc = zergd("status", "--json")
+    return proc.returncode, json.loads(proc.stdout)
+
+
+@pytest.fixture
+def daemon(settings, monkeypatch):
+    monkeypatch.setenv("ZERG_RESCAN_INTERVAL", "0.5")
+    port = free_port()
+    started = []
+
+    def start():
+        proc = zergd("start", "--port", str(port), check=True)
+        started.append(True)
+        return proc
+
+    yield start, port
+    zergd("stop")
+    info = (settings.home / "zergd.json")
+    if info.exists():  # stop failed: do not leave a process behind
+        try:
+            os.kill(json.loads(info.read_text())["pid"], signal.SIGKILL)
+        except (ProcessLookupError, KeyError, ValueError):
+            pass
+
+
+def wait_watching():
+    return wait_for(lambda: status()[1].get("state") == "watching" and status()[1])
+
+
+def test_start_status_stop(settings, daemon):
+    start, port = daemon
+    proc = start()
+    assert f"http://127.0.0.1:{port}" in proc.stdout
+    code, info = status()
+    assert code == 0
+    assert {"pid", "url", "backlog", "sessions", "lines", "roots", "uptime_s"} <= set(info)
+    assert info["url"] == f"http://127.0.0.1:{port}"
+    assert zergd("stop").returncode == 0
+    code, info = status()
+    assert code == 3 and info["running"] is False
+    assert zergd("status").returncode == 3
+
+
+def test_append_is_searchable(corpus, daemon):
+    start, _port = daemon
+    start()
+    wait_watching()
+    path = corpus.claude_dir / "projects/-Users-nicksol-Desktop-agentic-wallet/01131ba6-a26e-449d-8862-cc913608c7c2.jsonl"
+    with open(path, "ab") as f:
+        f.write(b'{"type":"user","message":{"role":"user","content":"axolotl quantum marmalade"}}\n')
+    hit = wait_for(lambda: "01131ba6" in zerg("search", "axolotl marmalade").stdout)
+    assert hit
+
+
+def test_second_instance_is_refused(settings, daemon):
+    start, port = daemon
+    start()
+    pid = status()[1]["pid"]
+    for args in (["start", "--port", str(free_port())], ["run", "--port", str(free_port())]):
+        proc = zergd(*args)
+        assert proc.returncode == 1
+        assert f"already running (pid {pid}, http://127.0.0.1:{port})" in proc.stderr
+
+
+def test_busy_port_is_a_clear_error(settings):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = zergd("start", "--port", str(port))
+    assert proc.returncode == 1
+    assert f"port {port} on 127.0.0.1 is busy" in proc.stderr
+
+
+def test_stale_lock_after_kill_9_is_reclaimed(settings, daemon):
+    start, _port = daemon
+    start()
+    pid = status()[1]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: status()[0] == 3)
+    start()
+    assert status()[1]["pid"] != pid
+
+
+def test_kill_9_mid_backfill_then_restart(settings, daemon):
+    """Kill while the start-up backfill runs; after a restart every export is
+    byte-exact and nothing is indexed twice."""
+    big = settings.claude_dir / "projects"
+    subprocess.run([sys.executable, str(CORPUS.parent / "tools" / "make_corpus.py"), "--out", str(settings.home.parent / "grown"),
+                    "--mb", "40", "--seed", "3"], check=True, capture_output=True)
+    shutil.copytree(settings.home.parent / "grown" / "claude" / "projects", big, dirs_exist_ok=True)
+    start, _port = daemon
+    start()
+    wait_for(lambda: status()[1].get("lines", 0) > 0, interval=0.01)
+    code, info = status()
+    assert info["state"] == "backfilling", "backfill finished before the kill; grow the corpus"
+    os.kill(info["pid"], signal.SIGKILL)
+    wait_for(lambda: status()[0] == 3)
+    start()
+    wait_watching()
+    zergd("stop", check=True)
+    idx = Index(settings)
+    try:
+        assert check_all(idx.conn, settings.archive_dir) == []
+        files = [p for p in big.rglob("*.jsonl")]
+        assert idx.scalar("select count(*) from sources") == len(files)
+        assert idx.scalar("select count(*) from generations") == len(files)
+    finally:
+        idx.db.close()
+
+
+def test_root_created_after_start_is_watched(settings, daemon, tmp_path, monkeypatch):
+    late = tmp_path / "late-claude"
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(late))
+    start, _port = daemon
+    start()
+    wait_watching()
+    (late / "projects" / "-p").mkdir(parents=True)
+    (late / "projects" / "-p" / "late.jsonl").write_bytes(
+        b'{"type":"user","message":{"role":"user","content":"belated narwhal"}}\n')
+    assert wait_for(lambda: "late" in zerg("search", "belated narwhal").stdout)
+
+
+def test_logs(settings, daemon):
+    start, _port = daemon
+    start()
+    proc = zergd("logs")
+    assert proc.returncode == 0 and "listening on" in proc.stdout
