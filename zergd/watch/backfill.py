@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..archive import archive_rel
 from ..config import Settings
 from ..index.writer import Writer
 from .sources import describe, walk_root
@@ -54,16 +55,17 @@ def plan(settings: Settings, writer: Writer) -> list[tuple[str, str, Path, int]]
 
 def reconcile_all(settings: Settings, writer: Writer) -> int:
     """After a crash: adopt archived bytes the index never recorded, for every
-    source (also those whose file is gone).  Costs one stat per source."""
+    source (also those whose file is gone).  Two stats per source."""
     adopted = 0
     rows = writer.conn.execute(
-        "select s.host, s.provider, s.rel, s.path, g.archive, g.archived from sources s"
+        "select s.host, s.provider, s.rel, s.path, g.gen, g.archive, g.archived from sources s"
         " join generations g on g.source_id = s.id"
         " where g.gen = (select max(gen) from generations where source_id = s.id)"
     ).fetchall()
-    for host, provider, rel, path, archive, archived in rows:
+    for host, provider, rel, path, gen, archive, archived in rows:
         apath = settings.archive_dir / archive
-        if apath.exists() and apath.stat().st_size > archived:
+        grown = apath.exists() and apath.stat().st_size > archived
+        if grown or (settings.archive_dir / archive_rel(host, provider, rel, gen + 1)).exists():
             source = writer.open_source(host, describe(provider, rel), path)
             reconcile(writer, settings.archive_dir, source)
             adopted += 1
@@ -75,9 +77,12 @@ def reconcile_all(settings: Settings, writer: Writer) -> int:
 GROUP_BYTES = 16 << 20
 
 
-def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None) -> BackfillReport:
+def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *, reconcile=True) -> BackfillReport:
+    """``reconcile=False`` for periodic rescans: changed files reconcile
+    themselves; the full pass is for start-up after a possible crash."""
     report = BackfillReport()
-    reconcile_all(settings, writer)
+    if reconcile:
+        reconcile_all(settings, writer)
     todo, seen = plan(settings, writer)
     report.files = len(seen)
     i = 0

@@ -116,7 +116,7 @@ class ArchiveService:
             return path
 
     def _rescan(self, writer: Writer) -> None:
-        report = backfill(self.settings, writer)
+        report = backfill(self.settings, writer, reconcile=self.last_rescan is None)
         for path, why in report.errors:
             log.warning("skipped %s: %s", path, why)
         if report.changed or report.deleted:

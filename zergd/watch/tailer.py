@@ -37,13 +37,12 @@ def sync_source(writer: Writer, archive_dir: Path, source: Source, path: Path, o
         return 0  # unchanged since last read
     writer.mark_present(source)
     reconcile(writer, archive_dir, source)
-    while not _continues(path, apath, source.generation.archived, st.st_size):
+    while not _continues(path, archive_dir / source.generation.archive, source.generation.archived, st.st_size):
         # A crash may have left bytes in the next generation's file before
         # its row committed: reconcile adopts them, then we check again.
         writer.new_generation(source)
         reconcile(writer, archive_dir, source)
-        apath = archive_dir / source.generation.archive
-    alen = source.generation.archived
+    apath, alen = archive_dir / source.generation.archive, source.generation.archived
     copied = _copy_new_bytes(writer, source, path, apath, alen, on_bytes)
     writer.set_identity(source, st.st_ino, st.st_mtime_ns)
     return copied
@@ -56,14 +55,24 @@ class ArchiveDamaged(Exception):
 
 def reconcile(writer: Writer, archive_dir: Path, source: Source) -> None:
     """Adopt archived bytes the index has not recorded (a crash between the
-    archive's fsync and the index commit): they are indexed, not copied again."""
-    gen = source.generation
-    apath = archive_dir / gen.archive
-    alen = apath.stat().st_size if apath.exists() else 0
-    if alen < gen.archived:
-        raise ArchiveDamaged(f"{apath}: {alen} bytes, index recorded {gen.archived}")
-    if alen > gen.archived:
-        index_archived(writer, source, apath, alen)
+    archive's fsync and the index commit): they are indexed, not copied again.
+    That includes a later generation whose file exists but whose row was
+    rolled back: the archive, not the index, says which generation is current."""
+    while True:
+        gen = source.generation
+        apath = archive_dir / gen.archive
+        alen = apath.stat().st_size if apath.exists() else 0
+        if alen < gen.archived:
+            raise ArchiveDamaged(f"{apath}: {alen} bytes, index recorded {gen.archived}")
+        if alen > gen.archived:
+            index_archived(writer, source, apath, alen)
+        if not next_generation_file(archive_dir, source).exists():
+            return
+        writer.new_generation(source)
+
+
+def next_generation_file(archive_dir: Path, source: Source) -> Path:
+    return archive_dir / archive.archive_rel(source.host, source.provider, source.rel, source.generation.gen + 1)
 
 
 def index_archived(writer: Writer, source: Source, apath: Path, alen: int) -> None:
