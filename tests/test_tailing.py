@@ -1,0 +1,190 @@
+"""The live service in-process: watchfiles events, tailing cases, events on the bus."""
+
+import os
+import queue
+import time
+
+import pytest
+
+from conftest import Index
+from zergd.events import EventBus
+from zergd.index.queries import search
+from zergd.invariants import check_all
+from zergd.watch.service import ArchiveService
+
+LINE = '{"type":"user","message":{"role":"user","content":"%s"}}\n'
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def service(settings):
+    svc = ArchiveService(settings, EventBus(), rescan_interval=0.5)
+    svc.start()
+    assert svc.ready.wait(10)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def reader(settings, service):
+    idx = Index(settings)
+    yield idx
+    idx.db.close()
+
+
+def project(settings):
+    path = settings.claude_dir / "projects" / "-live"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def archived(settings, name, gen=1):
+    suffix = "" if gen == 1 else f".gen{gen}"
+    path = settings.archive_dir / "testhost" / "claude" / "-live" / f"{name}{suffix}"
+    return path.read_bytes() if path.exists() else None
+
+
+def found(reader, text):
+    return [h.session_id for h in search(reader.conn, text)]
+
+
+def test_appends_in_any_chunk_size(settings, service, reader):
+    path = project(settings) / "s.jsonl"
+    data = b"".join((LINE % f"chunk{i} caf\u00e9 \u2713 \U0001F980").encode() for i in range(40))
+    sizes = [1, 2, 3, 5, 7, 11, 64, 200]
+    pos, i = 0, 0
+    with open(path, "ab") as f:
+        while pos < len(data):
+            n = sizes[i % len(sizes)]
+            f.write(data[pos:pos + n])
+            f.flush()
+            pos += n
+            i += 1
+            if i % 10 == 0:
+                time.sleep(0.01)
+    wait_for(lambda: archived(settings, "s.jsonl") == data)
+    wait_for(lambda: reader.session("s") and reader.session("s")["lines"] == 40)
+    assert found(reader, "chunk39") == ["s"]
+    assert check_all(reader.conn, settings.archive_dir) == []
+
+
+def test_partial_line_archived_at_once_indexed_on_newline(settings, service, reader):
+    path = project(settings) / "p.jsonl"
+    path.write_bytes((LINE % "first").encode() + b'{"type":"user","message":{"role":"user","content":"wombat')
+    wait_for(lambda: archived(settings, "p.jsonl") == path.read_bytes())
+    wait_for(lambda: reader.session("p") and reader.session("p")["lines"] == 1)
+    assert found(reader, "wombat") == []
+    with open(path, "ab") as f:
+        f.write(b' arrives"}}\n')
+    wait_for(lambda: found(reader, "wombat arrives") == ["p"])
+    assert reader.session("p")["lines"] == 2
+
+
+def test_truncate_and_rewrite_make_generations(settings, service, reader):
+    path = project(settings) / "t.jsonl"
+    first = (LINE % "one").encode() + (LINE % "two").encode()
+    path.write_bytes(first)
+    wait_for(lambda: archived(settings, "t.jsonl") == first)
+    path.write_bytes((LINE % "three").encode())
+    wait_for(lambda: archived(settings, "t.jsonl", 2) == (LINE % "three").encode())
+    assert archived(settings, "t.jsonl") == first
+
+
+def test_delete_marks_session_and_publishes(settings, service, reader):
+    path = project(settings) / "d.jsonl"
+    with service.bus.subscribe() as sub:
+        path.write_bytes((LINE % "doomed").encode())
+        wait_for(lambda: reader.session("d"))
+        path.unlink()
+        wait_for(lambda: reader.session("d")["source_deleted_at"])
+        kinds = []
+        while True:
+            try:
+                event = sub.get(timeout=2)
+            except queue.Empty:
+                break
+            kinds.append((event["type"], event["session"]["id"]))
+            if event["type"] == "session.source_deleted":
+                assert event["session"]["source_deleted_at"]
+                break
+    assert ("session.created", "d") in kinds
+    assert ("session.source_deleted", "d") in kinds
+    assert archived(settings, "d.jsonl") == (LINE % "doomed").encode()
+
+
+def test_updates_carry_counts(settings, service, reader):
+    path = project(settings) / "u.jsonl"
+    path.write_bytes((LINE % "hello").encode())
+    wait_for(lambda: reader.session("u"))
+    with service.bus.subscribe() as sub:
+        with open(path, "ab") as f:
+            f.write((LINE % "again").encode())
+        event = sub.get(timeout=5)
+        while event["session"]["id"] != "u":
+            event = sub.get(timeout=5)
+    assert event["type"] == "session.updated"
+    assert event["session"]["lines"] == 2 and event["session"]["user_messages"] == 2
+    assert event["seq"] >= 1
+
+
+def test_delete_then_recreate_reads_from_zero(settings, service, reader):
+    path = project(settings) / "r.jsonl"
+    path.write_bytes((LINE % "before").encode())
+    wait_for(lambda: reader.session("r"))
+    path.unlink()
+    wait_for(lambda: reader.session("r")["source_deleted_at"])
+    path.write_bytes((LINE % "after").encode())
+    wait_for(lambda: archived(settings, "r.jsonl", 2) == (LINE % "after").encode())
+    wait_for(lambda: reader.session("r")["source_deleted_at"] is None)
+
+
+def test_rename(settings, service, reader):
+    old = project(settings) / "old.jsonl"
+    old.write_bytes((LINE % "moving").encode())
+    wait_for(lambda: reader.session("old"))
+    os.rename(old, old.with_name("new.jsonl"))
+    wait_for(lambda: reader.session("new") and reader.session("new")["lines"] == 1)
+    wait_for(lambda: reader.session("old")["source_deleted_at"])
+    assert archived(settings, "old.jsonl") == archived(settings, "new.jsonl")
+
+
+def test_50mb_line(settings, service, reader):
+    path = project(settings) / "big.jsonl"
+    payload = b"y" * (50 << 20)
+    data = (LINE % "start").encode() + b'{"type":"user","message":{"role":"user","content":"bigline ' + payload + b'"}}\n'
+    with open(path, "wb") as f:
+        for i in range(0, len(data), 8 << 20):
+            f.write(data[i:i + (8 << 20)])
+            f.flush()
+    wait_for(lambda: reader.session("big") and reader.session("big")["lines"] == 2, timeout=60)
+    assert os.path.getsize(settings.archive_dir / "testhost/claude/-live/big.jsonl") == len(data)
+    assert found(reader, "bigline") == ["big"]
+
+
+def test_thousands_of_files(settings, service, reader):
+    base = project(settings)
+    for i in range(2000):
+        (base / f"f{i:04d}.jsonl").write_bytes((LINE % f"file number {i}").encode())
+    wait_for(lambda: reader.scalar("select count(*) from sessions where id like 'f%'") == 2000, timeout=60)
+    assert found(reader, "1999") == ["f1999"]
+
+
+def test_files_created_while_down_are_backfilled(settings):
+    path = project(settings) / "early.jsonl"
+    path.write_bytes((LINE % "written while down").encode())
+    svc = ArchiveService(settings, EventBus(), rescan_interval=60)
+    svc.start()
+    try:
+        assert svc.ready.wait(10)
+        assert archived(settings, "early.jsonl") == path.read_bytes()
+    finally:
+        svc.stop()
