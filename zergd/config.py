@@ -60,7 +60,7 @@ class Settings:
     @property
     def rescan_interval(self) -> float:
         """Seconds between rescans that catch missed events and new roots."""
-        value = os.environ.get("ZERG_RESCAN_INTERVAL") or self.options.get("rescan_interval") or 30
+        value = os.environ.get("ZERG_RESCAN_INTERVAL") or self.options.get("rescan_interval") or 120
         try:
             return max(0.1, float(value))
         except ValueError:
