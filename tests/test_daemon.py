@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import CORPUS, Index
-from zergd.invariants import check_all
+from zergd.invariants import check_all, check_integrity, check_rows
 
 
 
@@ -175,3 +175,23 @@ def test_logs(settings, daemon):
     start()
     proc = zergd("logs")
     assert proc.returncode == 0 and "listening on" in proc.stdout
+
+
+def test_stop_during_backfill_is_prompt_and_clean(settings, daemon):
+    subprocess.run([sys.executable, str(CORPUS.parent / "tools" / "make_corpus.py"), "--out", str(settings.home.parent / "grown"),
+                    "--mb", "40", "--seed", "4"], check=True, capture_output=True)
+    shutil.copytree(settings.home.parent / "grown" / "claude" / "projects", settings.claude_dir / "projects", dirs_exist_ok=True)
+    start, _port = daemon
+    start()
+    wait_for(lambda: status()[1].get("lines", 0) > 0, interval=0.01)
+    t0 = time.monotonic()
+    assert zergd("stop").returncode == 0
+    assert time.monotonic() - t0 < 5
+    idx = Index(settings)
+    try:
+        # Sources not read yet are not archived yet (I2 waits for the next
+        # start); what was archived is indexed once and consistent.
+        assert check_rows(idx.conn, settings.archive_dir) == []
+        assert check_integrity(idx.conn) == []
+    finally:
+        idx.db.close()

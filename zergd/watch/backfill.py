@@ -77,19 +77,22 @@ def reconcile_all(settings: Settings, writer: Writer) -> int:
 GROUP_BYTES = 16 << 20
 
 
-def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *, reconcile=True) -> BackfillReport:
+def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *, reconcile=True,
+             should_stop=lambda: False) -> BackfillReport:
     """``reconcile=False`` for periodic rescans: changed files reconcile
-    themselves; the full pass is for start-up after a possible crash."""
+    themselves; the full pass is for start-up after a possible crash.
+    ``should_stop`` is asked between files: a stopping daemon commits what it
+    has and leaves the rest (and the marking of missing sources) for next time."""
     report = BackfillReport()
     if reconcile:
         reconcile_all(settings, writer)
     todo, seen = plan(settings, writer)
     report.files = len(seen)
     i = 0
-    while i < len(todo):
+    while i < len(todo) and not should_stop():
         grouped = 0
         with writer.transaction():
-            while i < len(todo) and grouped < GROUP_BYTES:
+            while i < len(todo) and grouped < GROUP_BYTES and not should_stop():
                 provider, rel, path, _pending = todo[i]
                 i += 1
                 try:
@@ -106,7 +109,8 @@ def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *,
                 report.changed += 1 if copied else 0
                 if on_file:
                     on_file(path)
-    report.deleted = mark_missing(settings, writer, seen)
+    if not should_stop():
+        report.deleted = mark_missing(settings, writer, seen)
     return report
 
 

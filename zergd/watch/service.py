@@ -128,7 +128,7 @@ class ArchiveService:
         return self._existing_roots() != self._watched
 
     def _rescan(self, writer: Writer) -> None:
-        report = backfill(self.settings, writer, reconcile=self.last_rescan is None)
+        report = backfill(self.settings, writer, reconcile=self.last_rescan is None, should_stop=self._stop.is_set)
         for path, why in report.errors:
             log.warning("skipped %s: %s", path, why)
         if report.changed or report.deleted:
