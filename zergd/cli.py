@@ -15,7 +15,7 @@ import orjson
 from .config import ConfigError, load_settings
 from .index import export as export_mod
 from .index.db import connect
-from .index.queries import HIGHLIGHT, list_sessions, search
+from .index.queries import HIGHLIGHT, SessionFilter, list_sessions, search
 from .index.writer import Writer
 
 
@@ -308,7 +308,7 @@ def _parse_since(value):
 def sessions(project, since, as_json):
     """List sessions, newest first."""
     _settings_, db = _reader()
-    rows = list_sessions(db.conn, project=project, since=_parse_since(since))
+    rows, _next = list_sessions(db.conn, SessionFilter(project=project, since=_parse_since(since)))
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
         return

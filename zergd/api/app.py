@@ -7,18 +7,61 @@ read transcripts)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
+from importlib import resources
+from pathlib import Path
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 
 from .. import __version__
 from ..config import Settings
 from ..index.db import connect
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+# Transcripts hold arbitrary HTML and JS: nothing inline runs, nothing loads
+# from elsewhere, images only from our origin or data: URLs (base64 screenshots).
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
+       " font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+PAGES = ("/", "/search", "/chat")
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
+
+
+def webui_dir() -> Path:
+    """The Timeline's files: inside the installed package (``zergd.webui``)."""
+    return Path(str(resources.files("zergd.webui")))
+
+
+class Assets:
+    """Static files under /static/<content hash>/, so they can be cached forever."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        digest = hashlib.sha256()
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in MEDIA_TYPES:
+                digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+        self.version = digest.hexdigest()[:12]
+        template = (root / "index.html").read_text("utf-8")
+        self.index_html = template.replace("%STATIC%", f"/static/{self.version}")
+
+    def file(self, rel: str) -> Path:
+        path = (self.root / rel).resolve()
+        if self.root.resolve() not in path.parents or not path.is_file() or path.suffix not in MEDIA_TYPES:
+            raise HTTPException(404, "no such file")
+        return path
 
 
 def allowed_hosts(bound_host: str, port: int) -> set[str] | None:
@@ -29,21 +72,31 @@ def allowed_hosts(bound_host: str, port: int) -> set[str] | None:
     return names | {f"{n}:{port}" for n in names}
 
 
-class HostCheck:
-    """Pure ASGI middleware: 421 for a Host we do not serve."""
+class Guard:
+    """Pure ASGI middleware: 421 for a Host we do not serve, and the security
+    headers on every response."""
 
     def __init__(self, app, hosts: set[str] | None):
         self.app = app
         self.hosts = hosts
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket") and self.hosts is not None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.hosts is not None:
             host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").lower()
             if host not in self.hosts:
                 response = PlainTextResponse(f"Host {host!r} is not served here (DNS rebinding protection)", 421)
                 await response(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = dict(message, headers=list(message.get("headers", [])) + SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1", port: int = 8080) -> FastAPI:
@@ -105,5 +158,30 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    app.add_middleware(HostCheck, hosts=allowed_hosts(bound_host, port))
+    from .routes import router
+
+    app.include_router(router)
+    assets = Assets(webui_dir())
+    app.state.assets = assets
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request, exc: RequestValidationError):
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+                    for e in exc.errors()]
+        return JSONResponse({"detail": "; ".join(problems)}, 422)
+
+    @app.get("/static/{version}/{path:path}", include_in_schema=False)
+    def static(version: str, path: str):
+        file = assets.file(path)
+        cache = "public, max-age=31536000, immutable" if version == assets.version else "no-cache"
+        return FileResponse(file, media_type=MEDIA_TYPES[file.suffix], headers={"Cache-Control": cache})
+
+    def page():
+        return HTMLResponse(assets.index_html, headers={"Cache-Control": "no-cache"})
+
+    for path in PAGES:
+        app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/s/{session_id:path}", page, methods=["GET"], include_in_schema=False)
+
+    app.add_middleware(Guard, hosts=allowed_hosts(bound_host, port))
     return app

@@ -120,7 +120,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
         # transaction lives inside the script: a migration applies whole or not at all.
         try:
             db.conn.executescript(
-                f"begin immediate;\n{fn()};\ninsert into _migrations values ('{fn.__name__}', '{now}');\ncommit;"
+                f"begin immediate;\n{fn()}\n;insert into _migrations values ('{fn.__name__}', '{now}');\ncommit;"
             )
         except Exception:
             if db.conn.in_transaction:
@@ -128,3 +128,13 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             raise
         applied.append(fn.__name__)
     return applied
+
+
+@migration
+def m002_session_sort_index() -> str:
+    # Session lists are ordered newest first by this expression and paged by
+    # keyset (sort key, id); the expression index serves both.
+    return """
+        create index sessions_sort on sessions (coalesce(last_ts, first_ts, ''), id);
+        create index sessions_provider on sessions (provider);
+    """

@@ -11,6 +11,8 @@ rejected.  Codex CLI lines are ``{timestamp, type, payload}``.
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
 # Cap on the text one line contributes to full-text search.  Lines of many
@@ -272,6 +274,15 @@ def _json_text(v) -> str:
     return text[: TEXT_CAP * 2]
 
 
+# Context the IDE or harness wraps around what the user typed; not a title.
+_INJECTED = re.compile(r"^\s*<(ide_selection|ide_opened_file|system-reminder)>.*?</\1>\s*", re.S)
+
+
 def _title(text: str) -> str | None:
+    while True:
+        stripped = _INJECTED.sub("", text, count=1)
+        if stripped == text or not stripped.strip():
+            break
+        text = stripped
     text = " ".join(text[: TITLE_CAP * 4].split())
     return text[:TITLE_CAP] if text else None

@@ -1,14 +1,17 @@
-"""Read-side queries over the index: session lists and full-text search.
-Used by the CLI, the HTTP API and Oikos alike."""
+"""Read-side queries over the index: session lists, session detail, line
+pages and full-text search.  Used by the CLI, the HTTP API and Oikos alike."""
 
 from __future__ import annotations
 
+import base64
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 
-from .db import split_line_id
+from .db import OFFSET_BITS, split_line_id
 
 SESSION_FIELDS = (
     "id", "provider", "host", "project", "project_dir", "title", "first_ts", "last_ts", "git_branch",
@@ -16,6 +19,11 @@ SESSION_FIELDS = (
     "cache_creation_tokens", "cache_read_tokens", "parent_session_id", "agent_id", "is_subagent",
     "source_deleted_at", "updated_at",
 )
+SORT_KEY = "coalesce(last_ts, first_ts, '')"
+
+
+class BadQuery(ValueError):
+    """A parameter the caller got wrong; the message says how."""
 
 
 def _session_dict(row) -> dict:
@@ -25,26 +33,235 @@ def _session_dict(row) -> dict:
     return d
 
 
-def list_sessions(conn, *, project: str | None = None, since: str | None = None,
-                  include_subagents: bool = True, limit: int | None = None) -> list[dict]:
-    where, params = [], []
-    if project:
-        where.append("(project = ? or project like ? escape '\\' or project_dir = ?)")
-        escaped = project.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params += [project, f"%{escaped}%", project]
-    if since:
-        where.append("coalesce(last_ts, first_ts) >= ?")
-        params.append(since)
-    if not include_subagents:
-        where.append("is_subagent = 0")
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass
+class SessionFilter:
+    project: str | None = None  # exact cwd or project folder, or a substring of the cwd
+    since: str | None = None  # ISO date/time, compared with the last activity
+    until: str | None = None
+    branch: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    subagents: bool = True
+    ids: list[str] = field(default_factory=list)
+
+    def where(self, alias: str = "") -> tuple[list[str], list]:
+        a = f"{alias}." if alias else ""
+        where, params = [], []
+        if self.project:
+            where.append(f"({a}project = ? or {a}project_dir = ? or {a}project like ? escape '\\')")
+            params += [self.project, self.project, _like(self.project)]
+        if self.since:
+            where.append(f"coalesce({a}last_ts, {a}first_ts, '') >= ?")
+            params.append(self.since)
+        if self.until:
+            where.append(f"coalesce({a}first_ts, {a}last_ts) < ?")  # undated sessions match no date range
+            params.append(self.until)
+        if self.branch:
+            where.append(f"{a}git_branch = ?")
+            params.append(self.branch)
+        if self.model:
+            where.append(f"exists (select 1 from json_each({a}models) where value = ?)")
+            params.append(self.model)
+        if self.provider:
+            where.append(f"{a}provider = ?")
+            params.append(self.provider)
+        if not self.subagents:
+            where.append(f"{a}is_subagent = 0")
+        if self.ids:
+            where.append(f"{a}id in ({', '.join('?' * len(self.ids))})")
+            params += self.ids
+        return where, params
+
+
+def encode_cursor(sort_key: str, session_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([sort_key, session_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        key, sid = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(key, str) and isinstance(sid, str):
+            return key, sid
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        pass
+    raise BadQuery("cursor is not one this server handed out")
+
+
+def list_sessions(conn, flt: SessionFilter | None = None, *, limit: int | None = None,
+                  cursor: str | None = None) -> tuple[list[dict], str | None]:
+    """Sessions newest first; with ``limit``, also the cursor of the next page."""
+    flt = flt or SessionFilter()
+    where, params = flt.where()
+    if cursor:
+        key, sid = decode_cursor(cursor)
+        where.append(f"({SORT_KEY} < ? or ({SORT_KEY} = ? and id > ?))")
+        params += [key, key, sid]
     sql = f"select {', '.join(SESSION_FIELDS)} from sessions"
     if where:
         sql += " where " + " and ".join(where)
-    sql += " order by coalesce(last_ts, first_ts) desc, id"
+    sql += f" order by {SORT_KEY} desc, id"
     if limit:
-        sql += f" limit {int(limit)}"
-    return [_session_dict(r) for r in conn.execute(sql, params)]
+        sql += " limit ?"
+        params.append(limit + 1)  # one more tells whether there is a next page
+    rows = [_session_dict(r) for r in conn.execute(sql, params)]
+    next_cursor = None
+    if limit and len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(last["last_ts"] or last["first_ts"] or "", last["id"])
+    return rows, next_cursor
 
+
+def get_session(conn, session_id: str) -> dict | None:
+    row = conn.execute(f"select {', '.join(SESSION_FIELDS)} from sessions where id = ?", (session_id,)).fetchone()
+    if row is None:
+        return None
+    session = _session_dict(row)
+    session["generations"] = [
+        {"gen": gen, "bytes": archived, "started_at": started}
+        for gen, archived, started in conn.execute(
+            "select g.gen, g.archived, g.started_at from generations g join sessions x on x.source_id = g.source_id"
+            " where x.id = ? order by g.gen", (session_id,))
+    ]
+    session["subagents"] = [
+        _session_dict(r) for r in conn.execute(
+            f"select {', '.join(SESSION_FIELDS)} from sessions where parent_session_id = ? and is_subagent = 1"
+            f" order by {SORT_KEY}", (session_id,))
+    ]
+    return session
+
+
+def projects(conn) -> list[dict]:
+    return [
+        {"project": project, "sessions": n, "last_ts": last}
+        for project, n, last in conn.execute(
+            f"select coalesce(project, project_dir), count(*), max({SORT_KEY}) from sessions"
+            " where is_subagent = 0 group by 1 order by 3 desc")
+        if project
+    ]
+
+
+def stats(conn) -> dict:
+    totals = conn.execute(
+        "select count(*), coalesce(sum(user_messages), 0), coalesce(sum(assistant_messages), 0),"
+        " coalesce(sum(tool_calls), 0), coalesce(sum(lines), 0), coalesce(sum(is_subagent), 0),"
+        " sum(source_deleted_at is not null), min(first_ts), max(last_ts) from sessions"
+    ).fetchone()
+    keys = ("sessions", "user_messages", "assistant_messages", "tool_calls", "lines", "subagents",
+            "sources_deleted", "first_ts", "last_ts")
+    by_model = [
+        {"model": m, "messages": n, "input_tokens": i, "output_tokens": o, "cache_creation_tokens": cc,
+         "cache_read_tokens": cr}
+        for m, n, i, o, cc, cr in conn.execute(
+            "select model, count(*), sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens),"
+            " sum(cache_read_tokens) from usage where model is not null group by model order by 2 desc")
+    ]
+    by_provider = dict(conn.execute("select provider, count(*) from sessions group by provider").fetchall())
+    per_day = [
+        {"day": day, "sessions": n}
+        for day, n in conn.execute(
+            f"select substr({SORT_KEY}, 1, 10), count(*) from sessions where {SORT_KEY} != ''"
+            " group by 1 order by 1 desc limit 90")
+    ]
+    return {**dict(zip(keys, totals)), "by_model": by_model, "by_provider": by_provider, "per_day": per_day}
+
+
+# --- lines -------------------------------------------------------------------
+
+LINE_COLS = ("id", "length", "lineno", "type", "uuid", "parent_uuid", "ts", "role", "tools", "sidechain",
+             "malformed", "partial")
+# Lines longer than this are sent as a preview; the full bytes are one click
+# away (export).  Base64 screenshots are ~1 MB, so they still render.
+LINE_SEND_CAP = 4 << 20
+
+
+@dataclass
+class LinePage:
+    gen: int
+    items: list[bytes]  # one JSON object per line, ready to join
+    after: int | None  # pass as ``after`` for the next page
+    before: int | None  # pass as ``before`` for the previous page
+
+    def to_json(self) -> bytes:
+        head = orjson.dumps({"gen": self.gen, "next_after": self.after, "prev_before": self.before})
+        return head[:-1] + b',"lines":[' + b",".join(self.items) + b"]}"
+
+
+def generation_of(conn, archive_dir: Path, session_id: str, gen: int | None) -> tuple[int, int, Path] | None:
+    """(generation id, number, archive path): the given generation, or the newest."""
+    sql = ("select g.id, g.gen, g.archive from generations g join sessions x on x.source_id = g.source_id"
+           " where x.id = ?")
+    params: list = [session_id]
+    if gen is not None:
+        sql += " and g.gen = ?"
+        params.append(gen)
+    row = conn.execute(sql + " order by g.gen desc limit 1", params).fetchone()
+    return (row[0], row[1], archive_dir / row[2]) if row else None
+
+
+def line_page(conn, archive_dir: Path, session_id: str, *, gen: int | None = None, after: int | None = None,
+              before: int | None = None, limit: int = 200) -> LinePage | None:
+    """Lines of one generation in file order: after byte offset ``after``, or
+    the ``limit`` lines before offset ``before``.  Each carries its parsed
+    JSON (``obj``) or, for a malformed or huge line, its text (``raw``)."""
+    found = generation_of(conn, archive_dir, session_id, gen)
+    if found is None:
+        return None
+    gen_id, gen_no, apath = found
+    base = gen_id << OFFSET_BITS
+    cols = ", ".join(LINE_COLS)
+    if before is not None:
+        rows = conn.execute(f"select {cols} from lines where id >= ? and id < ? order by id desc limit ?",
+                            (base, base + before, limit + 1)).fetchall()
+        more_before = len(rows) > limit
+        rows = rows[:limit][::-1]
+        more_after = True
+    else:
+        start = base + after + 1 if after is not None else base
+        rows = conn.execute(f"select {cols} from lines where id >= ? and id < ? order by id limit ?",
+                            (start, base + (1 << OFFSET_BITS), limit + 1)).fetchall()
+        more_after = len(rows) > limit
+        rows = rows[:limit]
+        more_before = after is not None and after >= 0
+    items = []
+    fd = os.open(apath, os.O_RDONLY) if apath.exists() and rows else None
+    try:
+        for row in rows:
+            items.append(_line_json(gen_no, row, fd))
+    finally:
+        if fd is not None:
+            os.close(fd)
+    offsets = [split_line_id(r[0])[1] for r in rows]
+    return LinePage(
+        gen_no, items,
+        after=offsets[-1] if rows and more_after else None,
+        before=offsets[0] if rows and more_before else None,
+    )
+
+
+def _line_json(gen_no: int, row, fd) -> bytes:
+    meta = dict(zip(LINE_COLS, row))
+    lid, length = meta.pop("id"), meta["length"]
+    meta["offset"] = split_line_id(lid)[1]
+    meta["gen"] = gen_no
+    meta["sidechain"], meta["malformed"], meta["partial"] = (
+        bool(meta["sidechain"]), bool(meta["malformed"]), bool(meta["partial"]))
+    raw = os.pread(fd, min(length, LINE_SEND_CAP), meta["offset"]) if fd is not None else b""
+    head = orjson.dumps(meta)[:-1]
+    if meta["malformed"] or meta["partial"] or length > LINE_SEND_CAP or len(raw) < length:
+        meta_raw = raw[:256 << 10].decode("utf-8", "replace")
+        return head + b',"truncated":' + (b"true" if length > len(meta_raw.encode()) else b"false") + \
+            b',"raw":' + orjson.dumps(meta_raw) + b',"obj":null}'
+    # The archived bytes are a JSON object already (the index parsed them):
+    # send them as they are, no parse and re-serialise.
+    return head + b',"truncated":false,"raw":null,"obj":' + raw.rstrip(b"\r") + b"}"
+
+
+# --- search ------------------------------------------------------------------
 
 _TOKEN = re.compile(r'"[^"]*"|[^\s"]+')
 
@@ -82,26 +299,36 @@ class Hit:
 HIGHLIGHT = ("\x02", "\x03")  # markers callers turn into bold / <mark>
 
 
-def search(conn, query: str, *, limit: int = 20, raw: bool = False, session_id: str | None = None) -> list[Hit]:
+def search(conn, query: str, *, limit: int = 20, raw: bool = False, session_id: str | None = None,
+           flt: SessionFilter | None = None) -> list[Hit]:
     match = query if raw else quote_fts(query)
     if not match:
         return []
+    flt = flt or SessionFilter()
+    if session_id:
+        flt.ids = [session_id]
+    where, params = flt.where("x")
+    extra = (" and " + " and ".join(where)) if where else ""
     sql = (
-        "select f.rowid, snippet(lines_fts, 0, ?, ?, '…', 16) from lines_fts f"
-        " where lines_fts match ? order by rank limit ?"
+        "select x.id, g.gen, f.rowid, l.lineno, l.ts, l.type, l.role,"
+        " snippet(lines_fts, 0, ?, ?, '…', 16), x.title, x.project"
+        " from lines_fts f join lines l on l.id = f.rowid"
+        " join generations g on g.id = (f.rowid >> 40) join sessions x on x.source_id = g.source_id"
+        f" where lines_fts match ?{extra} order by f.rank limit ?"
     )
-    found = conn.execute(sql, (*HIGHLIGHT, match, limit if not session_id else limit * 20)).fetchall()
-    hits = []
-    for rowid, snippet in found:
-        row = conn.execute(
-            "select x.id, g.gen, l.lineno, l.ts, l.type, l.role, x.title, x.project from lines l"
-            " join generations g on g.id = ? join sessions x on x.source_id = g.source_id where l.id = ?",
-            (split_line_id(rowid)[0], rowid),
-        ).fetchone()
-        if row is None or (session_id and row[0] != session_id):
-            continue
-        sid, gen, lineno, ts, typ, role, title, project = row
-        hits.append(Hit(sid, gen, split_line_id(rowid)[1], lineno, ts, typ, role, snippet or "", title, project))
-        if len(hits) >= limit:
-            break
-    return hits
+    rows = conn.execute(sql, (*HIGHLIGHT, match, *params, limit)).fetchall()
+    return [Hit(sid, gen, split_line_id(rowid)[1], lineno, ts, typ, role, snip or "", title, project)
+            for sid, gen, rowid, lineno, ts, typ, role, snip, title, project in rows]
+
+
+def snippet_parts(snippet: str) -> list[dict]:
+    """A highlighted snippet as [{"text", "hit"}] parts, for safe rendering."""
+    parts, hit = [], False
+    for piece in re.split(f"([{HIGHLIGHT[0]}{HIGHLIGHT[1]}])", snippet):
+        if piece == HIGHLIGHT[0]:
+            hit = True
+        elif piece == HIGHLIGHT[1]:
+            hit = False
+        elif piece:
+            parts.append({"text": piece, "hit": hit})
+    return parts

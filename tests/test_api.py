@@ -1,0 +1,176 @@
+"""HTTP API on the real corpus: lists, paging, filters, detail, lines,
+search, export, security; bad parameters are 4xx with a message, never 500."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import CORPUS
+from zergd.api.app import create_app
+
+ORIGIN = "http://127.0.0.1:8080"
+
+
+@pytest.fixture
+def client(imported):
+    app = create_app(imported.settings, None, bound_host="127.0.0.1", port=8080)
+    with TestClient(app, base_url=ORIGIN, raise_server_exceptions=False) as c:
+        yield c
+
+
+def all_pages(client, **params):
+    seen, cursor = [], None
+    while True:
+        body = client.get("/api/sessions", params={**params, **({"cursor": cursor} if cursor else {})}).json()
+        seen += body["sessions"]
+        cursor = body["next"]
+        if not cursor:
+            return seen
+
+
+def test_sessions_list_and_keyset_pages(client):
+    full = client.get("/api/sessions", params={"limit": 500, "subagents": True}).json()
+    assert len(full["sessions"]) == 33 and full["next"] is None
+    paged = all_pages(client, limit=4, subagents=True)
+    assert [s["id"] for s in paged] == [s["id"] for s in full["sessions"]]
+    main = client.get("/api/sessions", params={"limit": 500}).json()["sessions"]
+    assert all(not s["is_subagent"] for s in main) and len(main) == 33 - 9
+
+
+@pytest.mark.parametrize("params,check", [
+    ({"project": "/Users/sarthiborkar/Build/FundWise"}, lambda s: s["project"] == "/Users/sarthiborkar/Build/FundWise"),
+    ({"model": "claude-opus-4-7"}, lambda s: "claude-opus-4-7" in s["models"]),
+    ({"branch": "main"}, lambda s: s["git_branch"] == "main"),
+    ({"provider": "codex"}, lambda s: s["provider"] == "codex"),
+    ({"since": "2026-04-01"}, lambda s: (s["last_ts"] or "") >= "2026-04-01"),
+    ({"until": "2025-12-31"}, lambda s: (s["first_ts"] or s["last_ts"]) < "2026-01-01"),
+])
+def test_session_filters(client, params, check):
+    sessions = client.get("/api/sessions", params={**params, "limit": 500}).json()["sessions"]
+    assert sessions and all(check(s) for s in sessions)
+
+
+@pytest.mark.parametrize("path,params", [
+    ("/api/sessions", {"limit": 0}),
+    ("/api/sessions", {"limit": "many"}),
+    ("/api/sessions", {"cursor": "not-a-cursor"}),
+    ("/api/sessions", {"since": "last tuesday"}),
+    ("/api/sessions", {"provider": "gemini"}),
+    ("/api/sessions", {"subagents": "perhaps"}),
+    ("/api/search", {}),
+    ("/api/search", {"q": ""}),
+    ("/api/search", {"q": "x", "limit": 1000}),
+    ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/lines", {"after": "x"}),
+    ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/lines", {"after": 1, "before": 5}),
+    ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/lines", {"gen": 0}),
+    ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/lines", {"gen": 9}),
+    ("/api/sessions/nope", {}),
+    ("/api/sessions/nope/lines", {}),
+    ("/api/sessions/nope/export", {}),
+    ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/export", {"gen": 4}),
+    ("/static/whatever/../../pyproject.toml", {}),
+    ("/static/v/zzz.js", {}),
+])
+def test_bad_requests_are_4xx_with_a_message(client, path, params):
+    resp = client.get(path, params=params)
+    assert 400 <= resp.status_code < 500, (resp.status_code, resp.text)
+    if resp.headers["content-type"].startswith("application/json"):
+        assert resp.json()["detail"]
+
+
+@pytest.mark.parametrize("q", ['"', "AND", "NOT x", "a:b", "(", "*", "NEAR(", "🦀", "x" * 900])
+def test_search_never_500s(client, q):
+    assert client.get("/api/search", params={"q": q}).status_code == 200
+
+
+def test_session_detail(client):
+    s = client.get("/api/sessions/ef958aa1-0e93-49f0-bb71-150f63befcd1").json()
+    assert s["title"].startswith("OK, we're going to make a little experiment")
+    assert s["generations"] == [{"gen": 1, "bytes": s["generations"][0]["bytes"], "started_at": s["generations"][0]["started_at"]}]
+    assert {c["id"] for c in s["subagents"]} >= {"agent-a36efb2a1231c41e2", "agent-a4ca7529859c158c2"}
+
+
+def test_lines_pages_cover_the_file_once(client):
+    sid = "0c182e15-59de-4856-8a94-00f26880354c"
+    src = CORPUS / "claude/-Users-linhungfan/0c182e15-59de-4856-8a94-00f26880354c.jsonl"
+    want = [json.loads(raw) for raw in src.read_bytes().splitlines() if raw.strip()]
+    got, after = [], None
+    while True:
+        body = client.get(f"/api/sessions/{sid}/lines", params={"limit": 150, **({"after": after} if after is not None else {})}).json()
+        got += body["lines"]
+        after = body["next_after"]
+        if after is None:
+            break
+    assert [line["obj"] for line in got] == want
+    assert [line["lineno"] for line in got] == list(range(1, len(want) + 1))
+    # ... and backwards from the end with `before`.
+    back, before = [], got[-1]["offset"] + 1
+    while before is not None:
+        body = client.get(f"/api/sessions/{sid}/lines", params={"limit": 200, "before": before}).json()
+        back = body["lines"] + back
+        before = body["prev_before"]
+    assert [line["offset"] for line in back] == [line["offset"] for line in got]
+
+
+def test_malformed_lines_come_back_raw(client, settings):
+    bad = settings.claude_dir / "projects" / "-bad" / "bad.jsonl"
+    bad.parent.mkdir()
+    bad.write_bytes(b'{"type":"user","message":{"role":"user","content":"ok"}}\nnot json \xff\n')
+    from zergd.watch.backfill import backfill
+    from zergd.index.db import connect
+    from zergd.index.writer import Writer
+    db = connect(settings.index_path, settings.archive_dir)
+    backfill(settings, Writer(db))
+    db.close()
+    lines = client.get("/api/sessions/bad/lines").json()["lines"]
+    assert lines[0]["obj"]["message"]["content"] == "ok"
+    assert lines[1]["malformed"] and lines[1]["obj"] is None and lines[1]["raw"] == "not json \ufffd"
+
+
+def test_search(client):
+    body = client.get("/api/search", params={"q": "lichess clone"}).json()
+    hit = body["hits"][0]
+    assert hit["session_id"] == "019aad50-a7e6-7422-b7a8-0b384290624f"
+    assert any(p["hit"] for p in hit["snippet"]) and {"generation", "offset", "lineno", "ts"} <= set(hit)
+    scoped = client.get("/api/search", params={"q": "lichess", "project": "/Users/nobody"}).json()
+    assert scoped["hits"] == []
+
+
+def test_projects_and_stats(client):
+    projects = client.get("/api/projects").json()["projects"]
+    assert any(p["project"] == "/Users/sarthiborkar/Build/FundWise" and p["sessions"] == 2 for p in projects)
+    stats = client.get("/api/stats").json()
+    assert stats["sessions"] == 33 and stats["subagents"] == 9
+    assert any(m["model"] == "claude-opus-4-7" and m["output_tokens"] > 0 for m in stats["by_model"])
+
+
+def test_export_download_is_byte_exact(client):
+    src = CORPUS / "claude/-Users-dain-workspace-danieldemmel-me-next/4379d1bf-ccb1-414e-a856-9791b73f3af2.jsonl"
+    resp = client.get("/api/sessions/4379d1bf-ccb1-414e-a856-9791b73f3af2/export")
+    assert resp.status_code == 200 and resp.content == src.read_bytes()
+    assert "attachment" in resp.headers["content-disposition"]
+
+
+def test_foreign_host_is_refused(client):
+    assert client.get("/api/stats", headers={"Host": "evil.example"}).status_code == 421
+    assert client.get("/api/stats", headers={"Host": "localhost:8080"}).status_code == 200
+
+
+def test_security_headers_and_static_caching(client):
+    page = client.get("/")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    version = client.app.state.assets.version
+    assert f"/static/{version}/app.js" in page.text
+    js = client.get(f"/static/{version}/app.js")
+    assert js.status_code == 200 and "immutable" in js.headers["cache-control"]
+    assert js.headers["content-type"].startswith("text/javascript")
+    assert client.get("/s/anything").text == page.text
+
+
+def test_openapi_docs(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/api/sessions", "/api/search", "/api/sessions/{session_id}/lines"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200

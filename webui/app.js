@@ -1,0 +1,342 @@
+// The Timeline: every page state lives in the URL (filters, search, the
+// message a link points at), so back, forward and bookmarks work.
+
+import { h, clear, fmtTime, fmtDay, fmtDuration, plural } from "./dom.js";
+import { renderLine, anchorOf } from "./render.js";
+import { live } from "./live.js";
+
+const main = document.getElementById("main");
+const searchInput = document.getElementById("search");
+let teardown = () => {};
+
+// --- data --------------------------------------------------------------------
+
+export async function api(path, params) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
+  const resp = await fetch(url, { headers: { Accept: "application/json" } });
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(body.detail || `${resp.status} ${resp.statusText}`);
+  return body;
+}
+
+// --- routing -----------------------------------------------------------------
+
+export function navigate(href, { replace = false } = {}) {
+  history[replace ? "replaceState" : "pushState"]({}, "", href);
+  route();
+}
+
+document.addEventListener("click", (e) => {
+  const a = e.target.closest("a[data-nav]");
+  if (!a || e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+  e.preventDefault();
+  navigate(a.getAttribute("href"));
+});
+window.addEventListener("popstate", route);
+
+document.getElementById("search-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const params = new URLSearchParams(location.pathname === "/" ? location.search : "");
+  params.delete("cursor");
+  const q = searchInput.value.trim();
+  if (q) params.set("q", q);
+  else params.delete("q");
+  navigate(`/?${params}`);
+});
+
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "/" || e.metaKey || e.ctrlKey || e.altKey) return;
+  const t = e.target;
+  if (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName)) return;
+  e.preventDefault();
+  searchInput.focus();
+  searchInput.select();
+});
+
+async function route() {
+  teardown();
+  teardown = () => {};
+  const path = location.pathname;
+  try {
+    if (path.startsWith("/s/")) await sessionPage(decodeURIComponent(path.slice(3)));
+    else await listPage();
+  } catch (err) {
+    clear(main).append(h("div", { class: "error" }, h("h2", {}, "Something went wrong"), h("p", {}, err.message)));
+  }
+}
+
+// --- list and search -----------------------------------------------------------
+
+const FILTERS = ["project", "since", "until", "branch", "model", "provider", "subagents"];
+
+async function listPage() {
+  const params = new URLSearchParams(location.search);
+  const q = params.get("q") || "";
+  searchInput.value = q;
+  document.title = q ? `${q} · zergd` : "zergd · Timeline";
+  const filters = Object.fromEntries(FILTERS.map((k) => [k, params.get(k) || ""]));
+  clear(main);
+  const results = h("section", { class: "results", "aria-live": "polite" });
+  main.append(await filterBar(filters, q), results);
+  if (q) return searchResults(results, q, filters);
+  return sessionList(results, filters);
+}
+
+async function filterBar(filters, q) {
+  const [projects, stats] = await Promise.all([api("/api/projects"), api("/api/stats")]);
+  const update = (key, value) => {
+    const params = new URLSearchParams(location.search);
+    if (value) params.set(key, value);
+    else params.delete(key);
+    navigate(`/?${params}`);
+  };
+  const select = (key, label, options) => h("label", {}, label,
+    h("select", { name: key, onchange: (e) => update(key, e.target.value) },
+      h("option", { value: "" }, "any"),
+      options.map((o) => h("option", { value: o, selected: o === filters[key] }, o))));
+  const projectSelect = select("project", "Project", projects.projects.map((p) => p.project));
+  [...projectSelect.querySelector("select").options].forEach((o) => (o.selected = o.value === filters.project));
+  const modelSelect = select("model", "Model", stats.by_model.map((m) => m.model));
+  [...modelSelect.querySelector("select").options].forEach((o) => (o.selected = o.value === filters.model));
+  return h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
+    projectSelect,
+    h("label", {}, "From", h("input", { type: "date", name: "since", value: filters.since, onchange: (e) => update("since", e.target.value) })),
+    h("label", {}, "To", h("input", { type: "date", name: "until", value: filters.until, onchange: (e) => update("until", e.target.value) })),
+    h("label", {}, "Branch", h("input", { type: "text", name: "branch", value: filters.branch, placeholder: "any", onchange: (e) => update("branch", e.target.value.trim()) })),
+    modelSelect,
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "subagents", checked: filters.subagents === "1", onchange: (e) => update("subagents", e.target.checked ? "1" : "") }), "Subagents"),
+    FILTERS.some((k) => filters[k]) || q ? h("a", { href: "/", "data-nav": "", class: "reset" }, "Clear") : null);
+}
+
+function sessionQuery(filters) {
+  return { ...filters, subagents: filters.subagents === "1" ? "true" : "false" };
+}
+
+async function sessionList(results, filters) {
+  const page = await api("/api/sessions", { ...sessionQuery(filters), limit: 50 });
+  if (!page.sessions.length) {
+    results.append(await emptyState(filters));
+    return;
+  }
+  const list = h("div", { class: "days" });
+  results.append(list);
+  addSessions(list, page.sessions);
+  let cursor = page.next;
+  const more = h("button", { class: "more", type: "button" }, "Load older sessions");
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    const next = await api("/api/sessions", { ...sessionQuery(filters), limit: 50, cursor });
+    addSessions(list, next.sessions);
+    cursor = next.next;
+    more.disabled = false;
+    if (!cursor) more.remove();
+  });
+  if (cursor) results.append(more);
+  teardown = live.on(async (event) => {
+    if (!event.type.startsWith("session.")) return;
+    const fresh = await api("/api/sessions", { ...sessionQuery(filters), limit: 50 }).catch(() => null);
+    if (!fresh) return;
+    const wanted = fresh.sessions.find((s) => s.id === event.session.id);
+    if (wanted) upsertCard(list, wanted);
+  });
+}
+
+function dayKey(s) {
+  return (s.last_ts || s.first_ts || "").slice(0, 10) || "undated";
+}
+
+function dayGroup(list, s, { top = false } = {}) {
+  const key = dayKey(s);
+  let group = list.querySelector(`section[data-day="${key}"]`);
+  if (!group) {
+    group = h("section", { class: "day", "data-day": key }, h("h2", {}, key === "undated" ? "Undated" : fmtDay(s.last_ts || s.first_ts)), h("div", { class: "cards" }));
+    if (top) list.prepend(group);
+    else list.append(group);
+  }
+  return group.querySelector(".cards");
+}
+
+function addSessions(list, sessions) {
+  for (const s of sessions) dayGroup(list, s).append(card(s));
+}
+
+function upsertCard(list, s) {
+  const old = list.querySelector(`[data-session="${CSS.escape(s.id)}"]`);
+  const fresh = card(s);
+  fresh.classList.add("flash");
+  if (old && old.closest("section").dataset.day === dayKey(s)) old.replaceWith(fresh);
+  else {
+    old?.remove();
+    dayGroup(list, s, { top: true }).prepend(fresh);
+  }
+}
+
+function isLive(s) {
+  return !s.source_deleted_at && s.last_ts && Date.now() - new Date(s.last_ts) < 5 * 60 * 1000;
+}
+
+function card(s) {
+  const models = (s.models || []).join(", ");
+  return h("a", { class: "card", href: `/s/${encodeURIComponent(s.id)}`, "data-nav": "", "data-session": s.id },
+    h("div", { class: "card-title" },
+      isLive(s) ? h("span", { class: "badge live" }, "live") : null,
+      s.source_deleted_at ? h("span", { class: "badge deleted", title: `source deleted ${fmtTime(s.source_deleted_at)}` }, "source deleted — kept in archive") : null,
+      s.is_subagent ? h("span", { class: "badge" }, "subagent") : null,
+      h("span", { class: "title" }, s.title || "(untitled)")),
+    h("div", { class: "card-meta" },
+      h("span", { class: "project", title: s.project || "" }, s.project || s.project_dir || "—"),
+      s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,
+      models ? h("span", { class: "model" }, models) : null,
+      h("span", { class: "provider" }, s.provider),
+      h("span", {}, fmtTime(s.last_ts || s.first_ts)),
+      s.first_ts && s.last_ts ? h("span", {}, fmtDuration(s.first_ts, s.last_ts)) : null,
+      h("span", { class: "counts" }, `${plural(s.user_messages, "prompt")} · ${plural(s.assistant_messages, "reply")} · ${plural(s.tool_calls, "tool call")}`)));
+}
+
+async function emptyState(filters) {
+  if (FILTERS.some((k) => filters[k])) return h("p", { class: "empty" }, "No sessions match these filters. ", h("a", { href: "/", "data-nav": "" }, "Clear them"));
+  const status = await api("/api/status").catch(() => ({ roots: [] }));
+  return h("div", { class: "empty" },
+    h("h2", {}, "No sessions yet"),
+    h("p", {}, "zergd archives every transcript written in these folders, as it is written:"),
+    h("ul", {}, status.roots.map((r) => h("li", {}, h("code", {}, r.path), ` (${r.provider}${r.exists ? "" : ", does not exist yet"})`))),
+    h("p", {}, "To watch other folders, set ", h("code", {}, "CLAUDE_CONFIG_DIR"), " or ", h("code", {}, "CODEX_HOME"),
+      " (or claude_dir / codex_dir in ", h("code", {}, `${status.zerg_home || "~/.zerg"}/config.toml`), ") and restart with ",
+      h("code", {}, "zergd stop && zergd start"), "."));
+}
+
+async function searchResults(results, q, filters) {
+  const found = await api("/api/search", { q, ...filters, subagents: null, limit: 50 });
+  if (!found.hits.length) {
+    results.append(h("p", { class: "empty" }, `Nothing found for “${q}”.`));
+    return;
+  }
+  results.append(h("p", { class: "muted" }, `${found.hits.length}${found.hits.length === 50 ? "+" : ""} matches`));
+  results.append(h("ol", { class: "hits" }, found.hits.map((hit) =>
+    h("li", {}, h("a", { class: "hit", href: `/s/${encodeURIComponent(hit.session_id)}#g${hit.generation}-${hit.offset}`, "data-nav": "" },
+      h("div", { class: "hit-title" }, hit.title || hit.session_id),
+      h("div", { class: "snippet" }, hit.snippet.map((p) => (p.hit ? h("mark", {}, p.text) : p.text))),
+      h("div", { class: "card-meta" }, h("span", {}, hit.project || ""), h("span", {}, hit.role || hit.type || ""), h("span", {}, fmtTime(hit.ts)), h("span", {}, `line ${hit.lineno}`)))))));
+}
+
+// --- one session -----------------------------------------------------------------
+
+async function sessionPage(id) {
+  const s = await api(`/api/sessions/${encodeURIComponent(id)}`);
+  document.title = `${s.title || s.id} · zergd`;
+  const params = new URLSearchParams(location.search);
+  const anchor = location.hash.match(/^#g(\d+)-(\d+)$/);
+  const gen = Number(params.get("gen") || (anchor && anchor[1]) || s.generations.at(-1)?.gen || 1);
+  const showMeta = params.get("meta") === "1";
+  clear(main);
+  const transcript = h("div", { class: `transcript${showMeta ? " show-meta" : ""}` });
+  const ctx = {
+    tools: new Map(),
+    findSubagent: (prompt) => {
+      const want = prompt.split(/\s+/).join(" ").slice(0, 200);
+      return s.subagents.find((c) => c.title && want && c.title === want);
+    },
+    highlight: (a) => {
+      transcript.querySelectorAll(".target").forEach((el) => el.classList.remove("target"));
+      document.getElementById(a)?.classList.add("target");
+    },
+  };
+  main.append(sessionHeader(s, gen, showMeta), subagentList(s), transcript);
+
+  const older = h("button", { class: "more", type: "button" }, "Load earlier lines");
+  const newer = h("button", { class: "more", type: "button" }, "Load later lines");
+  let before = null;
+  let after = -1;
+  let atEnd = false;
+
+  const add = (page, where) => {
+    const nodes = page.lines.map((line) => renderLine(line, ctx)).filter(Boolean);
+    if (where === "top") older.after(...nodes);
+    else newer.before(...nodes);
+  };
+  transcript.append(older, newer);
+  if (anchor && Number(anchor[1]) === gen) {
+    const offset = Number(anchor[2]);
+    const [head, tail] = await Promise.all([
+      api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, before: offset, limit: 50 }),
+      api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, after: offset - 1, limit: 200 }),
+    ]);
+    add(head, "bottom");
+    add(tail, "bottom");
+    before = head.prev_before;
+    after = tail.lines.length ? tail.lines.at(-1).offset : offset;
+    atEnd = tail.next_after === null;
+    ctx.highlight(`g${gen}-${offset}`);
+    document.getElementById(`g${gen}-${offset}`)?.scrollIntoView({ block: "center" });
+  } else {
+    const page = await api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, limit: 200 });
+    add(page, "bottom");
+    after = page.lines.length ? page.lines.at(-1).offset : -1;
+    atEnd = page.next_after === null;
+  }
+  const sync = () => {
+    older.hidden = before === null;
+    newer.hidden = atEnd;
+  };
+  sync();
+  older.addEventListener("click", async () => {
+    const page = await api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, before, limit: 200 });
+    add(page, "top");
+    before = page.prev_before;
+    sync();
+  });
+  const loadNewer = async () => {
+    const page = await api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, after, limit: 200 });
+    add(page, "bottom");
+    if (page.lines.length) after = page.lines.at(-1).offset;
+    atEnd = page.next_after === null;
+    sync();
+  };
+  newer.addEventListener("click", loadNewer);
+  const observer = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting) && !atEnd) loadNewer();
+  });
+  observer.observe(newer);
+  const stopLive = live.on((event) => {
+    if (event.session?.id === id && atEnd && gen === (s.generations.at(-1)?.gen || 1)) loadNewer();
+  });
+  teardown = () => {
+    observer.disconnect();
+    stopLive();
+  };
+}
+
+function sessionHeader(s, gen, showMeta) {
+  const exportHref = `/api/sessions/${encodeURIComponent(s.id)}/export${s.generations.length > 1 ? `?gen=${gen}` : ""}`;
+  const toggleParams = new URLSearchParams(location.search);
+  if (showMeta) toggleParams.delete("meta");
+  else toggleParams.set("meta", "1");
+  return h("header", { class: "session-head" },
+    h("h1", {}, s.title || "(untitled)"),
+    h("div", { class: "card-meta" },
+      s.source_deleted_at ? h("span", { class: "badge deleted" }, "source deleted — kept in archive") : null,
+      s.is_subagent ? h("span", { class: "badge" }, "subagent") : null,
+      h("span", { class: "project" }, s.project || s.project_dir || ""),
+      s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,
+      (s.models || []).length ? h("span", { class: "model" }, s.models.join(", ")) : null,
+      h("span", {}, s.provider),
+      h("span", {}, `${fmtTime(s.first_ts)} – ${fmtTime(s.last_ts)}`),
+      h("span", {}, `${plural(s.user_messages, "prompt")} · ${plural(s.assistant_messages, "reply")} · ${plural(s.tool_calls, "tool call")}`)),
+    h("div", { class: "actions" },
+      h("code", { class: "sid", title: "session id" }, s.id),
+      s.parent_session_id ? h("a", { href: `/s/${encodeURIComponent(s.parent_session_id)}`, "data-nav": "" }, "↑ parent session") : null,
+      h("a", { href: exportHref, download: "", class: "button" }, "Download JSONL"),
+      h("a", { href: `${location.pathname}?${toggleParams}`, "data-nav": "", class: "button" }, showMeta ? "Hide bookkeeping lines" : "Show bookkeeping lines"),
+      s.generations.length > 1 ? h("span", {}, "Generation: ", s.generations.map((g) =>
+        h("a", { href: `${location.pathname}?gen=${g.gen}`, "data-nav": "", class: g.gen === gen ? "current" : "" }, String(g.gen)))) : null));
+}
+
+function subagentList(s) {
+  if (!s.subagents.length) return null;
+  return h("details", { class: "subagents" }, h("summary", {}, plural(s.subagents.length, "subagent")),
+    h("ul", {}, s.subagents.map((c) => h("li", {}, h("a", { href: `/s/${encodeURIComponent(c.id)}`, "data-nav": "" }, c.title || c.id), ` · ${plural(c.lines, "line")}`))));
+}
+
+route();
+export { anchorOf };

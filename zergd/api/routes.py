@@ -1,0 +1,157 @@
+"""JSON routes under /api.  Each opens a read-only connection (the daemon's
+writer thread is the only writer) and calls the same queries as the CLI.
+Bad parameters are 4xx with a message, never a 500."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from ..index import queries
+from ..index.db import connect
+from ..index.export import generations, pick_generation, LookupError_
+
+router = APIRouter(prefix="/api")
+
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+
+
+@contextmanager
+def reader(request: Request):
+    settings = request.app.state.settings
+    if not settings.index_path.exists():
+        raise HTTPException(503, "the index does not exist yet; is zergd still starting?")
+    db = connect(settings.index_path, settings.archive_dir, readonly=True)
+    try:
+        yield db.conn
+    finally:
+        db.close()
+
+
+def json_bytes(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+def _date(value: str | None, name: str) -> str | None:
+    """Accept 2026-05-01 or a full ISO timestamp; return the index's UTC form."""
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a date like 2026-05-01 or an ISO timestamp") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def session_filter(project, since, until, branch, model, provider, subagents) -> queries.SessionFilter:
+    until_iso = _date(until, "until")
+    if until and len(until) == 10 and until_iso:  # a day means the whole day
+        until_iso = (dt.datetime.fromisoformat(until_iso) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    return queries.SessionFilter(project=project or None, since=_date(since, "since"), until=until_iso,
+                                 branch=branch or None, model=model or None, provider=provider or None,
+                                 subagents=subagents)
+
+
+@router.get("/sessions")
+def list_sessions(
+    request: Request,
+    project: str | None = None,
+    since: Annotated[str | None, Query(description="active on or after (date or ISO time)")] = None,
+    until: Annotated[str | None, Query(description="started before the end of (date or ISO time)")] = None,
+    branch: str | None = None,
+    model: str | None = None,
+    provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
+    subagents: Annotated[bool, Query(description="include subagent sessions")] = False,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(description="`next` from the previous page")] = None,
+):
+    flt = session_filter(project, since, until, branch, model, provider, subagents)
+    with reader(request) as conn:
+        try:
+            rows, next_cursor = queries.list_sessions(conn, flt, limit=limit, cursor=cursor)
+        except queries.BadQuery as e:
+            raise HTTPException(400, str(e)) from None
+    return {"sessions": rows, "next": next_cursor}
+
+
+@router.get("/sessions/{session_id}")
+def session_detail(request: Request, session_id: str):
+    with reader(request) as conn:
+        session = queries.get_session(conn, session_id)
+    if session is None:
+        raise HTTPException(404, f"no session {session_id!r}")
+    return session
+
+
+@router.get("/sessions/{session_id}/lines")
+def session_lines(
+    request: Request,
+    session_id: str,
+    gen: Annotated[int | None, Query(ge=1, description="generation (default: the newest)")] = None,
+    after: Annotated[int | None, Query(ge=-1, description="lines after this byte offset")] = None,
+    before: Annotated[int | None, Query(ge=0, description="the page of lines before this byte offset")] = None,
+    limit: Limit = 200,
+):
+    if after is not None and before is not None:
+        raise HTTPException(400, "give after or before, not both")
+    settings = request.app.state.settings
+    with reader(request) as conn:
+        page = queries.line_page(conn, settings.archive_dir, session_id, gen=gen, after=after, before=before,
+                                 limit=limit)
+    if page is None:
+        raise HTTPException(404, f"no session {session_id!r}" + (f" generation {gen}" if gen else ""))
+    return json_bytes(page.to_json())
+
+
+@router.get("/sessions/{session_id}/export")
+def export(request: Request, session_id: str, gen: Annotated[int | None, Query(ge=1)] = None):
+    """The transcript exactly as archived (byte for byte the source)."""
+    settings = request.app.state.settings
+    with reader(request) as conn:
+        gens = generations(conn, settings, session_id)
+    if not gens:
+        raise HTTPException(404, f"no session {session_id!r}")
+    try:
+        chosen = pick_generation(gens, gen)
+    except LookupError_ as e:
+        raise HTTPException(404, str(e)) from None
+    suffix = "" if chosen.gen == 1 else f".gen{chosen.gen}"
+    return FileResponse(chosen.archive, media_type="application/x-ndjson",
+                        filename=f"{session_id}{suffix}.jsonl", content_disposition_type="attachment")
+
+
+@router.get("/search")
+def search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=1000, description="words to find (quoted for you)")],
+    session: str | None = None,
+    project: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    branch: str | None = None,
+    model: str | None = None,
+    provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+):
+    flt = session_filter(project, since, until, branch, model, provider, True)
+    with reader(request) as conn:
+        hits = queries.search(conn, q, limit=limit, session_id=session, flt=flt)
+    return {"query": q, "hits": [dict(h.as_dict(), snippet=queries.snippet_parts(h.snippet)) for h in hits]}
+
+
+@router.get("/projects")
+def projects(request: Request):
+    with reader(request) as conn:
+        return {"projects": queries.projects(conn)}
+
+
+@router.get("/stats")
+def stats(request: Request):
+    with reader(request) as conn:
+        return queries.stats(conn)
