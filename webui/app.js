@@ -242,7 +242,7 @@ async function sessionPage(id) {
       document.getElementById(a)?.classList.add("target");
     },
   };
-  main.append(sessionHeader(s, gen, showMeta), subagentList(s), transcript);
+  main.append(...[sessionHeader(s, gen, showMeta), subagentList(s), transcript].filter(Boolean));
 
   const older = h("button", { class: "more", type: "button" }, "Load earlier lines");
   const newer = h("button", { class: "more", type: "button" }, "Load later lines");
