@@ -195,3 +195,15 @@ def test_stop_during_backfill_is_prompt_and_clean(settings, daemon):
         assert check_integrity(idx.conn) == []
     finally:
         idx.db.close()
+
+
+def test_listening_socket_is_tcp_so_responses_are_not_delayed():
+    """asyncio sets TCP_NODELAY only when the socket says IPPROTO_TCP; without
+    it each keep-alive response stalls ~40 ms on a delayed ACK."""
+    from zergd.daemon import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

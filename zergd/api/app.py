@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 import os
 import time
 from importlib import resources
@@ -20,7 +21,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 
 from .. import __version__
 from ..config import Settings
-from ..index.db import connect
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -105,21 +105,20 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
     app.state.service = service
     started = time.time()
 
-    def reader():
-        return connect(settings.index_path, settings.archive_dir, readonly=True)
+    from .routes import ReadPool, router
+
+    app.state.read_pool = ReadPool(settings)
 
     @app.get("/api/status")
     def status():
         counts = {"sessions": 0, "lines": 0}
         if settings.index_path.exists():
-            db = reader()
             try:
-                counts["sessions"] = db.execute("select count(*) from sessions").fetchone()[0]
-                counts["lines"] = db.execute("select count(*) from lines").fetchone()[0]
-            except Exception:  # index still being created by the writer
+                with app.state.read_pool.connection() as conn:
+                    counts["sessions"] = conn.execute("select count(*) from sessions").fetchone()[0]
+                    counts["lines"] = conn.execute("select count(*) from lines").fetchone()[0]
+            except sqlite3.OperationalError:  # the writer is still creating the index
                 pass
-            finally:
-                db.close()
         return {
             "pid": os.getpid(),
             "url": f"http://{bound_host}:{port}",
@@ -157,8 +156,6 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-
-    from .routes import router
 
     app.include_router(router)
     assets = Assets(webui_dir())
