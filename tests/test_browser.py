@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import CORPUS
+from conftest import CORPUS  # noqa: F401
 from test_daemon import free_port, wait_for, zergd
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -220,3 +220,40 @@ def test_narrow_screen(server, browser):
         pg.screenshot(path=str(ARTIFACTS / "narrow.png"), full_page=False)
     finally:
         context.close()
+
+
+def test_chat_page_without_a_key_says_how_to_enable(server, page):
+    page.goto(server + "/chat")
+    expect(page.locator(".notice")).to_contain_text("Chat needs an Anthropic API key")
+    expect(page.locator(".notice")).to_contain_text("ANTHROPIC_API_KEY")
+    page.get_by_role("link", name="Timeline").click()
+    expect(page.locator(".card").first).to_be_visible()
+
+
+def test_chat_page_streams_answers_with_citations(corpus, monkeypatch, page):
+    from fake_anthropic import FakeAnthropic
+
+    with FakeAnthropic() as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        url = start_daemon(corpus, monkeypatch)
+        try:
+            page.goto(url + "/chat")
+            box = page.get_by_placeholder("How did I fix the flaky migration last month?")
+            box.fill('How did I build the "lichess clone"?')
+            box.press("Enter")
+            expect(page.locator(".activity")).to_contain_text("searching sessions for “lichess clone”")
+            answer = page.locator(".msg.assistant").last
+            expect(answer).to_contain_text("You built it in this session. It started with a basic board.")
+            expect(page).to_have_url(re.compile(r"/chat\?thread=\w+"))
+            expect(page.locator(".threads li a")).to_have_text(['How did I build the "lichess clone"?'])
+            page.reload()  # the thread is stored: it comes back whole
+            expect(page.locator(".msg.user")).to_have_text(['How did I build the "lichess clone"?'])
+            citation = page.get_by_role("link", name="this session")
+            expect(citation).to_have_attribute("href", re.compile(r"^/s/019aad50-a7e6-7422-b7a8-0b384290624f#g1-\d+$"))
+            citation.click()
+            expect(page).to_have_url(re.compile(r"/s/019aad50-a7e6-7422-b7a8-0b384290624f#g1-\d+$"))
+            expect(page.locator(".line.target")).to_contain_text("lichess")
+            assert page.errors == [] and page.dialogs == []
+        finally:
+            zergd("stop")

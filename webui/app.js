@@ -60,6 +60,7 @@ async function route() {
   const path = location.pathname;
   try {
     if (path.startsWith("/s/")) await sessionPage(decodeURIComponent(path.slice(3)));
+    else if (path === "/chat") await (await import("./chat.js")).chatPage(main, { api, navigate });
     else await listPage();
   } catch (err) {
     clear(main).append(h("div", { class: "error" }, h("h2", {}, "Something went wrong"), h("p", {}, err.message)));

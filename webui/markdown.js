@@ -93,7 +93,9 @@ export function inline(text) {
     if (m[1]) out.push(h("code", {}, m[2]));
     else if (m[3] || m[4]) out.push(h("strong", {}, m[3] || m[4]));
     else if (m[5]) out.push(h("em", {}, m[5]));
-    else if (m[6]) {
+    else if (m[6] && /^\/(?!\/)/.test(m[7])) {
+      out.push(h("a", { href: m[7], "data-nav": "", class: "internal" }, m[6])); // a Timeline link (Oikos cites these)
+    } else if (m[6]) {
       const url = safeUrl(m[7]);
       out.push(url ? h("a", { href: url, rel: "noopener noreferrer nofollow", target: "_blank" }, m[6]) : `[${m[6]}](${m[7]})`);
     } else if (m[8]) {
@@ -104,7 +106,7 @@ export function inline(text) {
   }
   if (last < text.length) out.push(text.slice(last));
   for (const node of out) {
-    if (node instanceof HTMLAnchorElement) {
+    if (node instanceof HTMLAnchorElement && !node.classList.contains("internal")) {
       node.rel = "noopener noreferrer nofollow";
       node.target = "_blank";
     }

@@ -363,3 +363,42 @@ def check():
     if problems:
         sys.exit(1)
     click.echo("ok: I1-I5 hold", err=True)
+
+
+@zerg.command()
+@click.argument("question")
+@click.option("--thread", "thread_id", help="continue this chat thread")
+def ask(question, thread_id):
+    """Ask Oikos about your sessions; the answer streams here."""
+    from .daemon import running
+    from .oikos import chat_status
+
+    settings = _settings()
+    status = chat_status(settings)
+    if not status["available"]:
+        click.echo(f"Error: {status['message']}", err=True)
+        sys.exit(1)
+    from .oikos.agent import Oikos
+
+    daemon = running(settings) or {}
+    oikos = Oikos(settings, link_base=daemon.get("url") or "")
+    try:
+        if thread_id and not oikos.thread_exists(thread_id):
+            click.echo(f"Error: no chat thread {thread_id!r}", err=True)
+            sys.exit(2)
+        thread_id = thread_id or oikos.new_thread()
+        failed = False
+        for event in oikos.ask(thread_id, question):
+            if event["type"] == "text":
+                click.echo(event["text"], nl=False)
+            elif event["type"] == "tool":
+                click.secho(f"\n[{event['label']}…]", err=True, dim=True)
+            elif event["type"] == "error":
+                click.echo(f"\nError: {event['message']}", err=True)
+                failed = True
+        click.echo()
+        click.secho(f"thread {thread_id} · continue with: zerg ask --thread {thread_id} \"…\"", err=True, dim=True)
+    finally:
+        oikos.close()
+    if failed:
+        sys.exit(1)

@@ -7,6 +7,7 @@ read transcripts)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import sqlite3
 import os
@@ -100,7 +101,14 @@ class Guard:
 
 
 def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1", port: int = 8080) -> FastAPI:
-    app = FastAPI(title="zergd", version=__version__, docs_url="/docs", redoc_url=None)
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        app.state.read_pool.close()
+        if getattr(app.state, "oikos", None) is not None:
+            app.state.oikos.close()
+
+    app = FastAPI(title="zergd", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.service = service
     started = time.time()
@@ -157,7 +165,10 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
+    from .chat import router as chat_router
+
     app.include_router(router)
+    app.include_router(chat_router)
     assets = Assets(webui_dir())
     app.state.assets = assets
 

@@ -1,0 +1,83 @@
+"""Chat routes under /api/chat.  Without the chat extra or an API key they
+answer with exactly how to enable chat; the rest of the API never depends
+on them.  Writes take a JSON body (a cross-site form cannot send one)."""
+
+from __future__ import annotations
+
+import threading
+
+import orjson
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from ..oikos import chat_status
+
+router = APIRouter(prefix="/api/chat")
+_lock = threading.Lock()
+
+
+class Question(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class NewThread(BaseModel):
+    pass
+
+
+def _oikos(request: Request):
+    """The app's Oikos, created on first use; 503 with instructions if chat cannot run."""
+    state = request.app.state
+    status = chat_status(state.settings)
+    if not status["available"]:
+        raise HTTPException(503, status["message"])
+    with _lock:
+        if getattr(state, "oikos", None) is None:
+            from ..oikos.agent import Oikos
+
+            state.oikos = Oikos(state.settings)
+    return state.oikos
+
+
+@router.get("/status")
+def status(request: Request):
+    return chat_status(request.app.state.settings)
+
+
+@router.get("/threads")
+def threads(request: Request):
+    return {"threads": _oikos(request).threads()}
+
+
+@router.post("/threads", status_code=201)
+def new_thread(request: Request, _body: NewThread):
+    return {"id": _oikos(request).new_thread()}
+
+
+@router.get("/threads/{thread_id}")
+def thread(request: Request, thread_id: str):
+    oikos = _oikos(request)
+    if not oikos.thread_exists(thread_id):
+        raise HTTPException(404, f"no thread {thread_id!r}")
+    return {"id": thread_id, "messages": oikos.history(thread_id)}
+
+
+@router.delete("/threads/{thread_id}")
+def delete_thread(request: Request, thread_id: str):
+    if not _oikos(request).delete_thread(thread_id):
+        raise HTTPException(404, f"no thread {thread_id!r}")
+    return {"deleted": thread_id}
+
+
+@router.post("/threads/{thread_id}/messages")
+def ask(request: Request, thread_id: str, question: Question):
+    """Ask in a thread; the answer streams back as server-sent events."""
+    oikos = _oikos(request)
+    if not oikos.thread_exists(thread_id):
+        raise HTTPException(404, f"no thread {thread_id!r}")
+
+    def events():
+        for event in oikos.ask(thread_id, question.text):
+            yield b"event: %s\ndata: %s\n\n" % (event["type"].encode(), orjson.dumps(event))
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

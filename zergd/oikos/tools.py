@@ -1,0 +1,281 @@
+"""Oikos's tools: plain functions over the index that return text for the
+model, every session and message with its Timeline link so answers can cite
+them.  No chat dependency is imported here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+
+from ..config import Settings
+from ..index import queries
+from ..index.db import OFFSET_BITS, connect
+
+MAX_RESULT_CHARS = 24_000  # what one tool call may put into the conversation
+MESSAGE_CHARS = 1_500
+
+TOOLS = [
+    {
+        "name": "search_sessions",
+        "description": "Full-text search over every line of every archived Claude Code and Codex session "
+                       "(prompts, replies, thinking, tool inputs and outputs). Returns matching messages "
+                       "with snippets and Timeline links. Use short keyword queries.",
+        "input_schema": {"type": "object", "properties": {
+            "query": {"type": "string", "description": "words to find; a trailing * matches prefixes"},
+            "project": {"type": "string", "description": "only sessions whose working directory contains this"},
+            "since": {"type": "string", "description": "ISO date: only sessions active since"},
+            "until": {"type": "string", "description": "ISO date: only sessions started before"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 15},
+        }, "required": ["query"]},
+    },
+    {
+        "name": "list_sessions",
+        "description": "List sessions newest first with title, project, branch, models, dates and counts.",
+        "input_schema": {"type": "object", "properties": {
+            "project": {"type": "string"},
+            "since": {"type": "string", "description": "ISO date"},
+            "until": {"type": "string", "description": "ISO date"},
+            "model": {"type": "string"},
+            "include_subagents": {"type": "boolean", "default": False},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+        }},
+    },
+    {
+        "name": "read_session",
+        "description": "Read a session's messages in order, from a line number on, each with its Timeline link. "
+                       "Long sessions come in pages: ask again from the next line.",
+        "input_schema": {"type": "object", "properties": {
+            "session_id": {"type": "string", "description": "a session id or a unique prefix of one"},
+            "from_line": {"type": "integer", "minimum": 1, "default": 1},
+            "max_messages": {"type": "integer", "minimum": 1, "maximum": 200, "default": 60},
+        }, "required": ["session_id"]},
+    },
+    {
+        "name": "usage_summary",
+        "description": "Activity and token usage: sessions, prompts, tool calls and tokens, grouped by day, "
+                       "model or project.",
+        "input_schema": {"type": "object", "properties": {
+            "group_by": {"type": "string", "enum": ["day", "model", "project"], "default": "day"},
+            "since": {"type": "string", "description": "ISO date"},
+            "until": {"type": "string", "description": "ISO date"},
+        }},
+    },
+]
+
+
+class ToolError(Exception):
+    """A tool was called with something it cannot use; the model sees the message."""
+
+
+def describe_call(name: str, args: dict) -> str:
+    """What the user sees while a tool runs."""
+    if name == "search_sessions":
+        return f"searching sessions for “{args.get('query', '')}”"
+    if name == "list_sessions":
+        scope = f" in {args['project']}" if args.get("project") else ""
+        return f"listing sessions{scope}"
+    if name == "read_session":
+        return f"reading session {args.get('session_id', '')}"
+    if name == "usage_summary":
+        return f"summarising usage by {args.get('group_by', 'day')}"
+    return f"running {name}"
+
+
+class Toolbox:
+    def __init__(self, settings: Settings, link_base: str = ""):
+        self.settings = settings
+        self.link_base = link_base.rstrip("/")
+
+    def run(self, name: str, args: dict) -> str:
+        method = getattr(self, f"_{name}", None)
+        if method is None or name.startswith("_"):
+            raise ToolError(f"there is no tool {name!r}")
+        if not isinstance(args, dict):
+            raise ToolError("tool input must be an object")
+        if not self.settings.index_path.exists():
+            raise ToolError("the index is empty: zergd has not archived any session yet")
+        db = connect(self.settings.index_path, self.settings.archive_dir, readonly=True)
+        try:
+            text = method(db.conn, **args)
+        except TypeError as e:
+            raise ToolError(f"bad arguments for {name}: {e}") from None
+        finally:
+            db.close()
+        if len(text) > MAX_RESULT_CHARS:
+            text = text[:MAX_RESULT_CHARS] + "\n[… cut here; narrow the query or read a later page]"
+        return text
+
+    def link(self, session_id: str, gen: int | None = None, offset: int | None = None) -> str:
+        anchor = f"#g{gen}-{offset}" if gen is not None else ""
+        return f"{self.link_base}/s/{session_id}{anchor}"
+
+    # --- the tools --------------------------------------------------------
+
+    def _search_sessions(self, conn, query: str, project=None, since=None, until=None, limit=15) -> str:
+        flt = queries.SessionFilter(project=project, since=_date(since), until=_date(until))
+        hits = queries.search(conn, query, limit=_bounded(limit, 50), flt=flt)
+        if not hits:
+            return f"No matches for {query!r}."
+        out = [f"{len(hits)} matches for {query!r}, best first:"]
+        for h in hits:
+            snippet = " ".join(h.snippet.split()).replace(queries.HIGHLIGHT[0], "«").replace(queries.HIGHLIGHT[1], "»")
+            out.append(f"- session {h.session_id} “{h.title or 'untitled'}” ({h.project or '?'}), "
+                       f"{h.role or h.type or 'line'} at {h.ts or '?'} line {h.lineno} "
+                       f"[link]({self.link(h.session_id, h.generation, h.offset)})\n  {snippet}")
+        return "\n".join(out)
+
+    def _list_sessions(self, conn, project=None, since=None, until=None, model=None, include_subagents=False,
+                       limit=20) -> str:
+        flt = queries.SessionFilter(project=project, since=_date(since), until=_date(until), model=model,
+                                    subagents=bool(include_subagents))
+        rows, _next = queries.list_sessions(conn, flt, limit=_bounded(limit, 100))
+        if not rows:
+            return "No sessions match."
+        return "\n".join(
+            f"- {s['id']} “{s['title'] or 'untitled'}” project {s['project'] or s['project_dir'] or '?'}"
+            f"{' branch ' + s['git_branch'] if s['git_branch'] else ''}, {s['first_ts'] or '?'} → {s['last_ts'] or '?'}, "
+            f"models {', '.join(s['models']) or '?'}, {s['user_messages']} prompts, {s['assistant_messages']} replies, "
+            f"{s['tool_calls']} tool calls{' (subagent of ' + s['parent_session_id'] + ')' if s['is_subagent'] else ''}"
+            f"{' [source deleted, kept in archive]' if s['source_deleted_at'] else ''} [link]({self.link(s['id'])})"
+            for s in rows
+        )
+
+    def _read_session(self, conn, session_id: str, from_line=1, max_messages=60) -> str:
+        from ..index.export import LookupError_, resolve_session
+
+        try:
+            sid, _gen = resolve_session(conn, self.settings, session_id)
+        except LookupError_ as e:
+            raise ToolError(str(e)) from None
+        found = queries.generation_of(conn, self.settings.archive_dir, sid, None)
+        if found is None:
+            raise ToolError(f"no session {session_id!r}")
+        gen_id = found[0]
+        base = gen_id << OFFSET_BITS
+        start = conn.execute("select id from lines where id >= ? and id < ? and lineno >= ? order by id limit 1",
+                             (base, base + (1 << OFFSET_BITS), int(from_line))).fetchone()
+        session = queries.get_session(conn, sid)
+        head = (f"Session {sid} “{session['title'] or 'untitled'}”, project {session['project'] or '?'}, "
+                f"{session['first_ts'] or '?'} → {session['last_ts'] or '?'} [link]({self.link(sid)})")
+        if start is None:
+            return head + f"\n(no lines from line {from_line} on)"
+        out, shown, last_line = [head], 0, None
+        after = (start[0] - base) - 1
+        while shown < _bounded(max_messages, 200):
+            page = queries.line_page(conn, self.settings.archive_dir, sid, after=after, limit=100)
+            lines = orjson.loads(page.to_json())["lines"]
+            for line in lines:
+                text = message_text(line)
+                last_line = line["lineno"]
+                if text:
+                    out.append(f"[line {line['lineno']} · {line['ts'] or '?'} · "
+                               f"{self.link(sid, line['gen'], line['offset'])}]\n{text}")
+                    shown += 1
+                    if shown >= max_messages:
+                        break
+            if page.after is None or shown >= max_messages:
+                break
+            after = page.after
+        if page.after is not None:
+            out.append(f"[more: read again with from_line={last_line + 1}]")
+        return "\n\n".join(out)
+
+    def _usage_summary(self, conn, group_by="day", since=None, until=None) -> str:
+        keys = {"day": "substr(coalesce(x.last_ts, x.first_ts), 1, 10)", "model": "u.model",
+                "project": "coalesce(x.project, x.project_dir)"}
+        if group_by not in keys:
+            raise ToolError("group_by must be day, model or project")
+        key = keys[group_by]
+        where, params = queries.SessionFilter(since=_date(since), until=_date(until)).where("x")
+        cond = (" where " + " and ".join(where)) if where else ""
+        tokens = {k: rest for k, *rest in conn.execute(
+            f"select {key}, count(distinct x.id), sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_read_tokens)"
+            f" from usage u join sessions x on x.id = u.session_id{cond} group by 1", params)}
+        if group_by == "model":
+            activity = {k: (n, None, None) for k, (n, *_t) in tokens.items()}
+        else:
+            activity = {k: (n, p, t) for k, n, p, t in conn.execute(
+                f"select {key}, count(*), sum(x.user_messages), sum(x.tool_calls) from sessions x{cond} group by 1",
+                params)}
+        out = [f"By {group_by}: sessions, prompts, tool calls; input / output / cache-read tokens"]
+        for k in sorted(activity, key=lambda k: k or "", reverse=True)[:60]:
+            n, prompts, calls = activity[k]
+            _n, i, o, cr = tokens.get(k, (0, 0, 0, 0))
+            counts = f"{n} sessions" + (f", {prompts} prompts, {calls} tool calls" if prompts is not None else "")
+            out.append(f"- {k or 'unknown'}: {counts}; {i or 0:,} in / {o or 0:,} out / {cr or 0:,} cache-read tokens")
+        return "\n".join(out)
+
+
+def message_text(line: dict) -> str | None:
+    """A line of a transcript as a few lines of plain text; None for bookkeeping."""
+    obj = line.get("obj")
+    if obj is None:
+        return f"(unparsed line) {(line.get('raw') or '')[:MESSAGE_CHARS]}"
+    if "payload" in obj and "message" not in obj:
+        return _codex_text(obj)
+    msg = obj.get("message")
+    if not isinstance(msg, dict):
+        return f"summary: {obj['summary']}" if obj.get("type") == "summary" else None
+    role = "user" if msg.get("role") == "user" else "assistant"
+    content = msg.get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content if isinstance(content, list) else []
+    parts = []
+    for b in blocks:
+        if not isinstance(b, dict):
+            continue
+        if b.get("type") == "text" and b.get("text"):
+            parts.append(f"{role}: {_cut(b['text'])}")
+        elif b.get("type") == "tool_use":
+            parts.append(f"{role} calls {b.get('name')}: {_cut(orjson.dumps(b.get('input')).decode(), 400)}")
+        elif b.get("type") == "tool_result":
+            parts.append(f"tool result: {_cut(queries_text(b.get('content')), 600)}")
+        elif b.get("type") == "thinking" and b.get("thinking"):
+            parts.append(f"(thinking) {_cut(b['thinking'], 500)}")
+    return "\n".join(parts) or None
+
+
+def _codex_text(obj: dict) -> str | None:
+    p = obj.get("payload") or {}
+    if obj.get("type") != "response_item":
+        return None
+    if p.get("type") == "message":
+        text = "\n".join(c.get("text", "") for c in p.get("content") or [] if isinstance(c, dict))
+        return f"{p.get('role')}: {_cut(text)}" if text.strip() else None
+    if p.get("type") in ("function_call", "custom_tool_call"):
+        return f"assistant calls {p.get('name')}: {_cut(str(p.get('arguments') or p.get('input') or ''), 400)}"
+    if p.get("type") in ("function_call_output", "custom_tool_call_output"):
+        return f"tool result: {_cut(str(p.get('output') or ''), 600)}"
+    return None
+
+
+def queries_text(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(c.get("text", "") for c in content if isinstance(c, dict))
+    return ""
+
+
+def _cut(text: str, limit: int = MESSAGE_CHARS) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + " […]"
+
+
+def _bounded(value, most: int) -> int:
+    try:
+        return max(1, min(int(value), most))
+    except (TypeError, ValueError):
+        raise ToolError(f"limit must be a number from 1 to {most}") from None
+
+
+def _date(value) -> str | None:
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ToolError(f"{value!r} is not an ISO date like 2026-05-01") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%S")
