@@ -4,7 +4,6 @@ lines over the library."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 import time
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ import orjson
 from .config import ConfigError, load_settings
 from .index import export as export_mod
 from .index.db import connect
-from .index.queries import HIGHLIGHT, SessionFilter, list_sessions, search
+from .index.queries import HIGHLIGHT, BadQuery, SessionFilter, list_sessions, parse_when, search
 from .index.writer import Writer
 
 
@@ -272,7 +271,7 @@ def export(session, output, generation):
         session_id, gen_from_path = export_mod.resolve_session(db.conn, settings, session)
         gens = export_mod.generations(db.conn, settings, session_id)
         chosen = export_mod.pick_generation(gens, generation if generation is not None else gen_from_path)
-    except export_mod.LookupError_ as e:
+    except export_mod.SessionLookupError as e:
         click.echo(f"Error: {e}", err=True)
         for candidate in e.candidates:
             click.echo(f"  {candidate}", err=True)
@@ -289,16 +288,9 @@ def _parse_since(value):
     if value is None:
         return None
     try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        days = value[:-1] if value.endswith("d") else None
-        if days and days.isdigit():
-            when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=int(days))
-        else:
-            raise click.BadParameter("use a date like 2026-05-01 or a number of days like 7d") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        return parse_when(value)
+    except BadQuery as e:
+        raise click.BadParameter(str(e)) from None
 
 
 @zerg.command()

@@ -4,7 +4,6 @@ Bad parameters are 4xx with a message, never a 500."""
 
 from __future__ import annotations
 
-import datetime as dt
 import queue
 from contextlib import contextmanager
 from typing import Annotated
@@ -14,7 +13,7 @@ from fastapi.responses import FileResponse, Response
 
 from ..index import queries
 from ..index.db import connect
-from ..index.export import generations, pick_generation, LookupError_
+from ..index.export import SessionLookupError, generations, pick_generation
 
 router = APIRouter(prefix="/api")
 
@@ -59,26 +58,19 @@ def json_bytes(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-def _date(value: str | None, name: str) -> str | None:
-    """Accept 2026-05-01 or a full ISO timestamp; return the index's UTC form."""
+def _when(value: str | None, name: str, *, end_of_day: bool = False) -> str | None:
     if not value:
         return None
     try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a date like 2026-05-01 or an ISO timestamp") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return when.strftime("%Y-%m-%dT%H:%M:%S")
+        return queries.parse_when(value, end_of_day=end_of_day)
+    except queries.BadQuery as e:
+        raise HTTPException(400, f"{name}: {e}") from None
 
 
 def session_filter(project, since, until, branch, model, provider, subagents) -> queries.SessionFilter:
-    until_iso = _date(until, "until")
-    if until and len(until) == 10 and until_iso:  # a day means the whole day
-        until_iso = (dt.datetime.fromisoformat(until_iso) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    return queries.SessionFilter(project=project or None, since=_date(since, "since"), until=until_iso,
-                                 branch=branch or None, model=model or None, provider=provider or None,
-                                 subagents=subagents)
+    return queries.SessionFilter(project=project or None, since=_when(since, "since"),
+                                 until=_when(until, "until", end_of_day=True), branch=branch or None,
+                                 model=model or None, provider=provider or None, subagents=subagents)
 
 
 @router.get("/sessions")
@@ -142,7 +134,7 @@ def export(request: Request, session_id: str, gen: Annotated[int | None, Query(g
         raise HTTPException(404, f"no session {session_id!r}")
     try:
         chosen = pick_generation(gens, gen)
-    except LookupError_ as e:
+    except SessionLookupError as e:
         raise HTTPException(404, str(e)) from None
     suffix = "" if chosen.gen == 1 else f".gen{chosen.gen}"
     return FileResponse(chosen.archive, media_type="application/x-ndjson",

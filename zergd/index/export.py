@@ -13,7 +13,7 @@ from ..archive import parse_archive_rel
 from ..config import Settings
 
 
-class LookupError_(Exception):
+class SessionLookupError(Exception):
     """No such session, or the prefix fits several (their ids are in ``candidates``)."""
 
     def __init__(self, message: str, candidates: list[str] | None = None):
@@ -43,9 +43,9 @@ def resolve_session(conn, settings: Settings, ref: str) -> tuple[str, int | None
     if len(ids) == 1:
         return ids[0], None
     if not ids:
-        raise LookupError_(f"no session matches {ref!r}")
+        raise SessionLookupError(f"no session matches {ref!r}")
     more = " (and more)" if len(ids) > 20 else ""
-    raise LookupError_(f"{ref!r} is ambiguous; it starts {len(ids[:20])} session ids{more}", ids[:20])
+    raise SessionLookupError(f"{ref!r} is ambiguous; it starts {len(ids[:20])} session ids{more}", ids[:20])
 
 
 def _by_path(conn, settings: Settings, ref: str) -> tuple[str, int | None] | None:
@@ -86,7 +86,7 @@ def pick_generation(gens: list[Generation], number: int | None) -> Generation:
     for g in gens:
         if g.gen == number:
             return g
-    raise LookupError_(f"session {gens[0].session_id} has generations {', '.join(str(g.gen) for g in gens)}, not {number}")
+    raise SessionLookupError(f"session {gens[0].session_id} has generations {', '.join(str(g.gen) for g in gens)}, not {number}")
 
 
 def copy_archived(gen: Generation, out) -> int:

@@ -142,7 +142,7 @@ def _claude_message(obj: dict, msg: dict, line: Line) -> None:
                 parts.append(name)
                 parts.append(_json_text(block.get("input")))
             elif bt == "tool_result":
-                parts.append(_result_text(block.get("content")))
+                parts.append(result_text(block.get("content")))
     if tools:
         line.tools = ",".join(tools)
     line.text = _cap(parts)
@@ -176,7 +176,8 @@ def _is_real_prompt(obj: dict, parts: list[str]) -> bool:
     return bool(first) and not first.startswith(_NOT_PROMPTS)
 
 
-def _result_text(content) -> str:
+def result_text(content) -> str:
+    """The text of a tool_result's content (a string or a list of blocks)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):

@@ -4,6 +4,7 @@ pages and full-text search.  Used by the CLI, the HTTP API and Oikos alike."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,24 @@ SORT_KEY = "coalesce(last_ts, first_ts, '')"
 
 class BadQuery(ValueError):
     """A parameter the caller got wrong; the message says how."""
+
+
+def parse_when(value: str, *, end_of_day: bool = False) -> str:
+    """A date (2026-05-01), an ISO time, or days ago (7d) as the index's UTC
+    form.  ``end_of_day`` makes a bare date mean up to the end of that day."""
+    value = value.strip()
+    if value.endswith("d") and value[:-1].isdigit():
+        when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=int(value[:-1]))
+    else:
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadQuery(f"{value!r} is not a date like 2026-05-01, an ISO time, or days ago like 7d") from None
+        if end_of_day and len(value) == 10:
+            when += dt.timedelta(days=1)
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _session_dict(row) -> dict:

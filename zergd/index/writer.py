@@ -68,9 +68,6 @@ class Writer:
         if self.changes.get(session_id) != "created" or kind == "source_deleted":
             self.changes[session_id] = kind
 
-    def _tx(self):
-        return _Transaction(self.conn)
-
     def transaction(self):
         """Group several writes in one transaction (a backfill commits every few
         MB instead of per file).  Archive bytes are fsync'd as they are written,
@@ -80,7 +77,7 @@ class Writer:
     @contextmanager
     def savepoint(self):
         """Undo one file's writes on error without losing the rest of a group."""
-        with self._tx():
+        with self.transaction():
             self.conn.execute("savepoint one_source")
             try:
                 yield
@@ -102,14 +99,14 @@ class Writer:
         if row is None:
             return self._register(host, info, path)
         source_id, session_id, old_path, deleted = row
-        with self._tx():
+        with self.transaction():
             if path and path != old_path:
                 self.conn.execute("update sources set path = ? where id = ?", (path, source_id))
         return Source(source_id, session_id, host, info.provider, info.rel, path or old_path,
                       self._current_generation(source_id), deleted=bool(deleted))
 
     def _register(self, host: str, info: SourceInfo, path: str | None) -> Source:
-        with self._tx():
+        with self.transaction():
             cur = self.conn.execute(
                 "insert into sources (host, provider, rel, path) values (?, ?, ?, ?)",
                 (host, info.provider, info.rel, path),
@@ -152,7 +149,7 @@ class Writer:
 
     def new_generation(self, source: Source) -> Generation:
         """Start a new archive file for a source that shrank or was rewritten (I5)."""
-        with self._tx():
+        with self.transaction():
             gen = self._insert_generation(source.id, source.host, source.provider, source.rel,
                                           source.generation.gen + 1)
         source.generation = gen
@@ -162,13 +159,13 @@ class Writer:
         gen = source.generation
         if (gen.inode, gen.mtime_ns) == (inode, mtime_ns):
             return
-        with self._tx():
+        with self.transaction():
             self.conn.execute("update generations set inode = ?, mtime_ns = ? where id = ?", (inode, mtime_ns, gen.id))
         gen.inode, gen.mtime_ns = inode, mtime_ns
 
     def mark_deleted(self, session_id: str, when: str | None = None) -> None:
         self._changed(session_id, "source_deleted")
-        with self._tx():
+        with self.transaction():
             self.conn.execute(
                 "update sessions set source_deleted_at = coalesce(source_deleted_at, ?), updated_at = ? where id = ?",
                 (when or now_iso(), now_iso(), session_id),
@@ -176,7 +173,7 @@ class Writer:
 
     def mark_present(self, source: Source) -> None:
         if source.deleted:
-            with self._tx():
+            with self.transaction():
                 self.conn.execute("update sessions set source_deleted_at = null where id = ?", (source.session_id,))
             source.deleted = False
 
@@ -188,7 +185,7 @@ class Writer:
         lines, partial = batch.lines, batch.partial
         gen = source.generation
         base = gen.id << 40
-        with self._tx():
+        with self.transaction():
             conn = self.conn
             if gen.archived > gen.indexed:
                 # The unfinished line shown before is re-read from its start.

@@ -4,13 +4,12 @@ them.  No chat dependency is imported here."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import orjson
 
 from ..config import Settings
 from ..index import queries
 from ..index.db import OFFSET_BITS, connect
+from ..index.parse import result_text
 
 MAX_RESULT_CHARS = 24_000  # what one tool call may put into the conversation
 MESSAGE_CHARS = 1_500
@@ -142,11 +141,11 @@ class Toolbox:
         )
 
     def _read_session(self, conn, session_id: str, from_line=1, max_messages=60) -> str:
-        from ..index.export import LookupError_, resolve_session
+        from ..index.export import SessionLookupError, resolve_session
 
         try:
             sid, _gen = resolve_session(conn, self.settings, session_id)
-        except LookupError_ as e:
+        except SessionLookupError as e:
             raise ToolError(str(e)) from None
         found = queries.generation_of(conn, self.settings.archive_dir, sid, None)
         if found is None:
@@ -229,7 +228,7 @@ def message_text(line: dict) -> str | None:
         elif b.get("type") == "tool_use":
             parts.append(f"{role} calls {b.get('name')}: {_cut(orjson.dumps(b.get('input')).decode(), 400)}")
         elif b.get("type") == "tool_result":
-            parts.append(f"tool result: {_cut(queries_text(b.get('content')), 600)}")
+            parts.append(f"tool result: {_cut(result_text(b.get('content')), 600)}")
         elif b.get("type") == "thinking" and b.get("thinking"):
             parts.append(f"(thinking) {_cut(b['thinking'], 500)}")
     return "\n".join(parts) or None
@@ -249,14 +248,6 @@ def _codex_text(obj: dict) -> str | None:
     return None
 
 
-def queries_text(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(c.get("text", "") for c in content if isinstance(c, dict))
-    return ""
-
-
 def _cut(text: str, limit: int = MESSAGE_CHARS) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + " […]"
@@ -273,9 +264,6 @@ def _date(value) -> str | None:
     if not value:
         return None
     try:
-        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ToolError(f"{value!r} is not an ISO date like 2026-05-01") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return when.strftime("%Y-%m-%dT%H:%M:%S")
+        return queries.parse_when(str(value))
+    except queries.BadQuery as e:
+        raise ToolError(str(e)) from None
