@@ -10,6 +10,7 @@ from conftest import CORPUS
 from zergd.api.app import create_app
 
 ORIGIN = "http://127.0.0.1:8080"
+LICHESS = "019aad50-a7e6-7422-b7a8-0b384290624f"
 
 
 @pytest.fixture
@@ -135,6 +136,13 @@ def test_search(client):
     assert any(p["hit"] for p in hit["snippet"]) and {"generation", "offset", "lineno", "ts"} <= set(hit)
     scoped = client.get("/api/search", params={"q": "lichess", "project": "/Users/nobody"}).json()
     assert scoped["hits"] == []
+    # One long session does not fill the page: three hits each unless asked otherwise.
+    capped = client.get("/api/search", params={"q": "lichess", "limit": 50}).json()["hits"]
+    assert max(sum(h["session_id"] == s for h in capped) for s in {h["session_id"] for h in capped}) == 3
+    uncapped = client.get("/api/search", params={"q": "lichess", "limit": 50, "per_session": 0}).json()["hits"]
+    assert len(uncapped) > len(capped)
+    ranks = [h["offset"] for h in uncapped if h["session_id"] == LICHESS][:3]
+    assert [h["offset"] for h in capped if h["session_id"] == LICHESS] == ranks  # the best three, in order
 
 
 def test_projects_and_stats(client):

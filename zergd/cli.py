@@ -316,13 +316,14 @@ def sessions(project, since, as_json):
 @zerg.command(name="search")
 @click.argument("query")
 @click.option("--limit", default=20, show_default=True)
+@click.option("--per-session", default=3, show_default=True, help="most hits from one session (0: no cap)")
 @click.option("--raw", is_flag=True, help="pass QUERY to FTS5 unquoted (AND, OR, NEAR, column syntax)")
 @click.option("--json", "as_json", is_flag=True)
-def search_cmd(query, limit, raw, as_json):
+def search_cmd(query, limit, per_session, raw, as_json):
     """Full-text search over every archived line."""
     _settings_, db = _reader()
     try:
-        hits = search(db.conn, query, limit=limit, raw=raw)
+        hits = search(db.conn, query, limit=limit, raw=raw, per_session=per_session)
     except Exception as e:  # raw FTS syntax errors from --raw
         if raw and "fts5" in str(e).lower():
             raise click.ClickException(f"bad FTS5 query: {e}") from e

@@ -153,10 +153,11 @@ def search(
     model: str | None = None,
     provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    per_session: Annotated[int, Query(ge=0, le=100, description="most hits from one session (0: no cap)")] = 3,
 ):
     flt = session_filter(project, since, until, branch, model, provider, True)
     with reader(request) as conn:
-        hits = queries.search(conn, q, limit=limit, session_id=session, flt=flt)
+        hits = queries.search(conn, q, limit=limit, session_id=session, flt=flt, per_session=per_session)
     return {"query": q, "hits": [dict(h.as_dict(), snippet=queries.snippet_parts(h.snippet)) for h in hits]}
 
 

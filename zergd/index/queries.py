@@ -319,7 +319,9 @@ HIGHLIGHT = ("\x02", "\x03")  # markers callers turn into bold / <mark>
 
 
 def search(conn, query: str, *, limit: int = 20, raw: bool = False, session_id: str | None = None,
-           flt: SessionFilter | None = None) -> list[Hit]:
+           flt: SessionFilter | None = None, per_session: int = 0) -> list[Hit]:
+    """Best matches first.  ``per_session`` keeps at most that many hits of any
+    one session (0: no cap), so one long chat cannot fill the page."""
     match = query if raw else quote_fts(query)
     if not match:
         return []
@@ -327,15 +329,35 @@ def search(conn, query: str, *, limit: int = 20, raw: bool = False, session_id: 
     if session_id:
         flt.ids = [session_id]
     where, params = flt.where("x")
-    extra = (" and " + " and ".join(where)) if where else ""
-    sql = (
-        "select x.id, g.gen, f.rowid, l.lineno, l.ts, l.type, l.role,"
-        " snippet(lines_fts, 0, ?, ?, '…', 16), x.title, x.project"
-        " from lines_fts f join lines l on l.id = f.rowid"
-        " join generations g on g.id = (f.rowid >> 40) join sessions x on x.source_id = g.source_id"
-        f" where lines_fts match ?{extra} order by f.rank limit ?"
-    )
-    rows = conn.execute(sql, (*HIGHLIGHT, match, *params, limit)).fetchall()
+    joins = (" from lines_fts f join lines l on l.id = f.rowid join generations g on g.id = (f.rowid >> 40)"
+             " join sessions x on x.source_id = g.source_id")
+    cond = "".join(f" and {w}" for w in where)
+    if per_session:
+        # Rank without snippets (cheap), keep the best few of each session,
+        # then snippet only those.
+        ranked = conn.execute(f"select f.rowid, x.id{joins} where lines_fts match ?{cond} order by f.rank limit ?",
+                              (match, *params, limit * 10)).fetchall()
+        seen: dict[str, int] = {}
+        chosen = []
+        for rowid, sid in ranked:
+            if seen.get(sid, 0) < per_session:
+                seen[sid] = seen.get(sid, 0) + 1
+                chosen.append(rowid)
+                if len(chosen) == limit:
+                    break
+        if not chosen:
+            return []
+        # Order is known already: no "order by rank", so FTS5 only visits these rows.
+        order = {rowid: i for i, rowid in enumerate(chosen)}
+        sql = (f"select x.id, g.gen, f.rowid, l.lineno, l.ts, l.type, l.role,"
+               f" snippet(lines_fts, 0, ?, ?, '…', 16), x.title, x.project{joins}"
+               f" where lines_fts match ? and f.rowid in ({', '.join('?' * len(chosen))})")
+        rows = sorted(conn.execute(sql, (*HIGHLIGHT, match, *chosen)).fetchall(), key=lambda r: order[r[2]])
+    else:
+        sql = ("select x.id, g.gen, f.rowid, l.lineno, l.ts, l.type, l.role,"
+               f" snippet(lines_fts, 0, ?, ?, '…', 16), x.title, x.project{joins}"
+               f" where lines_fts match ?{cond} order by f.rank limit ?")
+        rows = conn.execute(sql, (*HIGHLIGHT, match, *params, limit)).fetchall()
     return [Hit(sid, gen, split_line_id(rowid)[1], lineno, ts, typ, role, snip or "", title, project)
             for sid, gen, rowid, lineno, ts, typ, role, snip, title, project in rows]
 

@@ -113,7 +113,7 @@ class Toolbox:
 
     def _search_sessions(self, conn, query: str, project=None, since=None, until=None, limit=15) -> str:
         flt = queries.SessionFilter(project=project, since=_date(since), until=_date(until))
-        hits = queries.search(conn, query, limit=_bounded(limit, 50), flt=flt)
+        hits = queries.search(conn, query, limit=_bounded(limit, 50), flt=flt, per_session=3)
         if not hits:
             return f"No matches for {query!r}."
         out = [f"{len(hits)} matches for {query!r}, best first:"]
