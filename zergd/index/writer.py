@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import orjson
@@ -73,19 +72,6 @@ class Writer:
         MB instead of per file).  Archive bytes are fsync'd as they are written,
         so they are always durable before the commit that records them."""
         return _Transaction(self.conn)
-
-    @contextmanager
-    def savepoint(self):
-        """Undo one file's writes on error without losing the rest of a group."""
-        with self.transaction():
-            self.conn.execute("savepoint one_source")
-            try:
-                yield
-            except BaseException:
-                self.conn.execute("rollback to one_source")
-                self.conn.execute("release one_source")
-                raise
-            self.conn.execute("release one_source")
 
     # --- sources and generations ------------------------------------------
 

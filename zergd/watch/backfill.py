@@ -96,12 +96,13 @@ def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *,
                 provider, rel, path, _pending = todo[i]
                 i += 1
                 try:
-                    with writer.savepoint():
-                        source = writer.open_source(settings.host, describe(provider, rel), str(path))
-                        copied = sync_source(writer, settings.archive_dir, source, path, on_bytes)
+                    source = writer.open_source(settings.host, describe(provider, rel), str(path))
+                    copied = sync_source(writer, settings.archive_dir, source, path, on_bytes)
                 except (OSError, ArchiveDamaged) as e:
-                    # One unreadable file never stops a backfill; what it appended
-                    # to the archive is adopted by the next run (reconcile).
+                    # One unreadable file never stops a backfill.  No rollback is
+                    # needed (nor a savepoint, which would make FTS5 flush per file):
+                    # these errors come from file I/O between writer calls, and each
+                    # writer call leaves index and archive consistent.
                     report.errors.append((str(path), str(e)))
                     continue
                 grouped += copied
