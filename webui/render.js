@@ -11,6 +11,8 @@ const META_TYPES = new Set(["queue-operation", "file-history-snapshot", "progres
   "permission-mode", "ai-title", "custom-title", "tag", "agent-name", "pr-link", "mode", "worktree-state"]);
 const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 const SUBAGENT_TOOLS = new Set(["Task", "Agent"]);
+// What Codex writes into the conversation on the user's behalf.
+const INJECTED = /^\s*(<environment_context>|<user_instructions>|<permissions instructions>|# AGENTS\.md instructions)/;
 
 export function anchorOf(line) {
   return `g${line.gen}-${line.offset}`;
@@ -150,6 +152,9 @@ function renderCodex(line, obj, ctx) {
   if (obj.type === "response_item") {
     if (kind === "message") {
       const text = (p.content || []).map((c) => (c && typeof c.text === "string" ? c.text : "")).join("\n\n");
+      if (p.role === "developer" || INJECTED.test(text)) {
+        return { role: p.role || "message", content: collapsible("Context Codex adds to the conversation", () => markdown(text)) };
+      }
       return { role: p.role || "message", content: markdown(text) };
     }
     if (kind === "function_call" || kind === "custom_tool_call" || kind === "local_shell_call" || kind === "web_search_call") {
