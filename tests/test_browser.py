@@ -124,6 +124,14 @@ def test_session_view(server, page):
     link.click()
     expect(page).to_have_url(re.compile(r"/s/agent-ea02459f$"))
     expect(page.get_by_role("link", name="↑ parent session")).to_be_visible()
+    # 2.1.2+ layout: the sidecar's description ties the Agent call to its transcript.
+    page.goto(server + "/s/ef958aa1-0e93-49f0-bb71-150f63befcd1")
+    call = page.locator("details.tool", has_text="Research Claude Code plan mode").first
+    call.locator("summary").click()
+    expect(call.locator("a.subagent-link")).to_have_attribute("href", "/s/agent-a4ca7529859c158c2")
+    call.locator("a.subagent-link").click()
+    expect(page.locator("h1")).to_have_text("Research Claude Code plan mode")
+    expect(page.locator(".session-head .badge")).to_contain_text("subagent · general-purpose")
 
 
 def test_compaction_and_images(server, page):

@@ -124,3 +124,33 @@ def test_sessions_cli_filters(imported):
     assert runner.invoke(zerg, ["sessions", "--since", "yesterday"]).exit_code == 2
     result = runner.invoke(zerg, ["sessions"])
     assert "Research Visa card partnerships" in result.stdout
+
+
+SIDECAR_DIR = "-experiments-worktrees/ef958aa1-0e93-49f0-bb71-150f63befcd1/subagents"
+
+
+def test_subagent_sidecars_are_archived_and_read(imported):
+    settings = imported.settings
+    for src in (CORPUS / "claude" / SIDECAR_DIR).glob("*.meta.json"):
+        copy = settings.archive_dir / "testhost" / "claude" / SIDECAR_DIR / src.name
+        assert copy.read_bytes() == src.read_bytes()
+    s = imported.session("agent-a4ca7529859c158c2")
+    assert s["agent_type"] == "general-purpose"
+    assert s["agent_description"] == "Research Claude Code plan mode"
+
+
+def test_a_rewritten_sidecar_keeps_its_old_version(imported):
+    settings = imported.settings
+    live = settings.claude_dir / "projects" / SIDECAR_DIR / "agent-a6aa8ad077d9ea083.meta.json"
+    old = live.read_bytes()
+    live.write_bytes(b'{"agentType":"Explore","description":"Round 3: carol again"}')
+    imported.backfill()
+    archived = settings.archive_dir / "testhost" / "claude" / SIDECAR_DIR
+    assert (archived / "agent-a6aa8ad077d9ea083.meta.json").read_bytes() == old
+    assert (archived / "agent-a6aa8ad077d9ea083.meta.json.gen2").read_bytes() == live.read_bytes()
+    assert imported.session("agent-a6aa8ad077d9ea083")["agent_type"] == "Explore"
+    imported.backfill()  # unchanged: no third copy
+    assert not (archived / "agent-a6aa8ad077d9ea083.meta.json.gen3").exists()
+    live.unlink()  # Claude Code's cleanup: the archive keeps both
+    imported.backfill()
+    assert imported.session("agent-a6aa8ad077d9ea083")["agent_description"] == "Round 3: carol again"

@@ -184,7 +184,7 @@ function card(s) {
       isLive(s) ? h("span", { class: "badge live" }, "live") : null,
       s.source_deleted_at ? h("span", { class: "badge deleted", title: `source deleted ${fmtTime(s.source_deleted_at)}` }, "source deleted — kept in archive") : null,
       s.is_subagent ? h("span", { class: "badge" }, "subagent") : null,
-      h("span", { class: "title" }, s.title || "(untitled)")),
+      h("span", { class: "title" }, s.agent_description || s.title || "(untitled)")),
     h("div", { class: "card-meta" },
       h("span", { class: "project", title: s.project || "" }, s.project || s.project_dir || "—"),
       s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,
@@ -234,9 +234,11 @@ async function sessionPage(id) {
   const transcript = h("div", { class: `transcript${showMeta ? " show-meta" : ""}` });
   const ctx = {
     tools: new Map(),
-    findSubagent: (prompt) => {
-      const want = prompt.split(/\s+/).join(" ").slice(0, 200);
-      return s.subagents.find((c) => c.title && want && c.title === want);
+    findSubagent: (input) => {
+      // The sidecar keeps the Task call's description; older layouts only the prompt.
+      const byDescription = input.description && s.subagents.find((c) => c.agent_description === input.description);
+      const want = String(input.prompt || "").split(/\s+/).join(" ").slice(0, 200);
+      return byDescription || s.subagents.find((c) => c.title && want && c.title === want);
     },
     highlight: (a) => {
       transcript.querySelectorAll(".target").forEach((el) => el.classList.remove("target"));
@@ -314,10 +316,10 @@ function sessionHeader(s, gen, showMeta) {
   if (showMeta) toggleParams.delete("meta");
   else toggleParams.set("meta", "1");
   return h("header", { class: "session-head" },
-    h("h1", {}, s.title || "(untitled)"),
+    h("h1", {}, s.agent_description || s.title || "(untitled)"),
     h("div", { class: "card-meta" },
       s.source_deleted_at ? h("span", { class: "badge deleted" }, "source deleted — kept in archive") : null,
-      s.is_subagent ? h("span", { class: "badge" }, "subagent") : null,
+      s.is_subagent ? h("span", { class: "badge" }, s.agent_type ? `subagent · ${s.agent_type}` : "subagent") : null,
       h("span", { class: "project" }, s.project || s.project_dir || ""),
       s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,
       (s.models || []).length ? h("span", { class: "model" }, s.models.join(", ")) : null,
@@ -336,7 +338,7 @@ function sessionHeader(s, gen, showMeta) {
 function subagentList(s) {
   if (!s.subagents.length) return null;
   return h("details", { class: "subagents" }, h("summary", {}, plural(s.subagents.length, "subagent")),
-    h("ul", {}, s.subagents.map((c) => h("li", {}, h("a", { href: `/s/${encodeURIComponent(c.id)}`, "data-nav": "" }, c.title || c.id), ` · ${plural(c.lines, "line")}`))));
+    h("ul", {}, s.subagents.map((c) => h("li", {}, h("a", { href: `/s/${encodeURIComponent(c.id)}`, "data-nav": "" }, c.agent_description || c.title || c.id), ` · ${plural(c.lines, "line")}`))));
 }
 
 route();

@@ -116,8 +116,8 @@ function renderToolUse(name, id, input, ctx) {
   const brief = briefInput(input);
   const details = collapsible(`${name}${brief ? " · " + brief : ""}`, () => h("pre", { class: "code" }, pretty(input)), "tool");
   if (SUBAGENT_TOOLS.has(name) && input && typeof input === "object") {
-    const child = ctx.findSubagent?.(input.prompt || "");
-    if (child) details.append(h("a", { class: "subagent-link", href: `/s/${encodeURIComponent(child.id)}`, "data-nav": "" }, `Open subagent transcript: ${child.title || child.id}`));
+    const child = ctx.findSubagent?.(input);
+    if (child) details.append(h("a", { class: "subagent-link", href: `/s/${encodeURIComponent(child.id)}`, "data-nav": "" }, `Open subagent transcript: ${child.agent_description || child.title || child.id}`));
   }
   return details;
 }

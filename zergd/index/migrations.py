@@ -138,3 +138,12 @@ def m002_session_sort_index() -> str:
         create index sessions_sort on sessions (coalesce(last_ts, first_ts, ''), id);
         create index sessions_provider on sessions (provider);
     """
+
+
+@migration
+def m003_subagent_meta() -> str:
+    # From Claude Code's agent-<id>.meta.json sidecars.
+    return """
+        alter table sessions add column agent_type text;
+        alter table sessions add column agent_description text;
+    """

@@ -18,7 +18,7 @@ SESSION_FIELDS = (
     "id", "provider", "host", "project", "project_dir", "title", "first_ts", "last_ts", "git_branch",
     "models", "user_messages", "assistant_messages", "tool_calls", "lines", "input_tokens", "output_tokens",
     "cache_creation_tokens", "cache_read_tokens", "parent_session_id", "agent_id", "is_subagent",
-    "source_deleted_at", "updated_at",
+    "agent_type", "agent_description", "source_deleted_at", "updated_at",
 )
 SORT_KEY = "coalesce(last_ts, first_ts, '')"
 

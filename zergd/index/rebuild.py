@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..archive import parse_archive_rel
 from ..config import Settings
+from ..watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
 from ..watch.sources import describe
 from ..watch.tailer import index_archived
 from .db import connect
@@ -32,6 +33,15 @@ def archived_files(archive_dir: Path) -> dict[tuple[str, str, str], list[tuple[i
                 host, provider, rel, gen = parsed
                 found[(host, provider, rel)].append((gen, path))
     return {key: sorted(gens) for key, gens in sorted(found.items())}
+
+
+def apply_sidecars(settings: Settings, writer: Writer) -> None:
+    """Each subagent's newest archived sidecar, onto its session."""
+    for first in sorted(settings.archive_dir.rglob(f"agent-*{SUFFIX}")):  # later generations end in .gen<N>
+        host, provider, *rest = first.relative_to(settings.archive_dir).parts
+        rel = "/".join(rest)
+        newest = archived_versions(settings.archive_dir, host, provider, rel)[-1]
+        writer.set_agent_meta(host, provider, transcript_rel(rel), *meta_fields(newest.read_bytes()))
 
 
 def rebuild(settings: Settings, on_bytes=None) -> Path:
@@ -55,6 +65,7 @@ def rebuild(settings: Settings, on_bytes=None) -> Path:
                 on_bytes(size)
         if host == settings.host and (path is None or not path.exists()):
             writer.mark_deleted(source.session_id)
+    apply_sidecars(settings, writer)
     db.conn.execute("pragma wal_checkpoint(truncate)")
     db.close()
     for suffix in ("-wal", "-shm"):

@@ -149,6 +149,19 @@ class Writer:
             self.conn.execute("update generations set inode = ?, mtime_ns = ? where id = ?", (inode, mtime_ns, gen.id))
         gen.inode, gen.mtime_ns = inode, mtime_ns
 
+    def set_agent_meta(self, host: str, provider: str, rel: str, agent_type: str | None,
+                       description: str | None) -> None:
+        """A subagent's type and Task description (from its sidecar) on its session."""
+        with self.transaction():
+            row = self.conn.execute(
+                "select x.id, x.agent_type, x.agent_description from sources s join sessions x on x.source_id = s.id"
+                " where s.host = ? and s.provider = ? and s.rel = ?", (host, provider, rel)).fetchone()
+            if row is None or (row[1], row[2]) == (agent_type, description):
+                return
+            self.conn.execute("update sessions set agent_type = ?, agent_description = ?, updated_at = ? where id = ?",
+                              (agent_type, description, now_iso(), row[0]))
+        self._changed(row[0], "updated")
+
     def mark_deleted(self, session_id: str, when: str | None = None) -> None:
         self._changed(session_id, "source_deleted")
         with self.transaction():

@@ -12,6 +12,7 @@ from ..archive import archive_rel
 from ..config import Settings
 from ..index.writer import Writer
 from .sources import describe, walk_root
+from .sidecars import is_sidecar, sync_sidecar
 from .tailer import ArchiveDamaged, reconcile, sync_source
 
 
@@ -112,7 +113,18 @@ def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *,
                     on_file(path)
     if not should_stop():
         report.deleted = mark_missing(settings, writer, seen)
+        sync_sidecars(settings, writer, report)
     return report
+
+
+def sync_sidecars(settings: Settings, writer: Writer, report: BackfillReport) -> None:
+    """Subagent sidecars: a few hundred bytes each, compared with their archived copy every pass."""
+    for root in settings.source_roots():
+        for path, rel in walk_root(root, want=is_sidecar):
+            try:
+                sync_sidecar(writer, settings.archive_dir, settings.host, root.provider, rel, path)
+            except OSError as e:
+                report.errors.append((str(path), str(e)))
 
 
 def mark_missing(settings: Settings, writer: Writer, seen: set[tuple[str, str]]) -> list[str]:

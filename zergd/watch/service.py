@@ -24,6 +24,7 @@ from ..index.db import connect
 from ..index.writer import Writer
 from .backfill import backfill
 from .sources import describe, is_transcript, rel_for
+from .sidecars import is_sidecar, sync_sidecar
 from .tailer import ArchiveDamaged, sync_source
 
 log = logging.getLogger("zergd.watch")
@@ -141,11 +142,14 @@ class ArchiveService:
 
     def _sync_path(self, writer: Writer, path: Path) -> None:
         found = rel_for(self.settings.source_roots(), path)
-        if found is None or not is_transcript(path.name):
+        if found is None or not (is_transcript(path.name) or is_sidecar(path.name)):
             return
         root, rel = found
         try:
-            if path.is_file():
+            if is_sidecar(path.name):
+                if path.is_file():
+                    sync_sidecar(writer, self.settings.archive_dir, self.settings.host, root.provider, rel, path)
+            elif path.is_file():
                 source = writer.open_source(self.settings.host, describe(root.provider, rel), str(path))
                 sync_source(writer, self.settings.archive_dir, source, path)
             else:
@@ -207,4 +211,4 @@ def release_free_memory() -> None:
 
 
 def _only_transcripts(_change, path: str) -> bool:
-    return path.endswith(".jsonl")
+    return path.endswith((".jsonl", ".meta.json"))

@@ -50,9 +50,9 @@ def is_transcript(name: str) -> bool:
     return name.endswith(".jsonl")
 
 
-def walk_root(root: SourceRoot):
-    """Yield (abs path, rel) for every transcript under ``root``, sorted so
-    that backfills and reindexes meet files in the same order."""
+def walk_root(root: SourceRoot, want=is_transcript):
+    """Yield (abs path, rel) for every file under ``root`` whose name ``want``s,
+    sorted so that backfills and reindexes meet files in the same order."""
     base = root.path
     if not base.is_dir():
         return
@@ -60,7 +60,7 @@ def walk_root(root: SourceRoot):
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames.sort()
         for name in filenames:
-            if is_transcript(name):
+            if want(name):
                 path = Path(dirpath, name)
                 found.append((path.relative_to(base).as_posix(), path))
     for rel, path in sorted(found):

@@ -1,0 +1,77 @@
+"""Subagent sidecars: ``<session>/subagents/agent-<id>.meta.json`` (Claude
+Code >= 2.1.2) hold the agent's type and the description its Task call gave
+it.  Claude Code deletes them with the session, so they are archived too:
+small JSON files rewritten whole, each distinct content kept as a generation
+(``agent-<id>.meta.json``, then ``.gen2`` …), never modified.  The newest
+one's fields go onto the subagent's session row."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+
+from .. import archive
+
+SUFFIX = ".meta.json"
+MAX_BYTES = 1 << 20  # a sidecar is a few hundred bytes; anything huge is not one
+
+
+def is_sidecar(name: str) -> bool:
+    return name.startswith("agent-") and name.endswith(SUFFIX)
+
+
+def transcript_rel(rel: str) -> str:
+    return rel[: -len(SUFFIX)] + ".jsonl"
+
+
+def archived_versions(archive_dir: Path, host: str, provider: str, rel: str) -> list[Path]:
+    """The archived copies of one sidecar, oldest first."""
+    first = archive_dir / archive.archive_rel(host, provider, rel, 1)
+    found = []
+    gen = 1
+    path = first
+    while path.exists():
+        found.append(path)
+        gen += 1
+        path = archive_dir / archive.archive_rel(host, provider, rel, gen)
+    return found
+
+
+def store(archive_dir: Path, host: str, provider: str, rel: str, data: bytes) -> bool:
+    """Archive ``data`` unless it equals the newest copy; True if it was new."""
+    versions = archived_versions(archive_dir, host, provider, rel)
+    if versions and versions[-1].read_bytes() == data:
+        return False
+    target = archive_dir / archive.archive_rel(host, provider, rel, len(versions) + 1)
+    tmp = target.with_name(target.name + ".tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)  # whole or not at all
+    return True
+
+
+def meta_fields(data: bytes) -> tuple[str | None, str | None]:
+    """(agent type, description), whatever the file holds."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None, None
+    if not isinstance(obj, dict):
+        return None, None
+    kind, desc = obj.get("agentType"), obj.get("description")
+    return (kind if isinstance(kind, str) else None), (desc[:300] if isinstance(desc, str) else None)
+
+
+def sync_sidecar(writer, archive_dir: Path, host: str, provider: str, rel: str, path: Path) -> bool:
+    """Archive a sidecar if it changed and put its fields on the session."""
+    if os.stat(path).st_size > MAX_BYTES:
+        return False
+    data = path.read_bytes()
+    changed = store(archive_dir, host, provider, rel, data)
+    writer.set_agent_meta(host, provider, transcript_rel(rel), *meta_fields(data))
+    return changed
