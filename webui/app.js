@@ -2,7 +2,7 @@
 // message a link points at), so back, forward and bookmarks work.
 
 import { h, clear, fmtTime, fmtDay, fmtDuration, plural } from "./dom.js";
-import { renderLine, anchorOf } from "./render.js";
+import { renderLine } from "./render.js";
 import { live } from "./live.js";
 
 const main = document.getElementById("main");
@@ -342,4 +342,3 @@ function subagentList(s) {
 }
 
 route();
-export { anchorOf };

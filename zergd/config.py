@@ -72,9 +72,6 @@ class Settings:
             SourceRoot("codex", self.codex_dir / "sessions"),
         ]
 
-    def host_archive(self, host: str | None = None) -> Path:
-        return self.archive_dir / (host or self.host)
-
 
 def _read_config_file(home: Path) -> dict:
     path = home / "config.toml"
