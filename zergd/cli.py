@@ -45,15 +45,6 @@ def zergd():
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 
 
-def _refuse_if_running(settings, what: str):
-    from .daemon import running
-
-    info = running(settings)
-    if info:
-        click.echo(f"zergd is running (pid {info.get('pid')}, {info.get('url')}); {what}", err=True)
-        sys.exit(1)
-
-
 @zergd.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to listen on")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
@@ -208,26 +199,63 @@ def logs(follow, count):
                 time.sleep(0.2)
 
 
+@contextmanager
+def _holding_home(settings, what: str, if_daemon: str):
+    """Hold ZERG_HOME's instance lock while a command writes archive or index:
+    never next to the daemon or another import/reindex."""
+    from .daemon import AlreadyRunning, acquire_lock
+
+    try:
+        lock = acquire_lock(settings, what)
+    except AlreadyRunning as e:
+        hint = if_daemon if e.is_daemon else "wait for it to finish"
+        click.echo(f"Error: {e}; {hint}", err=True)
+        sys.exit(1)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _report_faults(faults) -> int:
+    """Print files set aside; return how many were errors (not deliberate skips)."""
+    errors = 0
+    for f in faults:
+        label = "skipped" if f["kind"] == "skipped" else "could not archive"
+        errors += f["kind"] != "skipped"
+        click.echo(f"{label} {f['path']}: {f['reason']}", err=True)
+    return errors
+
+
 @zergd.command(name="import")
 def import_():
     """Archive and index every transcript once, from where the last run stopped."""
-    from .watch.backfill import backfill, plan
+    from .watch.backfill import IndexUnavailable, backfill, plan
+    from .watch.faults import Faults
 
     settings = _settings()
-    _refuse_if_running(settings, "it keeps the archive current already")
-    db = connect(settings.index_path, settings.archive_dir)
-    writer = Writer(db)
-    todo, _seen = plan(settings, writer)
-    with _progress("importing", sum(p for *_, p in todo)) as (bar, task):
-        report = backfill(
-            settings, writer,
-            on_bytes=lambda n: bar.advance(task, n),
-            on_file=lambda _p: bar.update(task, files=bar.tasks[0].fields["files"] + 1),
-        )
+    with _holding_home(settings, "import", "it keeps the archive current already"):
+        db = connect(settings.index_path, settings.archive_dir)
+        writer = Writer(db)
+        faults = Faults()
+        todo, _seen = plan(settings, writer)
+        try:
+            with _progress("importing", sum(t.pending for t in todo)) as (bar, task):
+                report = backfill(
+                    settings, writer, faults=faults,
+                    on_bytes=lambda n: bar.advance(task, n),
+                    on_file=lambda _p: bar.update(task, files=bar.tasks[0].fields["files"] + 1),
+                )
+        except IndexUnavailable as e:
+            _report_faults(faults.snapshot())
+            raise click.ClickException(f"stopped: {e}") from None
+    errors = _report_faults(faults.snapshot())
     deleted = f", {len(report.deleted)} sources gone (kept in archive)" if report.deleted else ""
-    for path, why in report.errors:
-        click.echo(f"skipped {path}: {why}", err=True)
     click.echo(f"{report.files} files, {report.changed} changed, {report.bytes:,} new bytes{deleted}", err=True)
+    if errors:
+        click.echo(f"{errors} file{'s' if errors != 1 else ''} could not be archived; run `zergd import` again "
+                   "once fixed (nothing else was affected)", err=True)
+        sys.exit(1)
 
 
 @zergd.command()
@@ -236,10 +264,10 @@ def reindex():
     from .index.rebuild import archived_files, rebuild
 
     settings = _settings()
-    _refuse_if_running(settings, "stop it first (`zergd stop`)")
-    total = sum(p.stat().st_size for gens in archived_files(settings.archive_dir).values() for _g, p in gens)
-    with _progress("reindexing", total) as (bar, task):
-        rebuild(settings, on_bytes=lambda n: bar.advance(task, n))
+    with _holding_home(settings, "reindex", "stop it first (`zergd stop`)"):
+        total = sum(p.stat().st_size for gens in archived_files(settings.archive_dir).values() for _g, p in gens)
+        with _progress("reindexing", total) as (bar, task):
+            rebuild(settings, on_bytes=lambda n: bar.advance(task, n))
     click.echo(f"rebuilt {settings.index_path}", err=True)
 
 

@@ -31,11 +31,21 @@ LOG_NAME = "zergd.log"
 
 
 class AlreadyRunning(Exception):
+    """ZERG_HOME is held: by the daemon (``info`` has its url) or by a
+    one-shot command such as ``zergd import`` (``info["what"]`` names it)."""
+
     def __init__(self, info: dict | None):
         self.info = info or {}
         pid = self.info.get("pid", "?")
-        url = self.info.get("url", "unknown URL")
-        super().__init__(f"already running (pid {pid}, {url})")
+        if self.info.get("what", "daemon") != "daemon":
+            message = f"`zergd {self.info['what']}` (pid {pid}) is using {self.info.get('home', 'ZERG_HOME')}"
+        else:
+            message = f"already running (pid {pid}, {self.info.get('url', 'unknown URL')})"
+        super().__init__(message)
+
+    @property
+    def is_daemon(self) -> bool:
+        return self.info.get("what", "daemon") == "daemon"
 
 
 class PortBusy(Exception):
@@ -60,26 +70,53 @@ def read_state(settings: Settings) -> dict | None:
         return None
 
 
-def acquire_lock(settings: Settings) -> portalocker.Lock:
-    """The instance lock, or AlreadyRunning naming the running daemon."""
+def acquire_lock(settings: Settings, what: str | None = "daemon") -> portalocker.Lock:
+    """The instance lock, or AlreadyRunning naming who holds it.  The daemon,
+    ``zergd import`` and ``zergd reindex`` all write the index and archive,
+    so only one of them runs on a ZERG_HOME at a time."""
     settings.home.mkdir(parents=True, exist_ok=True)
-    lock = portalocker.Lock(str(Paths.of(settings).lock), mode="a", timeout=0,
+    path = Paths.of(settings).lock
+    lock = portalocker.Lock(str(path), mode="a", timeout=0,
                             flags=portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING)
     try:
-        lock.acquire()
+        fh = lock.acquire()
     except portalocker.exceptions.LockException:
-        raise AlreadyRunning(read_state(settings)) from None
+        raise AlreadyRunning(_holder(settings)) from None
+    if what is None:  # only probing
+        return lock
+    fh.seek(0)
+    fh.truncate()
+    fh.write(json.dumps({"pid": os.getpid(), "what": what}))
+    fh.flush()
     return lock
 
 
-def running(settings: Settings) -> dict | None:
-    """The state of the running daemon, or None (a stale state file is ignored)."""
+def _holder(settings: Settings) -> dict:
+    """Who holds the lock: the lock file says, the state file adds the URL."""
     try:
-        lock = acquire_lock(settings)
+        holder = json.loads(Paths.of(settings).lock.read_text() or "{}")
+    except (OSError, ValueError):
+        holder = {}
+    state = read_state(settings) or {}
+    if not holder or (holder.get("what") == "daemon" and state.get("pid") == holder.get("pid")):
+        holder = {**holder, **state}
+    return {**holder, "home": str(settings.home)}
+
+
+def holder(settings: Settings) -> dict | None:
+    """Who holds ZERG_HOME (the daemon, or `zergd import`...), or None."""
+    try:
+        lock = acquire_lock(settings, what=None)
     except AlreadyRunning as e:
         return e.info or {"pid": None}
     lock.release()
     return None
+
+
+def running(settings: Settings) -> dict | None:
+    """The state of the running daemon, or None (a stale state file is ignored)."""
+    info = holder(settings)
+    return info if info is not None and info.get("what", "daemon") == "daemon" else None
 
 
 def bind(host: str, port: int) -> socket.socket:

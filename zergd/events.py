@@ -16,6 +16,7 @@ import threading
 SESSION_CREATED = "session.created"
 SESSION_UPDATED = "session.updated"
 SESSION_SOURCE_DELETED = "session.source_deleted"
+STATUS_CHANGED = "status.changed"  # files set aside or recovered: the Timeline refreshes its banner
 
 
 class Subscription:

@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import migrations
-from .parse import fts_text
+from .parse import fts_text, needed_bytes
 
 # A line's id packs where it lives: generation id in the high bits, byte
 # offset in the archive file in the low 40 (files up to 1 TiB).
@@ -70,8 +70,8 @@ class ArchiveReader:
             return os.pread(f.fileno(), length, offset)
 
     def text(self, lid: int, length: int) -> str | None:
-        raw = self.read(lid, length)
-        return None if raw is None else fts_text(raw)
+        raw = self.read(lid, needed_bytes(length))
+        return None if raw is None else fts_text(raw, length)
 
     def close(self) -> None:
         for f in self._files.values():

@@ -147,3 +147,18 @@ def m003_subagent_meta() -> str:
         alter table sessions add column agent_type text;
         alter table sessions add column agent_description text;
     """
+
+
+@migration
+def m004_fingerprints() -> str:
+    # crc: running CRC-32 of the archived bytes [0, archived), kept in step by
+    # every commit, so a rescan proves in one sequential read of the source
+    # that nothing in the middle changed (NULL: not known yet, computed from
+    # the archive on first need).  checked_mtime_ns: the source's mtime when
+    # that proof last held.  sha256: a sealed (superseded) generation's
+    # digest, recorded once when it is sealed and re-verified by `zergd check`.
+    return """
+        alter table generations add column crc integer;
+        alter table generations add column checked_mtime_ns integer;
+        alter table generations add column sha256 text;
+    """

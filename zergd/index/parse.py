@@ -21,6 +21,11 @@ import orjson
 # well under a third of the raw size.
 TEXT_CAP = 8_000
 TITLE_CAP = 200
+# A line longer than this is archived, indexed and shown raw, but not parsed
+# as JSON: parsing takes several times a line's size in memory, and the
+# daemon's memory must stay bounded whatever a file holds.  Real lines reach
+# ~50 MB (base64 images, tool output); those are parsed.
+PARSE_CAP = 64 << 20
 
 _loads = orjson.loads
 _dumps = orjson.dumps
@@ -66,9 +71,12 @@ def _load(raw: bytes):
     return obj if isinstance(obj, dict) else None
 
 
-def parse_line(raw: bytes, offset: int, lineno: int) -> Line:
-    line = Line(offset, len(raw), lineno)
-    obj = _load(raw)
+def parse_line(raw: bytes, offset: int, lineno: int, length: int | None = None) -> Line:
+    """``length`` is the line's true length when ``raw`` is only its start
+    (a line too long to parse, see PARSE_CAP): then only its text is kept."""
+    length = len(raw) if length is None else length
+    line = Line(offset, length, lineno)
+    obj = _load(raw) if len(raw) == length <= PARSE_CAP else None
     if obj is None:
         line.malformed = 1
         line.text = _decode_raw(raw)
@@ -80,9 +88,14 @@ def parse_line(raw: bytes, offset: int, lineno: int) -> Line:
     return line
 
 
-def fts_text(raw: bytes) -> str:
+def fts_text(raw: bytes, length: int | None = None) -> str:
     """The searchable text of an archived line: same as ``parse_line(...).text``."""
-    return parse_line(raw, 0, 0).text
+    return parse_line(raw, 0, 0, length).text
+
+
+def needed_bytes(length: int) -> int:
+    """How much of a line of ``length`` bytes parsing it reads."""
+    return length if length <= PARSE_CAP else TEXT_CAP * 4
 
 
 # --- Claude Code -------------------------------------------------------------

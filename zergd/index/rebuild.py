@@ -15,7 +15,7 @@ from ..archive import parse_archive_rel
 from ..config import Settings
 from ..watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
 from ..watch.sources import describe
-from ..watch.tailer import index_archived
+from ..watch.tailer import index_archived, seal
 from .db import connect
 from .writer import Writer
 
@@ -58,7 +58,7 @@ def rebuild(settings: Settings, on_bytes=None) -> Path:
         source = writer.open_source(host, describe(provider, rel), str(path) if path else None)
         for gen, apath in gens:
             while source.generation.gen < gen:
-                writer.new_generation(source)
+                seal(writer, settings.archive_dir, source)
             size = apath.stat().st_size
             index_archived(writer, source, apath, size)
             if on_bytes:

@@ -34,6 +34,9 @@ class Generation:
     lines: int
     inode: int | None
     mtime_ns: int | None
+    crc: int | None = 0  # running CRC-32 of the archived bytes; None: not known yet
+    checked_mtime_ns: int | None = None  # source mtime when its whole prefix last matched
+    sha256: str | None = None  # recorded when the generation is sealed
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Source:
     deleted: bool = False
 
 
-_GEN_COLS = "id, gen, archive, archived, indexed, lines, inode, mtime_ns"
+_GEN_COLS = "id, gen, archive, archived, indexed, lines, inode, mtime_ns, crc, checked_mtime_ns, sha256"
 
 
 class Writer:
@@ -122,7 +125,7 @@ class Writer:
     def _insert_generation(self, source_id: int, host: str, provider: str, rel: str, gen: int) -> Generation:
         archive = archive_rel(host, provider, rel, gen)
         cur = self.conn.execute(
-            "insert into generations (source_id, gen, archive, started_at) values (?, ?, ?, ?)",
+            "insert into generations (source_id, gen, archive, started_at, crc) values (?, ?, ?, ?, 0)",
             (source_id, gen, archive, now_iso()),
         )
         return Generation(cur.lastrowid, gen, archive, 0, 0, 0, None, None)
@@ -133,21 +136,39 @@ class Writer:
         ).fetchone()
         return Generation(*row)
 
-    def new_generation(self, source: Source) -> Generation:
-        """Start a new archive file for a source that shrank or was rewritten (I5)."""
+    def new_generation(self, source: Source, sealed_sha256: str | None = None) -> Generation:
+        """Start a new archive file for a source that shrank or was rewritten
+        (I5); the old one is sealed with the digest of its archived bytes."""
+        old = source.generation
         with self.transaction():
-            gen = self._insert_generation(source.id, source.host, source.provider, source.rel,
-                                          source.generation.gen + 1)
+            if sealed_sha256 is not None:
+                self.conn.execute("update generations set sha256 = ? where id = ?", (sealed_sha256, old.id))
+            gen = self._insert_generation(source.id, source.host, source.provider, source.rel, old.gen + 1)
+        old.sha256 = sealed_sha256 or old.sha256
         source.generation = gen
         return gen
 
-    def set_identity(self, source: Source, inode: int | None, mtime_ns: int | None) -> None:
+    def set_identity(self, source: Source, inode: int | None, mtime_ns: int | None, *, checked: bool) -> None:
+        """The source's identity when last read; ``checked`` when its whole
+        archived prefix was just proven unchanged (or read from byte 0)."""
         gen = source.generation
-        if (gen.inode, gen.mtime_ns) == (inode, mtime_ns):
+        checked_ns = mtime_ns if checked else gen.checked_mtime_ns
+        if (gen.inode, gen.mtime_ns, gen.checked_mtime_ns) == (inode, mtime_ns, checked_ns):
             return
         with self.transaction():
-            self.conn.execute("update generations set inode = ?, mtime_ns = ? where id = ?", (inode, mtime_ns, gen.id))
-        gen.inode, gen.mtime_ns = inode, mtime_ns
+            self.conn.execute("update generations set inode = ?, mtime_ns = ?, checked_mtime_ns = ? where id = ?",
+                              (inode, mtime_ns, checked_ns, gen.id))
+        gen.inode, gen.mtime_ns, gen.checked_mtime_ns = inode, mtime_ns, checked_ns
+
+    def set_crc(self, gen: Generation, crc: int) -> None:
+        """The running CRC of a generation archived before fingerprints existed."""
+        with self.transaction():
+            self.conn.execute("update generations set crc = ? where id = ?", (crc, gen.id))
+        gen.crc = crc
+
+    def set_sha256(self, gen_id: int, digest: str) -> None:
+        with self.transaction():
+            self.conn.execute("update generations set sha256 = ? where id = ?", (digest, gen_id))
 
     def set_agent_meta(self, host: str, provider: str, rel: str, agent_type: str | None,
                        description: str | None) -> None:
@@ -178,9 +199,10 @@ class Writer:
 
     # --- lines -------------------------------------------------------------
 
-    def commit(self, source: Source, archived: int, batch: "Batch") -> None:
-        """Record that the archive holds ``archived`` bytes, index the batch's
-        newline-ended lines and show an unfinished last line as partial (not searchable)."""
+    def commit(self, source: Source, archived: int, batch: "Batch", crc: int | None) -> None:
+        """Record that the archive holds ``archived`` bytes (whose running
+        CRC-32 is ``crc``), index the batch's newline-ended lines and show an
+        unfinished last line as partial (not searchable)."""
         lines, partial = batch.lines, batch.partial
         gen = source.generation
         base = gen.id << 40
@@ -211,10 +233,10 @@ class Writer:
                      partial.parent_uuid, partial.ts, partial.role, partial.tools, partial.sidechain,
                      partial.malformed),
                 )
-            gen.archived = archived
+            gen.archived, gen.crc = archived, crc
             conn.execute(
-                "update generations set archived = ?, indexed = ?, lines = ? where id = ?",
-                (gen.archived, gen.indexed, gen.lines, gen.id),
+                "update generations set archived = ?, indexed = ?, lines = ?, crc = ? where id = ?",
+                (gen.archived, gen.indexed, gen.lines, gen.crc, gen.id),
             )
 
     def _update_session(self, session_id: str, lines: list[Line]) -> None:

@@ -8,12 +8,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlite3
+
 from ..archive import archive_rel
 from ..config import Settings
 from ..index.writer import Writer
-from .sources import describe, walk_root
+from .faults import ERROR, INDEX, Faults, classify
 from .sidecars import is_sidecar, sync_sidecar
-from .tailer import ArchiveDamaged, reconcile, sync_source
+from .sources import Skipped, describe, walk_root
+from .tailer import ArchiveDamaged, SourceUnstable, reconcile, sync_file
 
 
 @dataclass
@@ -23,38 +26,59 @@ class BackfillReport:
     bytes: int = 0
     deleted: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    faults: Faults = field(default_factory=Faults)
 
 
-def plan(settings: Settings, writer: Writer) -> list[tuple[str, str, Path, int]]:
-    """Transcripts on disk that changed since last read, as (provider, rel,
-    path, bytes not yet archived), and the set of all (provider, rel) seen.
-    Unchanged files cost one stat: this runs as the daemon's periodic rescan."""
+@dataclass
+class Todo:
+    provider: str
+    rel: str
+    path: Path
+    pending: int  # bytes not yet archived
+    full_check: bool  # prove the archived prefix unchanged (a rescan)
+
+
+def plan(settings: Settings, writer: Writer, faults: Faults | None = None) -> tuple[list[Todo], set]:
+    """Transcripts on disk that changed since last read (or were only read by
+    the live path since the last full check), and the set of all (provider,
+    rel) seen.  Unchanged files cost one stat: this runs as the daemon's
+    periodic rescan.  Folders and files that cannot be looked at go to ``faults``."""
     known = {
-        (provider, rel): (archived, inode, mtime_ns)
-        for provider, rel, archived, inode, mtime_ns in writer.conn.execute(
-            "select s.provider, s.rel, g.archived, g.inode, g.mtime_ns from sources s"
+        (provider, rel): ((archived, inode, mtime_ns), checked)
+        for provider, rel, archived, inode, mtime_ns, checked in writer.conn.execute(
+            "select s.provider, s.rel, g.archived, g.inode, g.mtime_ns, g.checked_mtime_ns from sources s"
             " join generations g on g.source_id = s.id"
             " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)",
             (settings.host,),
         )
     }
     todo, seen = [], set()
+
+    def note(path, why):
+        if faults is not None:
+            faults.note(str(path), ERROR, why)
+
     for root in settings.source_roots():
-        for path, rel in walk_root(root):
+        for path, rel in walk_root(root, on_error=note):
             try:
                 st = os.stat(path)
             except FileNotFoundError:
                 continue
+            except OSError as e:  # a symlink loop, a folder we may not enter
+                if faults is not None:
+                    faults.record(str(path), e)
+                continue
             key = (root.provider, rel)
             seen.add(key)
-            archived = known.get(key)
-            if archived == (st.st_size, st.st_ino, st.st_mtime_ns):
+            identity, checked = known.get(key, (None, None))
+            if identity == (st.st_size, st.st_ino, st.st_mtime_ns) and checked == st.st_mtime_ns:
                 continue
-            todo.append((root.provider, rel, path, max(0, st.st_size - (archived[0] if archived else 0))))
+            archived = identity[0] if identity else 0
+            todo.append(Todo(root.provider, rel, path, max(0, st.st_size - archived), identity is not None))
     return todo, seen
 
 
-def reconcile_all(settings: Settings, writer: Writer) -> int:
+def reconcile_all(settings: Settings, writer: Writer, faults: Faults) -> int:
     """After a crash: adopt archived bytes the index never recorded, for every
     source (also those whose file is gone).  Two stats per source."""
     adopted = 0
@@ -68,7 +92,11 @@ def reconcile_all(settings: Settings, writer: Writer) -> int:
         grown = apath.exists() and apath.stat().st_size > archived
         if grown or (settings.archive_dir / archive_rel(host, provider, rel, gen + 1)).exists():
             source = writer.open_source(host, describe(provider, rel), path)
-            reconcile(writer, settings.archive_dir, source)
+            try:
+                reconcile(writer, settings.archive_dir, source)
+            except (OSError, ArchiveDamaged) as e:
+                faults.record(str(apath), e)
+                continue
             adopted += 1
     return adopted
 
@@ -77,44 +105,79 @@ def reconcile_all(settings: Settings, writer: Writer) -> int:
 # are what makes import keep pace with the baseline (bench/bench_import.py).
 GROUP_BYTES = 16 << 20
 
+# Errors from reading one file between writer calls: each writer call leaves
+# index and archive consistent, so the group's transaction goes on without a
+# savepoint (which would make FTS5 flush its index per file).
+FILE_ERRORS = (OSError, ArchiveDamaged, Skipped, SourceUnstable)
+
+
+class IndexUnavailable(Exception):
+    """The index refused a write (disk full, locked): the pass stopped, its
+    last group was rolled back, and nothing is lost - the archived bytes are
+    adopted on the next pass."""
+
 
 def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *, reconcile=True,
-             should_stop=lambda: False) -> BackfillReport:
+             should_stop=lambda: False, faults: Faults | None = None) -> BackfillReport:
     """``reconcile=False`` for periodic rescans: changed files reconcile
     themselves; the full pass is for start-up after a possible crash.
     ``should_stop`` is asked between files: a stopping daemon commits what it
-    has and leaves the rest (and the marking of missing sources) for next time."""
-    report = BackfillReport()
-    if reconcile:
-        reconcile_all(settings, writer)
-    todo, seen = plan(settings, writer)
-    report.files = len(seen)
+    has and leaves the rest (and the marking of missing sources) for next time.
+    Raises IndexUnavailable when the index cannot take writes."""
+    report = BackfillReport(faults=faults if faults is not None else Faults())
+    faults = report.faults
+    faults.begin_pass()
+    try:
+        if reconcile:
+            reconcile_all(settings, writer, faults)
+        todo, seen = plan(settings, writer, faults)
+        report.files = len(seen)
+        _sync_all(settings, writer, todo, report, on_bytes, on_file, should_stop)
+        if not should_stop():
+            report.deleted = mark_missing(settings, writer, seen)
+            sync_sidecars(settings, writer, report)
+    except sqlite3.OperationalError as e:
+        faults.end_pass(complete=False)
+        faults.record(INDEX, e)
+        raise IndexUnavailable(classify(e)[1]) from e
+    faults.end_pass(complete=not should_stop())
+    faults.clear(INDEX)
+    report.errors = [(f["path"], f["reason"]) for f in faults.snapshot()]
+    return report
+
+
+def _sync_all(settings, writer, todo, report, on_bytes, on_file, should_stop) -> None:
+    faults = report.faults
     i = 0
     while i < len(todo) and not should_stop():
-        grouped = 0
-        with writer.transaction():
-            while i < len(todo) and grouped < GROUP_BYTES and not should_stop():
-                provider, rel, path, _pending = todo[i]
-                i += 1
-                try:
-                    source = writer.open_source(settings.host, describe(provider, rel), str(path))
-                    copied = sync_source(writer, settings.archive_dir, source, path, on_bytes)
-                except (OSError, ArchiveDamaged) as e:
-                    # One unreadable file never stops a backfill.  No rollback is
-                    # needed (nor a savepoint, which would make FTS5 flush per file):
-                    # these errors come from file I/O between writer calls, and each
-                    # writer call leaves index and archive consistent.
-                    report.errors.append((str(path), str(e)))
-                    continue
-                grouped += copied
-                report.bytes += copied
-                report.changed += 1 if copied else 0
-                if on_file:
-                    on_file(path)
-    if not should_stop():
-        report.deleted = mark_missing(settings, writer, seen)
-        sync_sidecars(settings, writer, report)
-    return report
+        group_start, grouped = i, 0
+        try:
+            with writer.transaction():
+                while i < len(todo) and grouped < GROUP_BYTES and not should_stop():
+                    item = todo[i]
+                    i += 1
+                    try:
+                        copied = sync_file(writer, settings, item.provider, item.rel, item.path, on_bytes,
+                                           full_check=item.full_check)
+                    except FILE_ERRORS as e:
+                        faults.record(str(item.path), e)
+                        continue
+                    faults.clear(str(item.path))
+                    grouped += copied
+                    report.bytes += copied
+                    report.changed += 1 if copied else 0
+                    if on_file:
+                        on_file(item.path)
+        except sqlite3.OperationalError:
+            raise  # disk full or locked: the whole pass waits (see IndexUnavailable)
+        except Exception as e:
+            # Anything else (a bug, a name the index cannot hold) may have left
+            # part of a file's writes in the group: the group was rolled back;
+            # redo it without that file (archived bytes are adopted, not re-copied).
+            bad = todo[i - 1]
+            faults.record(str(bad.path), e)
+            todo = todo[:i - 1] + todo[i:]
+            i = group_start
 
 
 def sync_sidecars(settings: Settings, writer: Writer, report: BackfillReport) -> None:
@@ -122,9 +185,11 @@ def sync_sidecars(settings: Settings, writer: Writer, report: BackfillReport) ->
     for root in settings.source_roots():
         for path, rel in walk_root(root, want=is_sidecar):
             try:
-                sync_sidecar(writer, settings.archive_dir, settings.host, root.provider, rel, path)
-            except OSError as e:
-                report.errors.append((str(path), str(e)))
+                sync_sidecar(writer, settings, root.provider, rel, path)
+            except (OSError, Skipped) as e:
+                report.faults.record(str(path), e)
+            else:
+                report.faults.clear(str(path))
 
 
 def mark_missing(settings: Settings, writer: Writer, seen: set[tuple[str, str]]) -> list[str]:

@@ -12,6 +12,7 @@ watchfiles thread and a periodic rescan.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -19,13 +20,14 @@ from pathlib import Path
 import watchfiles
 
 from ..config import Settings
-from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, EventBus
+from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, STATUS_CHANGED, EventBus
 from ..index.db import connect
 from ..index.writer import Writer
 from .backfill import backfill
-from .sources import describe, is_transcript, rel_for
+from .faults import INDEX, MAX_BACKOFF, Faults, is_transient
 from .sidecars import is_sidecar, sync_sidecar
-from .tailer import ArchiveDamaged, sync_source
+from .sources import is_transcript, rel_for
+from .tailer import sync_file
 
 log = logging.getLogger("zergd.watch")
 
@@ -47,6 +49,8 @@ class ArchiveService:
         self.started_at = time.time()
         self.last_rescan: float | None = None
         self.error: str | None = None
+        self.faults = Faults(on_change=self._faults_changed)
+        self._needs_reconcile = False
         self._pending: dict[Path, None] = {}  # ordered set of paths to sync
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -72,6 +76,9 @@ class ArchiveService:
         for t in self._threads:
             t.join(timeout)
 
+    def _faults_changed(self) -> None:
+        self.bus.publish({"type": STATUS_CHANGED, "faults": len(self.faults)})
+
     @property
     def backlog(self) -> int:
         with self._cond:
@@ -85,31 +92,61 @@ class ArchiveService:
     # --- writer thread ---------------------------------------------------------
 
     def _write_loop(self) -> None:
-        db = connect(self.settings.index_path, self.settings.archive_dir)
-        writer = Writer(db)
-        try:
-            self.state = "backfilling"
-            self._rescan(writer)
-            self.state = "watching"
-            self.ready.set()
-            release_free_memory()  # the backfill's parse buffers are garbage now
-            while not self._stop.is_set():
-                path = self._next_path()
-                if path is not None:
-                    self._sync_path(writer, path)
-                elif self._roots_changed() or time.time() - (self.last_rescan or 0) >= self.rescan_interval:
-                    self._rescan(writer)
-        except Exception as e:  # pragma: no cover - logged and surfaced in status
-            log.exception("writer stopped")
-            self.error = f"{type(e).__name__}: {e}"
-            self.state = "failed"
-        finally:
-            self.ready.set()
+        """Never ends but on stop: whatever goes wrong is recorded in
+        ``faults``, backed off from, and retried (a fault in one file is the
+        file's, see faults.py; one in the index stops writes until it passes)."""
+        db = None
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                if db is None:
+                    db = connect(self.settings.index_path, self.settings.archive_dir)
+                self._serve(Writer(db))
+            except Exception as e:
+                failures += 1
+                fault = self.faults.record(INDEX, e)
+                self.error = fault.reason
+                self.state = "waiting"
+                log.error("writer paused: %s (retrying in %.0fs)", fault.reason, fault.retry_at and fault.retry_at - time.time() or 0,
+                          exc_info=not is_transient(e))
+                self._needs_reconcile = True  # a rolled-back group left archived bytes to adopt
+                if db is not None:
+                    db.close()
+                    db = None
+                self._stop.wait(min(MAX_BACKOFF, 2.0 ** min(failures, 6)))
+            else:
+                failures = 0
+        self.ready.set()
+        if db is not None:
             db.close()
+
+    def _serve(self, writer: Writer) -> None:
+        """Backfill, then sync what changes until asked to stop."""
+        if self._needs_reconcile or self.last_rescan is None:
+            self.state = "backfilling"
+            self._rescan(writer, reconcile=True)
+            self._needs_reconcile = False
+            if not self.ready.is_set():
+                self.ready.set()
+                release_free_memory()  # the backfill's parse buffers are garbage now
+        self.state = "watching"
+        self.error = None
+        self.faults.clear(INDEX)
+        while not self._stop.is_set():
+            path = self._next_path()
+            if path is not None:
+                self._sync_path(writer, path)
+            elif self.faults.due():
+                for due in self.faults.due():
+                    self.faults.postpone(due)  # until this retry has run
+                    self.request(Path(due))
+            elif self._roots_changed() or time.time() - (self.last_rescan or 0) >= self.rescan_interval:
+                self._rescan(writer)
 
     def _next_path(self) -> Path | None:
         """The next path to sync, or None when it is time to look at the roots."""
-        deadline = min((self.last_rescan or 0) + self.rescan_interval, time.time() + ROOT_CHECK_SECONDS)
+        deadline = min((self.last_rescan or 0) + self.rescan_interval, time.time() + ROOT_CHECK_SECONDS,
+                       self.faults.next_retry() or float("inf"))
         with self._cond:
             while not self._pending and not self._stop.is_set():
                 remaining = deadline - time.time()
@@ -128,10 +165,9 @@ class ArchiveService:
     def _roots_changed(self) -> bool:
         return self._existing_roots() != self._watched
 
-    def _rescan(self, writer: Writer) -> None:
-        report = backfill(self.settings, writer, reconcile=self.last_rescan is None, should_stop=self._stop.is_set)
-        for path, why in report.errors:
-            log.warning("skipped %s: %s", path, why)
+    def _rescan(self, writer: Writer, *, reconcile: bool = False) -> None:
+        report = backfill(self.settings, writer, reconcile=reconcile, should_stop=self._stop.is_set,
+                          faults=self.faults)
         if report.changed or report.deleted:
             log.info("rescan: %d files changed, %d bytes, %d sources gone", report.changed, report.bytes,
                      len(report.deleted))
@@ -147,22 +183,27 @@ class ArchiveService:
         root, rel = found
         try:
             if is_sidecar(path.name):
-                if path.is_file():
-                    sync_sidecar(writer, self.settings.archive_dir, self.settings.host, root.provider, rel, path)
-            elif path.is_file():
-                source = writer.open_source(self.settings.host, describe(root.provider, rel), str(path))
-                sync_source(writer, self.settings.archive_dir, source, path)
+                if os.path.lexists(path):
+                    sync_sidecar(writer, self.settings, root.provider, rel, path)
+            elif os.path.lexists(path):
+                sync_file(writer, self.settings, root.provider, rel, path)
             else:
-                row = writer.conn.execute(
-                    "select x.id from sources s join sessions x on x.source_id = s.id"
-                    " where s.host = ? and s.provider = ? and s.rel = ? and x.source_deleted_at is null",
-                    (self.settings.host, root.provider, rel),
-                ).fetchone()
-                if row:
-                    writer.mark_deleted(row[0])
-        except (OSError, ArchiveDamaged) as e:
-            log.warning("could not sync %s: %s", path, e)
+                self._mark_deleted(writer, root.provider, rel)
+        except Exception as e:  # the file's fault, not the writer's: set aside and retried
+            fault = self.faults.record(str(path), e)
+            log.warning("could not sync %s: %s", path, fault.reason)
+        else:
+            self.faults.clear(str(path))
         self._publish(writer)
+
+    def _mark_deleted(self, writer: Writer, provider: str, rel: str) -> None:
+        row = writer.conn.execute(
+            "select x.id from sources s join sessions x on x.source_id = s.id"
+            " where s.host = ? and s.provider = ? and s.rel = ? and x.source_deleted_at is null",
+            (self.settings.host, provider, rel),
+        ).fetchone()
+        if row:
+            writer.mark_deleted(row[0])
 
     def _publish(self, writer: Writer) -> None:
         changes = writer.drain_changes()

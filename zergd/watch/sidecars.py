@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from .. import archive
+from .sources import open_transcript
 
 SUFFIX = ".meta.json"
 MAX_BYTES = 1 << 20  # a sidecar is a few hundred bytes; anything huge is not one
@@ -67,11 +68,15 @@ def meta_fields(data: bytes) -> tuple[str | None, str | None]:
     return (kind if isinstance(kind, str) else None), (desc[:300] if isinstance(desc, str) else None)
 
 
-def sync_sidecar(writer, archive_dir: Path, host: str, provider: str, rel: str, path: Path) -> bool:
-    """Archive a sidecar if it changed and put its fields on the session."""
-    if os.stat(path).st_size > MAX_BYTES:
+def sync_sidecar(writer, settings, provider: str, rel: str, path: Path) -> bool:
+    """Archive a sidecar if it changed and put its fields on the session.
+    Opened like a transcript: only regular files inside the roots."""
+    with open_transcript(path, settings.source_roots()) as f:
+        if os.fstat(f.fileno()).st_size > MAX_BYTES:
+            return False
+        data = f.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
         return False
-    data = path.read_bytes()
-    changed = store(archive_dir, host, provider, rel, data)
-    writer.set_agent_meta(host, provider, transcript_rel(rel), *meta_fields(data))
+    changed = store(settings.archive_dir, settings.host, provider, rel, data)
+    writer.set_agent_meta(settings.host, provider, transcript_rel(rel), *meta_fields(data))
     return changed

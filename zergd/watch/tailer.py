@@ -1,56 +1,96 @@
 """Bring one source file's archive and index up to date.
 
 For each source the index records the current generation's archived length
-(its committed offset), how far lines are indexed, and the file's identity
-(inode, mtime) when last read.  ``sync_source``:
+(its committed offset), how far lines are indexed, a running CRC-32 of the
+archived bytes, and the file's identity (inode, mtime) when last read.
+``sync_source``:
 
 1. reconciles: bytes the archive holds beyond the committed offset (fsync'd,
    then killed before the commit) are adopted, never re-copied (I3);
-2. checks the file still continues what was archived (same first and last
-   archived bytes, not shorter); if not, starts a new generation (I5);
+2. checks the file still continues what was archived: same first and last
+   archived bytes and not shorter, and with ``full_check`` (every rescan)
+   the same CRC over the whole archived prefix, which catches a rewrite that
+   changed only the middle; if not, starts a new generation (I5);
 3. copies new bytes to the archive (fsync) and then commits their lines.
+   After every read it re-checks that the file still holds the archived
+   start and the bytes just before and at the end of what was read: bytes
+   read while the file was being rewritten in place are never appended to
+   the old generation; the file is read again from byte 0 into a new one.
+
+What this cannot see: a file rewritten twice between two of those checks
+(a few milliseconds apart), back to its old start and end, keeps only what
+the checks saw.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import zlib
 from pathlib import Path
 
 from .. import archive
+from ..config import Settings
 from ..index.feed import LineFeeder
 from ..index.writer import Source, Writer
+from .sources import describe, open_transcript, text_rel
 
 CHUNK = 4 << 20  # bytes read per step: bounds memory, keeps transactions short
 WINDOW = 4096  # bytes compared at each end of the archived part
-
-
-def sync_source(writer: Writer, archive_dir: Path, source: Source, path: Path, on_bytes=None) -> int:
-    """Archive and index what ``path`` holds beyond the archive; return bytes copied."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return 0
-    gen = source.generation
-    apath = archive_dir / gen.archive
-    alen = apath.stat().st_size if apath.exists() else 0
-    if alen == gen.archived == st.st_size and (gen.inode, gen.mtime_ns) == (st.st_ino, st.st_mtime_ns):
-        return 0  # unchanged since last read
-    writer.mark_present(source)
-    reconcile(writer, archive_dir, source)
-    while not _continues(path, archive_dir / source.generation.archive, source.generation.archived, st.st_size):
-        # A crash may have left bytes in the next generation's file before
-        # its row committed: reconcile adopts them, then we check again.
-        writer.new_generation(source)
-        reconcile(writer, archive_dir, source)
-    apath, alen = archive_dir / source.generation.archive, source.generation.archived
-    copied = _copy_new_bytes(writer, source, path, apath, alen, on_bytes)
-    writer.set_identity(source, st.st_ino, st.st_mtime_ns)
-    return copied
+ATTEMPTS = 3  # reads of a file that keeps being rewritten before we retry it later
 
 
 class ArchiveDamaged(Exception):
     """The archive holds fewer bytes than the index recorded: something other
     than zergd changed it.  Never papered over."""
+
+
+class SourceUnstable(Exception):
+    """The file was rewritten in place again and again while we read it."""
+
+
+def sync_file(writer: Writer, settings: Settings, provider: str, rel: str, path: Path, on_bytes=None, *,
+              full_check: bool = False) -> int:
+    """Open ``path`` safely (``sources.Skipped`` if it is no regular file
+    inside the roots), register it on first sight and sync it."""
+    with open_transcript(path, settings.source_roots()) as src:
+        source = writer.open_source(settings.host, describe(provider, rel), text_rel(str(path)))
+        return sync_source(writer, settings.archive_dir, source, src, on_bytes, full_check=full_check)
+
+
+def sync_source(writer: Writer, archive_dir: Path, source: Source, src, on_bytes=None, *,
+                full_check: bool = False) -> int:
+    """Archive and index what the open file ``src`` holds beyond the archive;
+    return bytes copied."""
+    st = os.fstat(src.fileno())
+    gen = source.generation
+    apath = archive_dir / gen.archive
+    alen = apath.stat().st_size if apath.exists() else 0
+    unchanged = alen == gen.archived == st.st_size and (gen.inode, gen.mtime_ns) == (st.st_ino, st.st_mtime_ns)
+    if unchanged and (not full_check or gen.checked_mtime_ns == st.st_mtime_ns):
+        return 0
+    writer.mark_present(source)
+    reconcile(writer, archive_dir, source)
+    for _attempt in range(ATTEMPTS):
+        while not _continues(writer, archive_dir, source, src, st.st_size, full_check):
+            # A crash may have left bytes in the next generation's file before
+            # its row committed: reconcile adopts them, then we check again.
+            seal(writer, archive_dir, source)
+            reconcile(writer, archive_dir, source)
+        from_start = source.generation.archived == 0
+        copied, intact = _copy_new_bytes(writer, archive_dir, source, src, on_bytes)
+        if intact:
+            writer.set_identity(source, st.st_ino, st.st_mtime_ns, checked=full_check or from_start)
+            return copied
+        st = os.fstat(src.fileno())
+    raise SourceUnstable(f"rewritten in place {ATTEMPTS} times while being read; will retry")
+
+
+def seal(writer: Writer, archive_dir: Path, source: Source) -> None:
+    """Close the current generation (recording its digest) and start the next."""
+    apath = archive_dir / source.generation.archive
+    digest = sha256_of(apath, source.generation.archived) if apath.exists() else hashlib.sha256().hexdigest()
+    writer.new_generation(source, digest)
 
 
 def reconcile(writer: Writer, archive_dir: Path, source: Source) -> None:
@@ -68,62 +108,142 @@ def reconcile(writer: Writer, archive_dir: Path, source: Source) -> None:
             index_archived(writer, source, apath, alen)
         if not next_generation_file(archive_dir, source).exists():
             return
-        writer.new_generation(source)
+        seal(writer, archive_dir, source)
 
 
 def next_generation_file(archive_dir: Path, source: Source) -> Path:
     return archive_dir / archive.archive_rel(source.host, source.provider, source.rel, source.generation.gen + 1)
 
 
+def _rereader(apath: Path):
+    return lambda offset, length: archive.read_range(apath, offset, length)
+
+
 def index_archived(writer: Writer, source: Source, apath: Path, alen: int) -> None:
     """Index archived bytes from the indexed offset up to ``alen``."""
     gen = source.generation
-    feeder = LineFeeder(gen.indexed, gen.lines)
+    crc = known_crc(writer, source, apath)
+    feeder = LineFeeder(gen.indexed, gen.lines, _rereader(apath))
     with open(apath, "rb") as f:
-        f.seek(gen.indexed)
-        pos = gen.indexed
+        if gen.archived > gen.indexed:
+            f.seek(gen.indexed)
+            feeder.feed(f.read(gen.archived - gen.indexed))
+        f.seek(gen.archived)
+        pos = gen.archived
         while pos < alen:
             data = f.read(min(CHUNK, alen - pos))
             if not data:
                 break
             pos += len(data)
+            crc = zlib.crc32(data, crc)
             batch = feeder.feed(data)
             if pos >= alen or batch.lines:
-                writer.commit(source, pos, batch)
+                writer.commit(source, pos, batch, crc)
 
 
-def _continues(path: Path, apath: Path, alen: int, size: int) -> bool:
+def known_crc(writer: Writer, source: Source, apath: Path) -> int:
+    """The running CRC of the archived bytes, computed once for generations
+    archived before the index kept it."""
+    gen = source.generation
+    if gen.crc is None:
+        writer.set_crc(gen, crc_of(apath, gen.archived))
+    return gen.crc
+
+
+def crc_of(path: Path, length: int) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while length > 0:
+            data = f.read(min(CHUNK, length))
+            if not data:
+                break
+            crc = zlib.crc32(data, crc)
+            length -= len(data)
+    return crc
+
+
+def sha256_of(path: Path, length: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while length > 0:
+            data = f.read(min(CHUNK, length))
+            if not data:
+                break
+            h.update(data)
+            length -= len(data)
+    return h.hexdigest()
+
+
+def _continues(writer: Writer, archive_dir: Path, source: Source, src, size: int, full_check: bool) -> bool:
+    gen = source.generation
+    alen = gen.archived
     if alen == 0:
         return True
     if size < alen:
         return False
-    head = min(WINDOW, alen)
-    tail_start = max(0, alen - WINDOW)
-    with open(path, "rb") as src, open(apath, "rb") as arc:
-        return (
-            os.pread(src.fileno(), head, 0) == os.pread(arc.fileno(), head, 0)
-            and os.pread(src.fileno(), alen - tail_start, tail_start)
-            == os.pread(arc.fileno(), alen - tail_start, tail_start)
-        )
+    apath = archive_dir / gen.archive
+    fd = src.fileno()
+    head = archive.read_range(apath, 0, min(WINDOW, alen))
+    last = archive.read_range(apath, max(0, alen - WINDOW), min(WINDOW, alen))
+    if os.pread(fd, len(head), 0) != head or os.pread(fd, len(last), alen - len(last)) != last:
+        return False
+    if not full_check:
+        return True
+    # One sequential read of the source's archived prefix (bench_import.py reports its cost).
+    crc, pos = 0, 0
+    while pos < alen:
+        data = os.pread(fd, min(CHUNK, alen - pos), pos)
+        if not data:
+            return False
+        crc = zlib.crc32(data, crc)
+        pos += len(data)
+    return crc == known_crc(writer, source, apath)
 
 
-def _copy_new_bytes(writer: Writer, source: Source, path: Path, apath: Path, alen: int, on_bytes) -> int:
+def _still_holds(fd: int, head: bytes, last: bytes, pos: int, data: bytes) -> bool:
+    """After reading ``data`` at ``pos``: does the file still start with
+    ``head``, hold ``last`` just before ``pos`` and ``data``'s end after it?
+    If not, it was rewritten in place while we read."""
+    tail = data[-WINDOW:]
+    end = pos + len(data)
+    return (
+        os.pread(fd, len(head), 0) == head
+        and (not last or os.pread(fd, len(last), pos - len(last)) == last)
+        and os.pread(fd, len(tail), end - len(tail)) == tail
+    )
+
+
+def _copy_new_bytes(writer: Writer, archive_dir: Path, source: Source, src, on_bytes) -> tuple[int, bool]:
+    """Append what ``src`` holds past the archived end; (bytes copied, whether
+    the file stayed a continuation of the archive throughout)."""
     gen = source.generation
-    feeder = LineFeeder(gen.indexed, gen.lines)
-    if gen.archived > gen.indexed:
-        feeder.feed(archive.read_range(apath, gen.indexed, gen.archived - gen.indexed))
+    apath = archive_dir / gen.archive
+    fd = src.fileno()
+    pos = gen.archived
+    feeder = LineFeeder(gen.indexed, gen.lines, _rereader(apath))
+    if pos > gen.indexed:
+        feeder.feed(archive.read_range(apath, gen.indexed, pos - gen.indexed))
+    crc = known_crc(writer, source, apath)
+    head = archive.read_range(apath, 0, min(WINDOW, pos)) if pos else b""
+    last = archive.read_range(apath, max(0, pos - WINDOW), min(WINDOW, pos)) if pos else b""
     copied = 0
-    with open(path, "rb") as src:
-        src.seek(alen)
-        while True:
-            data = src.read(CHUNK)
-            if not data:
-                break
-            alen = archive.append(apath, data)  # durable before the commit below
-            writer.commit(source, alen, feeder.feed(data))
-            copied += len(data)
-            if on_bytes:
-                on_bytes(len(data))
+    while True:
+        data = os.pread(fd, CHUNK, pos)
+        if not data:
+            break
+        if not _still_holds(fd, head or data[:WINDOW], last, pos, data):
+            return copied, False
+        end = archive.append(apath, data)  # durable before the commit below
+        if end != pos + len(data):
+            raise ArchiveDamaged(f"{apath}: {end} bytes after appending at {pos}; something else writes there")
+        crc = zlib.crc32(data, crc)
+        writer.commit(source, end, feeder.feed(data), crc)
+        head = head or data[:WINDOW]
+        last = (last + data)[-WINDOW:] if len(data) < WINDOW else data[-WINDOW:]
+        pos = end
+        copied += len(data)
+        if on_bytes:
+            on_bytes(len(data))
     if copied == 0 and not apath.exists():
         archive.create_empty(apath)  # an empty source still exports (as empty)
-    return copied
+    return copied, True
