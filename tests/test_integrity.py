@@ -1,0 +1,267 @@
+"""The archive at the edges of a real filesystem: files rewritten while read,
+middle-only rewrites, FIFOs, links out of the roots, odd names, long lines
+without a newline.  Real files throughout; no mock of the filesystem."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from zergd.cli import zerg, zergd
+from zergd.index.feed import TAIL_CAP, LineFeeder
+from zergd.invariants import check_all
+
+LINE = b'{"type":"user","message":{"role":"user","content":"%s"}}\n'
+
+
+def project(settings, name="-p"):
+    folder = settings.claude_dir / "projects" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def archived_generations(settings):
+    return sorted(p for p in settings.archive_dir.rglob("*") if p.is_file())
+
+
+def export(*args):
+    return CliRunner().invoke(zerg, ["export", *args])
+
+
+# --- 1. rewrite in place while a sync reads ------------------------------------
+
+
+def version(k: int, lines: int) -> bytes:
+    return b"".join(LINE % f"version {k} line {i} {'x' * (k % 7) * 40}".encode() for i in range(lines))
+
+
+def test_rewrite_in_place_during_sync_never_fabricates_bytes(settings, index):
+    """A thread keeps rewriting one file in place (truncate + write, similar
+    lengths, and appends) while syncs run; every archived generation must be a
+    prefix of a content the file really held."""
+    path = project(settings) / "race.jsonl"
+    versions = [version(k, 40 + (k * 13) % 30) for k in range(60)]
+    path.write_bytes(versions[0])
+    stop = threading.Event()
+
+    def rewriter():
+        k = 0
+        while not stop.is_set():
+            k = (k + 1) % len(versions)
+            with open(path, "r+b") as f:  # same inode: an in-place rewrite
+                f.truncate(0)
+                data = versions[k]
+                f.write(data[: len(data) // 2])
+                f.flush()
+                f.write(data[len(data) // 2 :])
+            time.sleep(0.0005)
+
+    t = threading.Thread(target=rewriter)
+    t.start()
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            index.backfill()
+    finally:
+        stop.set()
+        t.join()
+    index.backfill()
+    gens = archived_generations(settings)
+    assert len(gens) > 3
+    fabricated = [g.name for g in gens if not any(v.startswith(g.read_bytes()) for v in versions)]
+    assert fabricated == []
+    assert check_all(index.conn, settings.archive_dir) == []
+
+
+# --- 2. middle-only rewrites ------------------------------------------------------
+
+
+def middle_rewrite(path):
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 5] = b"XXXXX"  # size, first and last 4 KiB unchanged
+    with open(path, "r+b") as f:
+        f.write(bytes(data))
+    return bytes(data)
+
+
+def test_middle_only_rewrite_becomes_a_generation_on_rescan(settings, index):
+    path = project(settings) / "mid.jsonl"
+    original = b"".join(LINE % f"line {i} of the original".encode() for i in range(400))
+    path.write_bytes(original)
+    index.backfill()
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    rewritten = middle_rewrite(path)
+    index.backfill()
+    assert export("mid").stdout_bytes == rewritten
+    assert export("mid", "--generation", "1").stdout_bytes == original
+    assert check_all(index.conn, settings.archive_dir) == []
+
+
+def test_live_sync_is_followed_by_a_full_check_on_rescan(settings, index):
+    """The live path compares only the ends; a rescan re-proves the whole prefix."""
+    from zergd.watch.tailer import sync_file
+
+    path = project(settings) / "mid.jsonl"
+    original = b"".join(LINE % f"line {i}".encode() for i in range(400))
+    path.write_bytes(original)
+    index.backfill()
+    with open(path, "ab") as f:
+        f.write(LINE % b"appended live")
+    sync_file(index.writer, settings, "claude", "-p/mid.jsonl", path)  # windows only
+    rewritten = middle_rewrite(path)
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 20_000_000))
+    index.backfill()
+    assert export("mid").stdout_bytes == rewritten
+
+
+def test_unchanged_files_are_not_read_again_on_rescan(settings, index):
+    path = project(settings) / "quiet.jsonl"
+    path.write_bytes(LINE % b"quiet")
+    index.backfill()
+    assert index.backfill().changed == 0
+    from zergd.watch.backfill import plan
+
+    assert plan(settings, index.writer)[0] == []
+
+
+# --- 4, 5. only regular files inside the roots -----------------------------------
+
+
+def test_fifo_is_skipped_not_read(settings, index):
+    folder = project(settings)
+    os.mkfifo(folder / "pipe.jsonl")
+    (folder / "ok.jsonl").write_bytes(LINE % b"fine")
+    report = index.backfill()  # would block forever if the FIFO were opened for reading
+    assert export("ok").stdout_bytes == LINE % b"fine"
+    faults = report.faults.snapshot()
+    assert [(f["path"].endswith("pipe.jsonl"), f["kind"], "FIFO" in f["reason"]) for f in faults] == [
+        (True, "skipped", True)]
+    assert index.scalar("select count(*) from sessions") == 1
+
+
+def test_import_with_a_fifo_finishes_and_says_so(settings):
+    folder = project(settings)
+    os.mkfifo(folder / "pipe.jsonl")
+    (folder / "ok.jsonl").write_bytes(LINE % b"fine")
+    proc = subprocess.run([sys.executable, "-m", "zergd", "import"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped" in proc.stderr and "pipe.jsonl" in proc.stderr and "FIFO" in proc.stderr
+
+
+def test_symlink_out_of_the_roots_is_never_archived(settings, index, tmp_path):
+    secret = tmp_path / "outside" / "passwd"
+    secret.parent.mkdir()
+    secret.write_bytes(b"root:x:0:0:secret\n")
+    folder = project(settings)
+    (folder / "foo.jsonl").symlink_to(secret)
+    (folder / "zero.jsonl").symlink_to("/dev/zero")
+    report = index.backfill()
+    assert archived_generations(settings) == []
+    assert index.scalar("select count(*) from sessions") == 0
+    kinds = {os.path.basename(f["path"]): (f["kind"], f["reason"]) for f in report.faults.snapshot()}
+    assert kinds["foo.jsonl"][0] == kinds["zero.jsonl"][0] == "skipped"
+    assert "outside the watched folders" in kinds["foo.jsonl"][1]
+    assert export("foo").exit_code != 0
+
+
+def test_symlinks_inside_the_roots_and_linked_roots_are_followed(settings, index, tmp_path):
+    real_projects = tmp_path / "real-projects"
+    (real_projects / "-p").mkdir(parents=True)
+    (real_projects / "-p" / "a.jsonl").write_bytes(LINE % b"alpha")
+    projects = settings.claude_dir / "projects"
+    projects.rmdir()
+    projects.symlink_to(real_projects)  # the root itself is a link
+    (real_projects / "-p" / "b.jsonl").symlink_to(real_projects / "-p" / "a.jsonl")
+    index.backfill()
+    assert export("a").stdout_bytes == LINE % b"alpha"
+    assert export("b").stdout_bytes == LINE % b"alpha"
+
+
+def test_symlink_loop_and_odd_names_do_not_stop_the_others(settings, index):
+    folder = project(settings)
+    (folder / "loop-a.jsonl").symlink_to(folder / "loop-b.jsonl")
+    (folder / "loop-b.jsonl").symlink_to(folder / "loop-a.jsonl")
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9-\xff.jsonl")
+    with open(odd, "wb") as f:
+        f.write(LINE % b"latin-1 name")
+    (folder / "ok.jsonl").write_bytes(LINE % b"fine")
+    report = index.backfill()
+    assert export("ok").stdout_bytes == LINE % b"fine"
+    faults = {os.path.basename(f["path"]) for f in report.faults.snapshot()}
+    assert faults == {"loop-a.jsonl", "loop-b.jsonl"}
+    # The name that is not UTF-8 is archived under an escaped, readable name.
+    [odd_session] = [r[0] for r in index.conn.execute("select id from sessions where id like 'caf%'")]
+    assert "\\xe9" in odd_session
+    assert export(odd_session).stdout_bytes == LINE % b"latin-1 name"
+    assert check_all(index.conn, settings.archive_dir) == []
+
+
+# --- 11. memory per line is bounded -----------------------------------------------
+
+
+def test_an_unterminated_line_is_not_held_in_memory(tmp_path):
+    archive = tmp_path / "a.jsonl"
+    start = b'{"type":"user","message":{"content":"'
+    with open(archive, "wb") as f:
+        feeder = LineFeeder(0, 0, lambda off, n: open(archive, "rb").read()[off:off + n])
+        for i in range(3 * TAIL_CAP // (1 << 20)):
+            chunk = (start if i == 0 else b"") + b"z" * (1 << 20)
+            f.write(chunk)
+            f.flush()
+            batch = feeder.feed(chunk)
+            assert len(feeder.tail) <= TAIL_CAP
+            assert batch.partial is not None and batch.partial.length == feeder.tail_len
+        f.write(b'"}}\nnext\n')
+        f.flush()
+        batch = feeder.feed(b'"}}\nnext\n')
+    long_line, nxt = batch.lines
+    assert long_line.length == feeder.indexed - len(b"next\n") - 1
+    assert long_line.type == "user" and not long_line.malformed
+    assert nxt.malformed and nxt.offset == long_line.length + 1
+
+
+def test_a_huge_line_without_newline_is_archived_whole(settings, index):
+    path = project(settings) / "huge.jsonl"
+    data = b'{"type":"user","message":{"content":"' + b"q" * (3 * TAIL_CAP)
+    path.write_bytes(data)
+    index.backfill()
+    assert export("huge").stdout_bytes == data
+    with open(path, "ab") as f:
+        f.write(b'"}}\n')
+    index.backfill()
+    assert export("huge").stdout_bytes == data + b'"}}\n'
+    assert index.scalar("select count(*) from lines where partial = 0") == 1
+    assert check_all(index.conn, settings.archive_dir) == []
+
+
+# --- 6. one writer per ZERG_HOME ----------------------------------------------------
+
+
+HOLD = """
+import sys, time
+from zergd.config import load_settings
+from zergd.daemon import acquire_lock
+lock = acquire_lock(load_settings(), sys.argv[1])
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("holder", ["reindex", "import"])
+@pytest.mark.parametrize("command", ["import", "reindex"])
+def test_import_and_reindex_refuse_while_another_writer_holds_the_home(settings, holder, command):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, holder], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        result = CliRunner().invoke(zergd, [command])
+        assert result.exit_code == 1
+        assert f"`zergd {holder}` (pid {proc.pid}) is using" in result.output
+    finally:
+        proc.kill()
+        proc.wait()
+    assert CliRunner().invoke(zergd, [command]).exit_code == 0
