@@ -4,8 +4,10 @@
 import { h, clear, fmtTime, fmtDay, fmtDuration, plural } from "./dom.js";
 import { renderLine } from "./render.js";
 import { live } from "./live.js";
+import { startBanner } from "./banner.js";
 
 const main = document.getElementById("main");
+startBanner();
 const searchInput = document.getElementById("search");
 let teardown = () => {};
 

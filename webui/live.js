@@ -9,7 +9,7 @@ function connect() {
   source = new EventSource("/api/events");
   source.onopen = () => dot?.classList.add("on");
   source.onerror = () => dot?.classList.remove("on"); // EventSource reconnects by itself
-  for (const type of ["session.created", "session.updated", "session.source_deleted"]) {
+  for (const type of ["session.created", "session.updated", "session.source_deleted", "status.changed"]) {
     source.addEventListener(type, (e) => {
       let event;
       try {

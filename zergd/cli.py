@@ -174,6 +174,11 @@ def status(as_json):
                    f" backlog {live['backlog']}")
         for root in live["roots"]:
             click.echo(f"  watching {root['provider']}: {root['path']}{'' if root['exists'] else ' (not there yet)'}")
+        faults = live.get("faults") or []
+        if faults:
+            click.echo(f"  {len(faults)} file{'s' if len(faults) != 1 else ''} set aside:")
+            for f in faults:
+                click.echo(f"    {f['kind']:8} {f['path']}: {f['reason']}")
     else:
         click.echo("  (not answering over HTTP yet)")
 
@@ -230,8 +235,8 @@ def _report_faults(faults) -> int:
 @zergd.command(name="import")
 def import_():
     """Archive and index every transcript once, from where the last run stopped."""
-    from .watch.backfill import IndexUnavailable, backfill, plan
-    from .watch.faults import Faults
+    from .watch.backfill import backfill, plan
+    from .watch.faults import Faults, IndexUnavailable
 
     settings = _settings()
     with _holding_home(settings, "import", "it keeps the archive current already"):

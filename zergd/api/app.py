@@ -134,6 +134,8 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
             "uptime_s": round(time.time() - started, 1),
             "state": service.state if service else "stopped",
             "error": service.error if service else None,
+            # Every file set aside and why (kind: skipped | waiting | error); empty when all is well.
+            "faults": service.faults.snapshot() if service else [],
             "backlog": service.backlog if service else 0,
             "last_rescan": service.last_rescan if service else None,
             "zerg_home": str(settings.home),

@@ -339,6 +339,6 @@ class _Transaction:
             return False
         if exc_type is None:
             self.conn.execute("commit")
-        else:
+        elif self.conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
             self.conn.execute("rollback")
         return False

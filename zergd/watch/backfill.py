@@ -13,7 +13,7 @@ import sqlite3
 from ..archive import archive_rel
 from ..config import Settings
 from ..index.writer import Writer
-from .faults import ERROR, INDEX, Faults, classify
+from .faults import ERROR, INDEX, Faults, IndexUnavailable, classify
 from .sidecars import is_sidecar, sync_sidecar
 from .sources import Skipped, describe, walk_root
 from .tailer import ArchiveDamaged, SourceUnstable, reconcile, sync_file
@@ -109,12 +109,6 @@ GROUP_BYTES = 16 << 20
 # index and archive consistent, so the group's transaction goes on without a
 # savepoint (which would make FTS5 flush its index per file).
 FILE_ERRORS = (OSError, ArchiveDamaged, Skipped, SourceUnstable)
-
-
-class IndexUnavailable(Exception):
-    """The index refused a write (disk full, locked): the pass stopped, its
-    last group was rolled back, and nothing is lost - the archived bytes are
-    adopted on the next pass."""
 
 
 def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *, reconcile=True,

@@ -25,6 +25,12 @@ MAX_BACKOFF = 60.0
 INDEX = "index"  # the path under which faults of the index itself are kept
 
 
+class IndexUnavailable(Exception):
+    """The index refused a write (disk full, locked): the pass stopped, its
+    last group was rolled back, and nothing is lost - the archived bytes are
+    adopted on the next pass."""
+
+
 @dataclass
 class Fault:
     path: str  # a file, a folder, or "index" for the index itself
@@ -39,6 +45,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
     """(kind, one-line reason) for an exception met while syncing a file."""
     if isinstance(exc, Skipped):
         return SKIPPED, str(exc)
+    if isinstance(exc, IndexUnavailable):
+        return WAITING, str(exc)
     if isinstance(exc, SourceUnstable):
         return WAITING, str(exc)
     if isinstance(exc, OSError):

@@ -104,16 +104,16 @@ class ArchiveService:
                 self._serve(Writer(db))
             except Exception as e:
                 failures += 1
+                delay = min(MAX_BACKOFF, 2.0 ** min(failures, 6))
                 fault = self.faults.record(INDEX, e)
                 self.error = fault.reason
                 self.state = "waiting"
-                log.error("writer paused: %s (retrying in %.0fs)", fault.reason, fault.retry_at and fault.retry_at - time.time() or 0,
-                          exc_info=not is_transient(e))
+                log.error("writer paused: %s (retrying in %.0fs)", fault.reason, delay, exc_info=not is_transient(e))
                 self._needs_reconcile = True  # a rolled-back group left archived bytes to adopt
                 if db is not None:
                     db.close()
                     db = None
-                self._stop.wait(min(MAX_BACKOFF, 2.0 ** min(failures, 6)))
+                self._stop.wait(delay)
             else:
                 failures = 0
         self.ready.set()

@@ -1,0 +1,181 @@
+"""The live writer never silently dies: a fault in one file is that file's,
+transient faults (disk full, index full) back off and resume by themselves
+with nothing lost, and status tells the truth all along."""
+
+import errno
+import os
+import sqlite3
+
+import pytest
+
+from conftest import Index
+from test_tailing import LINE, found, project, wait_for
+from zergd.api.app import create_app
+from zergd.events import EventBus
+from zergd.invariants import check_all
+from zergd.watch import service as service_mod
+from zergd.watch import tailer
+from zergd.watch.service import ArchiveService
+
+
+@pytest.fixture
+def make_service(settings):
+    started = []
+
+    def make(rescan_interval=0.5):
+        svc = ArchiveService(settings, EventBus(), rescan_interval=rescan_interval)
+        svc.start()
+        assert svc.ready.wait(10)
+        started.append(svc)
+        return svc
+
+    yield make
+    for svc in started:
+        svc.stop()
+
+
+def status(settings, svc):
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(settings, svc), base_url="http://127.0.0.1:8080") as client:
+        return client.get("/api/status").json()
+
+
+def fault_paths(svc):
+    return {os.path.basename(f["path"]): f for f in svc.faults.snapshot()}
+
+
+def test_disk_full_on_the_archive_waits_and_resumes_with_nothing_lost(settings, make_service, monkeypatch):
+    real_append = tailer.archive.append
+    full = {"on": True}
+
+    def append(path, data):
+        if full["on"]:
+            # Half the bytes reach the disk, then ENOSPC: what a real full disk does.
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab") as f:
+                f.write(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_append(path, data)
+
+    monkeypatch.setattr(tailer.archive, "append", append)
+    svc = make_service()
+    folder = project(settings)
+    data = "".join(LINE % f"disk full pelican {i}" for i in range(50)).encode()
+    (folder / "full.jsonl").write_bytes(data)
+    fault = wait_for(lambda: fault_paths(svc).get("full.jsonl"))
+    assert fault["kind"] == "waiting" and "disk full" in fault["reason"]
+    report = status(settings, svc)
+    assert [f["path"].endswith("full.jsonl") for f in report["faults"]] == [True]
+    assert report["state"] == "watching"
+    (folder / "other.jsonl").write_bytes((LINE % "unaffected heron").encode())  # other files still tried
+
+    full["on"] = False  # space is back: the retry (with back-off) finishes the file by itself
+    wait_for(lambda: not svc.faults.snapshot(), timeout=20)
+    reader = Index(settings)
+    try:
+        wait_for(lambda: found(reader, "pelican"))
+        assert found(reader, "heron")
+        assert (settings.archive_dir / "testhost/claude/-live/full.jsonl").read_bytes() == data
+        assert check_all(reader.conn, settings.archive_dir) == []
+    finally:
+        reader.db.close()
+
+
+def test_index_full_pauses_writes_and_resumes_by_itself(settings, make_service, monkeypatch):
+    """SQLite's own "database or disk is full", from a page limit on the
+    writer's connection: fault injection without filling the real disk."""
+    conns, full = [], {"on": True}
+    real_connect = service_mod.connect
+
+    def connect(*args, **kwargs):
+        db = real_connect(*args, **kwargs)
+        conns.append(db.conn)
+        if full["on"]:
+            pages = db.conn.execute("pragma page_count").fetchone()[0]
+            db.conn.execute(f"pragma max_page_count = {pages + 5}")
+        return db
+
+    monkeypatch.setattr(service_mod, "connect", connect)
+    svc = make_service()
+    folder = project(settings)
+    data = "".join(LINE % f"index full walrus {i} {'w' * 300}" for i in range(400)).encode()
+    (folder / "big.jsonl").write_bytes(data)
+    # Whether the live sync or a rescan meets it first, status says the index is full.
+    fault = wait_for(lambda: fault_paths(svc).get("big.jsonl") or fault_paths(svc).get("index"))
+    assert fault["kind"] == "waiting" and "full" in fault["reason"]
+    assert any("full" in f["reason"] for f in status(settings, svc)["faults"])
+
+    full["on"] = False
+    for conn in conns:
+        try:
+            conn.execute("pragma max_page_count = 1073741823")
+        except sqlite3.ProgrammingError:  # closed by the writer's restart
+            pass
+    wait_for(lambda: not svc.faults.snapshot(), timeout=30)
+    reader = Index(settings)
+    try:
+        wait_for(lambda: reader.scalar("select count(*) from lines") == 400)
+        assert check_all(reader.conn, settings.archive_dir) == []
+    finally:
+        reader.db.close()
+
+
+def test_a_bug_in_one_file_does_not_stop_the_writer(settings, make_service, monkeypatch):
+    real = tailer.sync_source
+
+    def explode_on_bad(writer, archive_dir, source, src, *args, **kwargs):
+        if source.rel.endswith("bad.jsonl"):
+            raise RuntimeError("unexpected parser state")
+        return real(writer, archive_dir, source, src, *args, **kwargs)
+
+    monkeypatch.setattr(tailer, "sync_source", explode_on_bad)
+    folder = project(settings)
+    (folder / "bad.jsonl").write_bytes((LINE % "bad one").encode())
+    svc = make_service()
+    (folder / "good.jsonl").write_bytes((LINE % "still archived narwhal").encode())
+    reader = Index(settings)
+    try:
+        wait_for(lambda: found(reader, "narwhal"))
+    finally:
+        reader.db.close()
+    fault = fault_paths(svc)["bad.jsonl"]
+    assert fault["kind"] == "error" and "unexpected parser state" in fault["reason"]
+    assert svc.state == "watching"
+
+
+def test_fifo_and_escaping_link_appear_in_status_while_running(settings, make_service, tmp_path):
+    svc = make_service()
+    folder = project(settings)
+    os.mkfifo(folder / "pipe.jsonl")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret\n")
+    (folder / "escape.jsonl").symlink_to(outside)
+    (folder / "ok.jsonl").write_bytes((LINE % "fine ocelot").encode())
+    wait_for(lambda: {"pipe.jsonl", "escape.jsonl"} <= set(fault_paths(svc)))
+    reader = Index(settings)
+    try:
+        wait_for(lambda: found(reader, "ocelot"))
+    finally:
+        reader.db.close()
+    report = status(settings, svc)
+    assert {f["kind"] for f in report["faults"]} == {"skipped"}
+    assert not (settings.archive_dir / "testhost/claude/-live/escape.jsonl").exists()
+    # The FIFO gone, its note goes with the next pass.
+    (folder / "pipe.jsonl").unlink()
+    wait_for(lambda: "pipe.jsonl" not in fault_paths(svc), timeout=10)
+
+
+def test_middle_rewrite_is_archived_by_the_next_rescan(settings, make_service):
+    from test_integrity import middle_rewrite
+
+    svc = make_service(rescan_interval=0.5)
+    folder = project(settings)
+    path = folder / "mid.jsonl"
+    original = "".join(LINE % f"line {i} original" for i in range(400)).encode()
+    path.write_bytes(original)
+    gen2 = settings.archive_dir / "testhost/claude/-live/mid.jsonl.gen2"
+    wait_for(lambda: (settings.archive_dir / "testhost/claude/-live/mid.jsonl").exists())
+    wait_for(lambda: svc.last_rescan and not svc.backlog)
+    rewritten = middle_rewrite(path)
+    wait_for(lambda: gen2.exists() and gen2.read_bytes() == rewritten, timeout=10)
