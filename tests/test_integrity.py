@@ -265,3 +265,58 @@ def test_import_and_reindex_refuse_while_another_writer_holds_the_home(settings,
         proc.kill()
         proc.wait()
     assert CliRunner().invoke(zergd, [command]).exit_code == 0
+
+
+# --- 7. zergd check covers every generation, source and archive file ---------------
+
+
+def check():
+    return CliRunner().invoke(zergd, ["check"])
+
+
+def test_check_on_a_home_never_imported_fails_and_creates_nothing(settings):
+    (project(settings) / "a.jsonl").write_bytes(LINE % b"never archived")
+    result = check()
+    assert result.exit_code == 1
+    assert "a.jsonl is not archived yet" in result.output
+    assert not settings.index_path.exists()
+
+
+def test_check_passes_after_import_and_verifies_sealed_generations(settings, index):
+    path = project(settings) / "s.jsonl"
+    path.write_bytes(LINE % b"first version" * 3)
+    index.backfill()
+    path.write_bytes(LINE % b"second")  # shorter: generation 2
+    index.backfill()
+    assert index.scalar("select sha256 is not null from generations where gen = 1") == 1
+    result = check()
+    assert result.exit_code == 0, result.output
+    gen1 = settings.archive_dir / "testhost/claude/-p/s.jsonl"
+    data = bytearray(gen1.read_bytes())
+    data[3] ^= 1  # one flipped bit in an old generation
+    gen1.write_bytes(bytes(data))
+    result = check()
+    assert result.exit_code == 1
+    assert f"I5: {gen1}: archived bytes changed" in result.output
+    assert "malformed" not in result.output
+
+
+def test_check_reports_damage_to_the_current_generation_as_damage(settings, index):
+    path = project(settings) / "s.jsonl"
+    path.write_bytes(LINE % b"kept safe")
+    index.backfill()
+    archived = settings.archive_dir / "testhost/claude/-p/s.jsonl"
+    archived.write_bytes(archived.read_bytes().replace(b"kept", b"KEPT"))
+    result = check()
+    assert result.exit_code == 1
+    assert "damaged archive" in result.output and "malformed" not in result.output
+
+
+def test_check_finds_archive_files_the_index_does_not_list(settings, index):
+    (project(settings) / "s.jsonl").write_bytes(LINE % b"indexed")
+    index.backfill()
+    stray = settings.archive_dir / "testhost/claude/-p/other.jsonl"
+    stray.write_bytes(LINE % b"copied in by hand")
+    result = check()
+    assert result.exit_code == 1
+    assert f"{stray} is in the archive but not in the index" in result.output

@@ -11,14 +11,18 @@
   source starts a new generation (see ``snapshot`` / ``check_immutable``).
 
 ``check_all`` returns a list of human-readable problems (empty when all
-hold); tests and ``zergd check`` use it.
+hold); tests use it.  ``check_home`` is ``zergd check``: the same, plus every
+source on disk (archived yet?) and every file in the archive (indexed?).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import zlib
 from pathlib import Path
 
+from .archive import parse_archive_rel
 from .index.db import OFFSET_BITS
 from .index.parse import parse_line
 
@@ -125,5 +129,89 @@ def check_immutable(before: dict[str, bytes], archive_dir: Path) -> list[str]:
     return problems
 
 
+def _digests(path: Path, length: int) -> tuple[int, str]:
+    crc, h = 0, hashlib.sha256()
+    with open(path, "rb") as f:
+        while length > 0:
+            data = f.read(min(1 << 22, length))
+            if not data:
+                break
+            crc = zlib.crc32(data, crc)
+            h.update(data)
+            length -= len(data)
+    return crc, h.hexdigest()
+
+
+def check_generations(conn, archive_dir: Path) -> list[str]:
+    """I5 for every generation, old ones too: its archive file holds exactly
+    the bytes recorded - the running CRC kept since they were written, and
+    for a sealed generation the sha256 recorded when it was sealed."""
+    problems = []
+    rows = conn.execute(
+        "select g.archive, g.archived, g.crc, g.sha256, g.gen = (select max(gen) from generations"
+        " where source_id = g.source_id) from generations g order by g.id"
+    ).fetchall()
+    for archive, archived, crc, sha256, current in rows:
+        apath = archive_dir / archive
+        if not apath.exists():
+            if archived:
+                problems.append(f"I5: {apath} is missing ({archived} bytes were archived)")
+            continue
+        size = apath.stat().st_size
+        if size < archived or (size > archived and not current):
+            problems.append(f"I5: {apath} is {size} bytes, the index recorded {archived}")
+            continue
+        if size > archived:
+            problems.append(f"I3: {apath} holds {size - archived} bytes the index has not recorded yet"
+                            " (a crash's leftovers; the daemon or `zergd import` adopts them)")
+        got_crc, got_sha = _digests(apath, archived)
+        if (crc is not None and got_crc != crc) or (sha256 is not None and got_sha != sha256):
+            problems.append(f"I5: {apath}: archived bytes changed since they were written (damaged archive)")
+    return problems
+
+
+def check_archive_indexed(conn, archive_dir: Path) -> list[str]:
+    """Every transcript file in the archive is known to the index (a reindex
+    or import interrupted, or files copied in by hand, would leave some out)."""
+    known = {row[0] for row in conn.execute("select archive from generations")}
+    problems = []
+    for dirpath, _dirs, files in os.walk(archive_dir):
+        for name in files:
+            path = Path(dirpath, name)
+            rel = path.relative_to(archive_dir).as_posix()
+            parsed = parse_archive_rel(rel)
+            if parsed and rel not in known:
+                problems.append(f"I4: {path} is in the archive but not in the index (run `zergd reindex`)")
+    return sorted(problems)
+
+
+def check_sources_archived(conn, settings) -> list[str]:
+    """I2 from the sources' side: every transcript on disk has an archive."""
+    from .watch.sources import walk_root
+
+    known = {(p, r) for p, r in conn.execute("select provider, rel from sources where host = ?",
+                                             (settings.host,))} if conn is not None else set()
+    problems = []
+    for root in settings.source_roots():
+        for path, rel in walk_root(root):
+            if (root.provider, rel) not in known and path.is_file():
+                problems.append(f"I2: {path} is not archived yet (start the daemon or run `zergd import`)")
+    return problems
+
+
 def check_all(conn, archive_dir: Path) -> list[str]:
-    return check_byte_exact(conn, archive_dir) + check_rows(conn, archive_dir) + check_integrity(conn)
+    problems = check_byte_exact(conn, archive_dir) + check_generations(conn, archive_dir)
+    problems += check_rows(conn, archive_dir)
+    if any("damaged" in p or "missing" in p for p in problems):
+        # FTS5 re-derives text from the archive: its check would only call
+        # the damage above a "malformed database".
+        return problems
+    return problems + check_integrity(conn)
+
+
+def check_home(settings, conn) -> list[str]:
+    """``zergd check``: everything, from the sources, the archive and the index."""
+    if conn is None:
+        return check_sources_archived(None, settings)
+    return (check_sources_archived(conn, settings) + check_archive_indexed(conn, settings.archive_dir)
+            + check_all(conn, settings.archive_dir))
