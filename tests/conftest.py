@@ -40,6 +40,14 @@ def corpus(settings):
     return settings
 
 
+def agent(stem: str) -> str:
+    """The session id of the corpus subagent file ``<stem>.jsonl``."""
+    from zergd.watch.sources import session_id_for
+
+    [path] = (CORPUS / "claude").rglob(f"{stem}.jsonl")
+    return session_id_for("claude", path.relative_to(CORPUS / "claude").as_posix())
+
+
 def corpus_files():
     return sorted(p for p in CORPUS.rglob("*.jsonl"))
 

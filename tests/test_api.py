@@ -6,7 +6,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import CORPUS
+from conftest import CORPUS, agent
 from zergd.api.app import create_app
 
 ORIGIN = "http://127.0.0.1:8080"
@@ -89,7 +89,7 @@ def test_session_detail(client):
     s = client.get("/api/sessions/ef958aa1-0e93-49f0-bb71-150f63befcd1").json()
     assert s["title"].startswith("OK, we're going to make a little experiment")
     assert s["generations"] == [{"gen": 1, "bytes": s["generations"][0]["bytes"], "started_at": s["generations"][0]["started_at"]}]
-    assert {c["id"] for c in s["subagents"]} >= {"agent-a36efb2a1231c41e2", "agent-a4ca7529859c158c2"}
+    assert {c["id"] for c in s["subagents"]} >= {agent("agent-a36efb2a1231c41e2"), agent("agent-a4ca7529859c158c2")}
 
 
 def test_lines_pages_cover_the_file_once(client):

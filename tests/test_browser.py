@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import CORPUS  # noqa: F401
-from test_daemon import free_port, wait_for, zergd
+from conftest import CORPUS, agent  # noqa: F401
+from test_daemon import free_port, wait_for, zerg, zergd
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -122,13 +122,13 @@ def test_session_view(server, page):
     link = task.locator("a.subagent-link")
     expect(link).to_be_visible()
     link.click()
-    expect(page).to_have_url(re.compile(r"/s/agent-ea02459f$"))
+    expect(page).to_have_url(re.compile(f"/s/{agent('agent-ea02459f')}$"))
     expect(page.get_by_role("link", name="↑ parent session")).to_be_visible()
     # 2.1.2+ layout: the sidecar's description ties the Agent call to its transcript.
     page.goto(server + "/s/ef958aa1-0e93-49f0-bb71-150f63befcd1")
     call = page.locator("details.tool", has_text="Research Claude Code plan mode").first
     call.locator("summary").click()
-    expect(call.locator("a.subagent-link")).to_have_attribute("href", "/s/agent-a4ca7529859c158c2")
+    expect(call.locator("a.subagent-link")).to_have_attribute("href", f"/s/{agent('agent-a4ca7529859c158c2')}")
     call.locator("a.subagent-link").click()
     expect(page.locator("h1")).to_have_text("Research Claude Code plan mode")
     expect(page.locator(".session-head .badge")).to_contain_text("subagent · general-purpose")
@@ -265,3 +265,28 @@ def test_chat_page_streams_answers_with_citations(corpus, monkeypatch, page):
             assert page.errors == [] and page.dialogs == []
         finally:
             zergd("stop")
+
+
+def test_banner_shows_files_set_aside_and_deleted_sources_say_when(settings, monkeypatch, page):
+    import os
+
+    folder = settings.claude_dir / "projects" / "-tmp-edges"
+    folder.mkdir()
+    (folder / "gone-soon.jsonl").write_bytes(b'{"type":"user","message":{"role":"user","content":"ephemeral"}}\n')
+    url = start_daemon(settings, monkeypatch)
+    try:
+        page.goto(url + "/")
+        expect(page.locator("#status-banner")).to_be_hidden()
+        os.mkfifo(folder / "<img src=x onerror=alert(1)>.jsonl")  # a hostile name too: shown as text
+        expect(page.locator("#status-banner")).to_be_visible(timeout=10_000)
+        expect(page.locator("#status-banner")).to_contain_text("1 file set aside")
+        page.locator("#status-banner summary").click()
+        expect(page.locator("#status-banner li")).to_contain_text("<img src=x onerror=alert(1)>.jsonl")
+        expect(page.locator("#status-banner li")).to_contain_text("FIFO")
+        (folder / "gone-soon.jsonl").unlink()
+        wait_for(lambda: json.loads(zerg("sessions", "--deleted", "--json").stdout))
+        page.goto(url + "/s/gone-soon")
+        expect(page.locator(".session-head .badge.deleted")).to_contain_text("source deleted on")
+        expect(page.locator(".session-head .badge.deleted")).to_contain_text(", kept here")
+    finally:
+        zergd("stop")

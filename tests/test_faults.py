@@ -5,6 +5,7 @@ with nothing lost, and status tells the truth all along."""
 import errno
 import os
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +180,76 @@ def test_middle_rewrite_is_archived_by_the_next_rescan(settings, make_service):
     wait_for(lambda: svc.last_rescan and not svc.backlog)
     rewritten = middle_rewrite(path)
     wait_for(lambda: gen2.exists() and gen2.read_bytes() == rewritten, timeout=10)
+
+
+UNREADABLE_SCRIPT = r"""
+import os, sys, time
+from pathlib import Path
+from zergd.config import load_settings
+from zergd.events import EventBus
+from zergd.index.db import connect
+from zergd.index.queries import search
+from zergd.watch.service import ArchiveService
+
+settings = load_settings()
+projects = settings.claude_dir / "projects"
+(projects / "-locked").mkdir(parents=True)
+(projects / "-locked" / "x.jsonl").write_text("{}\n")
+os.chmod(projects / "-locked", 0)
+(projects / "-open").mkdir()
+live = projects / "-open" / "s.jsonl"
+live.write_text('{"type":"user","message":{"role":"user","content":"first"}}\n')
+svc = ArchiveService(settings, EventBus(), rescan_interval=120)  # no rescan to hide behind
+svc.start()
+assert svc.ready.wait(20)
+time.sleep(0.5)
+with open(live, "a") as f:
+    f.write('{"type":"user","message":{"role":"user","content":"appended capybara"}}\n')
+db = connect(settings.index_path, settings.archive_dir, readonly=True)
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and not search(db.conn, "capybara"):
+    time.sleep(0.05)
+print("live" if search(db.conn, "capybara") else "not live", flush=True)
+print("fault" if any(f["path"].endswith("-locked") for f in svc.faults.snapshot()) else "no fault", flush=True)
+svc.stop()
+"""
+
+
+def test_an_unreadable_folder_does_not_stop_live_tailing(tmp_path):
+    """Needs a user that permissions apply to: as root, the check runs as nobody."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="zerg-perm-"))
+    try:
+        base.chmod(0o777)
+        env = dict(os.environ, HOME=str(base), ZERG_HOME=str(base / "zerg"), ZERG_HOST="testhost",
+                   CLAUDE_CONFIG_DIR=str(base / "claude"), CODEX_HOME=str(base / "codex"))
+        command = [sys.executable, "-c", UNREADABLE_SCRIPT]
+        if os.geteuid() == 0:
+            if not shutil.which("setpriv"):
+                pytest.skip("running as root without setpriv: cannot make a folder unreadable")
+            command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=str(base))
+        assert proc.stdout.split() == ["live", "fault"], proc.stderr[-3000:]
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwx", str(base)])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_name_that_is_not_utf8_does_not_lose_other_events(settings, make_service):
+    svc = make_service(rescan_interval=120)
+    folder = project(settings)
+    reader = Index(settings)
+    (folder / "a.jsonl").write_bytes((LINE % "watcher is up").encode())
+    wait_for(lambda: found(reader, "watcher"), timeout=10)  # a new folder's first file, found live
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.jsonl"), "wb") as f:
+        f.write((LINE % "latin name").encode())
+    (folder / "b.jsonl").write_bytes((LINE % "same batch quetzal").encode())
+    try:
+        wait_for(lambda: found(reader, "quetzal"), timeout=10)
+        wait_for(lambda: found(reader, "latin"), timeout=10)
+    finally:
+        reader.db.close()

@@ -320,3 +320,69 @@ def test_check_finds_archive_files_the_index_does_not_list(settings, index):
     result = check()
     assert result.exit_code == 1
     assert f"{stray} is in the archive but not in the index" in result.output
+
+
+# --- 8. ids are a function of the source; the machine's name is stable ---------------
+
+
+def test_session_ids_do_not_depend_on_import_order_or_reindex(settings, tmp_path, monkeypatch):
+    """Two copies of one agent file (the same short agent id in two sessions):
+    whichever is seen first, both get the same ids, and a reindex keeps them."""
+    from conftest import Index
+
+    body = LINE % b"agent work"
+    rels = ["-p/s1/subagents/agent-abc.jsonl", "-p/s2/subagents/agent-abc.jsonl", "-q/agent-abc.jsonl"]
+    ids = []
+    for order in (rels, rels[::-1]):
+        home = tmp_path / f"home-{len(ids)}"
+        monkeypatch.setenv("ZERG_HOME", str(home))
+        from zergd.config import load_settings
+
+        s = load_settings()
+        for rel in sorted(p.relative_to(s.claude_dir / "projects").as_posix()
+                          for p in (s.claude_dir / "projects").rglob("*.jsonl")):
+            (s.claude_dir / "projects" / rel).unlink()
+        idx = Index(s)
+        for rel in order:  # one file at a time, as a live daemon meets them
+            path = s.claude_dir / "projects" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+            idx.backfill()
+        ids.append(sorted(r[0] for r in idx.conn.execute("select id from sessions")))
+        idx.db.close()
+        assert CliRunner().invoke(zergd, ["reindex"]).exit_code == 0
+        idx = Index(s)
+        assert sorted(r[0] for r in idx.conn.execute("select id from sessions")) == ids[-1]
+        idx.db.close()
+    assert ids[0] == ids[1]
+    assert len(set(ids[0])) == 3
+
+
+def test_a_host_rename_neither_re_archives_nor_duplicates(settings, monkeypatch):
+    import socket
+
+    from zergd.config import load_settings
+
+    monkeypatch.delenv("ZERG_HOST")
+    (project(settings) / "s.jsonl").write_bytes(LINE % b"kept once")
+    monkeypatch.setattr(socket, "gethostname", lambda: "alpha")
+    assert CliRunner().invoke(zergd, ["import"]).exit_code == 0
+    monkeypatch.setattr(socket, "gethostname", lambda: "beta")
+    assert load_settings().host == "alpha"
+    result = CliRunner().invoke(zergd, ["import"])
+    assert result.exit_code == 0 and "0 changed" in result.output
+    assert [p.name for p in settings.archive_dir.iterdir()] == ["alpha"]
+    assert (settings.home / "machine-id").read_text().strip() == "alpha"
+
+
+def test_an_archive_from_before_machine_ids_keeps_its_folder(settings, monkeypatch):
+    import socket
+
+    from zergd.config import load_settings
+
+    monkeypatch.delenv("ZERG_HOST")
+    old = settings.archive_dir / "old-laptop" / "claude" / "-p" / "s.jsonl"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(LINE % b"from before")
+    monkeypatch.setattr(socket, "gethostname", lambda: "new-name")
+    assert load_settings().host == "old-laptop"

@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import CORPUS
+from conftest import CORPUS, agent as agent_id
 from zergd.cli import zerg
 
 PARENTS = {
@@ -19,7 +19,7 @@ PARENTS = {
 
 @pytest.mark.parametrize("agent,parent", sorted(PARENTS.items()))
 def test_subagents_link_to_parent(imported, agent, parent):
-    s = imported.session(agent)
+    s = imported.session(agent_id(agent))
     assert s["is_subagent"] == 1
     assert s["parent_session_id"] == parent
     assert s["agent_id"] == agent[len("agent-"):]
@@ -134,7 +134,7 @@ def test_subagent_sidecars_are_archived_and_read(imported):
     for src in (CORPUS / "claude" / SIDECAR_DIR).glob("*.meta.json"):
         copy = settings.archive_dir / "testhost" / "claude" / SIDECAR_DIR / src.name
         assert copy.read_bytes() == src.read_bytes()
-    s = imported.session("agent-a4ca7529859c158c2")
+    s = imported.session(agent_id("agent-a4ca7529859c158c2"))
     assert s["agent_type"] == "general-purpose"
     assert s["agent_description"] == "Research Claude Code plan mode"
 
@@ -148,9 +148,9 @@ def test_a_rewritten_sidecar_keeps_its_old_version(imported):
     archived = settings.archive_dir / "testhost" / "claude" / SIDECAR_DIR
     assert (archived / "agent-a6aa8ad077d9ea083.meta.json").read_bytes() == old
     assert (archived / "agent-a6aa8ad077d9ea083.meta.json.gen2").read_bytes() == live.read_bytes()
-    assert imported.session("agent-a6aa8ad077d9ea083")["agent_type"] == "Explore"
+    assert imported.session(agent_id("agent-a6aa8ad077d9ea083"))["agent_type"] == "Explore"
     imported.backfill()  # unchanged: no third copy
     assert not (archived / "agent-a6aa8ad077d9ea083.meta.json.gen3").exists()
     live.unlink()  # Claude Code's cleanup: the archive keeps both
     imported.backfill()
-    assert imported.session("agent-a6aa8ad077d9ea083")["agent_description"] == "Round 3: carol again"
+    assert imported.session(agent_id("agent-a6aa8ad077d9ea083"))["agent_description"] == "Round 3: carol again"

@@ -1,7 +1,7 @@
 // The Timeline: every page state lives in the URL (filters, search, the
 // message a link points at), so back, forward and bookmarks work.
 
-import { h, clear, fmtTime, fmtDay, fmtDuration, plural } from "./dom.js";
+import { h, clear, fmtTime, fmtDate, fmtDay, fmtDuration, plural } from "./dom.js";
 import { renderLine } from "./render.js";
 import { live } from "./live.js";
 import { startBanner } from "./banner.js";
@@ -320,7 +320,7 @@ function sessionHeader(s, gen, showMeta) {
   return h("header", { class: "session-head" },
     h("h1", {}, s.agent_description || s.title || "(untitled)"),
     h("div", { class: "card-meta" },
-      s.source_deleted_at ? h("span", { class: "badge deleted" }, "source deleted — kept in archive") : null,
+      s.source_deleted_at ? h("span", { class: "badge deleted", title: fmtTime(s.source_deleted_at) }, `source deleted on ${fmtDate(s.source_deleted_at)}, kept here`) : null,
       s.is_subagent ? h("span", { class: "badge" }, s.agent_type ? `subagent · ${s.agent_type}` : "subagent") : null,
       h("span", { class: "project" }, s.project || s.project_dir || ""),
       s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,

@@ -55,6 +55,11 @@ export function fmtTime(ts) {
   return isNaN(d) ? ts : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
+export function fmtDate(ts) {
+  const d = new Date(ts);
+  return isNaN(d) ? ts : d.toLocaleDateString([], { year: "numeric", month: "long", day: "numeric" });
+}
+
 export function fmtDay(ts) {
   const d = new Date(ts);
   if (isNaN(d)) return "Undated";

@@ -329,18 +329,19 @@ def _parse_since(value):
 @zerg.command()
 @click.option("--project", help="cwd or project folder (substring)")
 @click.option("--since", help="only sessions active since this date (2026-05-01) or days ago (7d)")
+@click.option("--deleted", is_flag=True, help="only sessions whose source file is gone (kept in the archive)")
 @click.option("--json", "as_json", is_flag=True, help="every field of every session, as JSON")
-def sessions(project, since, as_json):
+def sessions(project, since, deleted, as_json):
     """List sessions, newest first."""
     _settings_, db = _reader()
-    rows, _next = list_sessions(db.conn, SessionFilter(project=project, since=_parse_since(since)))
+    rows, _next = list_sessions(db.conn, SessionFilter(project=project, since=_parse_since(since), deleted=deleted))
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
         return
     for s in rows:
         when = (s["last_ts"] or s["first_ts"] or "")[:16].replace("T", " ")
         kind = "  subagent" if s["is_subagent"] else ""
-        gone = "  [source deleted]" if s["source_deleted_at"] else ""
+        gone = f"  [source deleted {s['source_deleted_at'][:10]}, kept here]" if s["source_deleted_at"] else ""
         click.echo(f"{s['id']}  {when:16}  {s['project'] or s['project_dir'] or '-'}{kind}{gone}")
         click.echo(f"    {s['title'] or '(untitled)'}  · {s['user_messages']} prompts, "
                    f"{s['assistant_messages']} replies, {s['tool_calls']} tool calls")

@@ -98,6 +98,41 @@ def _safe_host(name: str) -> str:
     return cleaned or "localhost"
 
 
+MACHINE_FILE = "machine-id"
+
+
+def machine_id(home: Path) -> str:
+    """This machine's folder name in the archive, stable across host renames.
+
+    Kept in ``ZERG_HOME/machine-id``: the host name when the archive was
+    started.  A home archived before the file existed keeps the one folder it
+    has (renaming the host later must not re-archive and duplicate every
+    session)."""
+    path = home / MACHINE_FILE
+    try:
+        name = path.read_text("utf-8").strip()
+        if name:
+            return _safe_host(name)
+    except (OSError, UnicodeDecodeError):
+        pass
+    name = _safe_host(socket.gethostname())
+    sessions = home / "sessions"
+    try:
+        existing = sorted(p.name for p in sessions.iterdir() if p.is_dir())
+    except OSError:
+        existing = []
+    if len(existing) == 1 and name not in existing:
+        name = existing[0]
+    if existing:  # the archive exists: from now on its folder name is fixed
+        try:
+            tmp = path.with_name(MACHINE_FILE + ".tmp")
+            tmp.write_text(name + "\n", "utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home still works; the name is derived again next time
+    return name
+
+
 def load_settings() -> Settings:
     home = Path(os.environ.get("ZERG_HOME") or Path.home() / ".zerg").expanduser()
     options = _read_config_file(home)
@@ -110,6 +145,6 @@ def load_settings() -> Settings:
         home=home,
         claude_dir=pick("CLAUDE_CONFIG_DIR", "claude_dir", _default_claude_dir),
         codex_dir=pick("CODEX_HOME", "codex_dir", lambda: Path.home() / ".codex"),
-        host=_safe_host(os.environ.get("ZERG_HOST") or options.get("host") or socket.gethostname()),
+        host=_safe_host(os.environ.get("ZERG_HOST") or options.get("host") or machine_id(home)),
         options=options,
     )

@@ -67,10 +67,11 @@ def _when(value: str | None, name: str, *, end_of_day: bool = False) -> str | No
         raise HTTPException(400, f"{name}: {e}") from None
 
 
-def session_filter(project, since, until, branch, model, provider, subagents) -> queries.SessionFilter:
+def session_filter(project, since, until, branch, model, provider, subagents, deleted=False) -> queries.SessionFilter:
     return queries.SessionFilter(project=project or None, since=_when(since, "since"),
                                  until=_when(until, "until", end_of_day=True), branch=branch or None,
-                                 model=model or None, provider=provider or None, subagents=subagents)
+                                 model=model or None, provider=provider or None, subagents=subagents,
+                                 deleted=deleted)
 
 
 @router.get("/sessions")
@@ -83,10 +84,11 @@ def list_sessions(
     model: str | None = None,
     provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
     subagents: Annotated[bool, Query(description="include subagent sessions")] = False,
+    deleted: Annotated[bool, Query(description="only sessions whose source file is gone (kept here)")] = False,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(description="`next` from the previous page")] = None,
 ):
-    flt = session_filter(project, since, until, branch, model, provider, subagents)
+    flt = session_filter(project, since, until, branch, model, provider, subagents, deleted)
     with reader(request) as conn:
         try:
             rows, next_cursor = queries.list_sessions(conn, flt, limit=limit, cursor=cursor)

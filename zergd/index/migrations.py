@@ -110,6 +110,9 @@ def m001_initial() -> str:
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; return the names applied."""
     db.execute("create table if not exists _migrations (name text primary key, applied_at text)")
+    from ..watch.sources import session_id_for
+
+    db.conn.create_function("zerg_session_id", 2, session_id_for, deterministic=True)
     done = {row[0] for row in db.execute("select name from _migrations")}
     applied = []
     for fn in MIGRATIONS:
@@ -161,4 +164,23 @@ def m004_fingerprints() -> str:
         alter table generations add column crc integer;
         alter table generations add column checked_mtime_ns integer;
         alter table generations add column sha256 text;
+    """
+
+
+@migration
+def m005_pure_subagent_ids() -> str:
+    # Subagent ids used to be `agent-<id>`, qualified only when a second file
+    # had the same one, so they depended on the order files were seen.  Now
+    # they are a function of the path (watch.sources.session_id_for).
+    return """
+        create temp table renames as
+            select x.id as old, zerg_session_id(s.provider, s.rel) as new
+            from sessions x join sources s on s.id = x.source_id where x.agent_id is not null;
+        delete from renames where old = new
+            or new in (select id from sessions);  -- a copy keeps its qualified id
+        update usage set session_id = (select new from renames where old = usage.session_id)
+            where session_id in (select old from renames);
+        update sessions set id = (select new from renames where old = sessions.id)
+            where id in (select old from renames);
+        drop table renames;
     """

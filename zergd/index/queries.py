@@ -65,6 +65,7 @@ class SessionFilter:
     model: str | None = None
     provider: str | None = None
     subagents: bool = True
+    deleted: bool = False  # only sessions whose source file is gone (kept in the archive)
     ids: list[str] = field(default_factory=list)
 
     def where(self, alias: str = "") -> tuple[list[str], list]:
@@ -90,6 +91,8 @@ class SessionFilter:
             params.append(self.provider)
         if not self.subagents:
             where.append(f"{a}is_subagent = 0")
+        if self.deleted:
+            where.append(f"{a}source_deleted_at is not null")
         if self.ids:
             where.append(f"{a}id in ({', '.join('?' * len(self.ids))})")
             params += self.ids

@@ -11,7 +11,7 @@ import orjson
 import sqlite_utils
 
 from ..archive import archive_rel
-from ..watch.sources import SourceInfo
+from ..watch.sources import SourceInfo, path_digest
 from .db import line_id
 from .feed import Batch
 from .parse import Line
@@ -113,14 +113,15 @@ class Writer:
         return Source(source_id, session_id, host, info.provider, info.rel, path, gen)
 
     def _free_session_id(self, info: SourceInfo, host: str) -> str:
-        """The id the path suggests, qualified by a hash of the path when another
-        file already has it (copied sessions, cloned agent files)."""
-        base = info.session_id
-        taken = self.conn.execute("select 1 from sessions where id = ?", (base,)).fetchone()
-        if not taken:
-            return base
-        digest = hashlib.sha1(f"{host}/{info.provider}/{info.rel}".encode()).hexdigest()
-        return f"{base}-{digest[:8]}"
+        """The id the path gives; only a copy of a file already archived under
+        that id (the same session UUID in two places) gets it qualified by a
+        digest of its own path - the one archived first keeps the plain id."""
+        candidates = [info.session_id, f"{info.session_id}-{path_digest(info.provider, info.rel)}",
+                      f"{info.session_id}-{hashlib.sha1(f'{host}/{info.provider}/{info.rel}'.encode()).hexdigest()}"]
+        for candidate in candidates:
+            if not self.conn.execute("select 1 from sessions where id = ?", (candidate,)).fetchone():
+                return candidate
+        raise ValueError(f"session id {info.session_id!r} is taken under every qualified form")
 
     def _insert_generation(self, source_id: int, host: str, provider: str, rel: str, gen: int) -> Generation:
         archive = archive_rel(host, provider, rel, gen)

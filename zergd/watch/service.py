@@ -17,8 +17,6 @@ import threading
 import time
 from pathlib import Path
 
-import watchfiles
-
 from ..config import Settings
 from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, STATUS_CHANGED, EventBus
 from ..index.db import connect
@@ -28,6 +26,7 @@ from .faults import INDEX, MAX_BACKOFF, Faults, is_transient
 from .sidecars import is_sidecar, sync_sidecar
 from .sources import is_transcript, rel_for
 from .tailer import sync_file
+from .watcher import Watcher, watch_targets
 
 log = logging.getLogger("zergd.watch")
 
@@ -56,6 +55,8 @@ class ArchiveService:
         self._stop = threading.Event()
         self._watch_stop = threading.Event()
         self._watched: tuple[Path, ...] = ()
+        self._targets: tuple[tuple[Path, ...], tuple[Path, ...]] = ((), ())
+        self._rescan_now = False
         self._threads: list[threading.Thread] = []
         self.ready = threading.Event()  # set once the start-up backfill is done
 
@@ -140,7 +141,9 @@ class ArchiveService:
                 for due in self.faults.due():
                     self.faults.postpone(due)  # until this retry has run
                     self.request(Path(due))
-            elif self._roots_changed() or time.time() - (self.last_rescan or 0) >= self.rescan_interval:
+            elif (self._rescan_now or self._roots_changed()
+                  or time.time() - (self.last_rescan or 0) >= self.rescan_interval):
+                self._rescan_now = False
                 self._rescan(writer)
 
     def _next_path(self) -> Path | None:
@@ -148,7 +151,7 @@ class ArchiveService:
         deadline = min((self.last_rescan or 0) + self.rescan_interval, time.time() + ROOT_CHECK_SECONDS,
                        self.faults.next_retry() or float("inf"))
         with self._cond:
-            while not self._pending and not self._stop.is_set():
+            while not self._pending and not self._stop.is_set() and not self._rescan_now:
                 remaining = deadline - time.time()
                 if remaining <= 0:
                     return None
@@ -163,7 +166,11 @@ class ArchiveService:
         return tuple(r.path for r in self.settings.source_roots() if r.path.is_dir())
 
     def _roots_changed(self) -> bool:
-        return self._existing_roots() != self._watched
+        """A root appeared or vanished, or (only while some folder cannot be
+        read, which needs a walk) the folders to watch changed."""
+        if self._existing_roots() != self._watched:
+            return True
+        return bool(self._targets[1]) and watch_targets(self._watched) != self._targets
 
     def _rescan(self, writer: Writer, *, reconcile: bool = False) -> None:
         report = backfill(self.settings, writer, reconcile=reconcile, should_stop=self._stop.is_set,
@@ -174,7 +181,7 @@ class ArchiveService:
         self._publish(writer)
         self.last_rescan = time.time()
         if self._roots_changed():
-            self._watch_stop.set()  # the watch thread restarts on the new set of roots
+            self._watch_stop.set()  # the watch thread restarts on the new set of folders
 
     def _sync_path(self, writer: Writer, path: Path) -> None:
         found = rel_for(self.settings.source_roots(), path)
@@ -218,7 +225,14 @@ class ArchiveService:
 
     # --- watch thread ----------------------------------------------------------
 
+    def request_rescan(self) -> None:
+        """Events may have been lost: rescan now rather than at the next interval."""
+        with self._cond:
+            self._rescan_now = True
+            self._cond.notify()
+
     def _watch_loop(self) -> None:
+        watcher = Watcher(self.request, self.request_rescan)
         while not self._stop.is_set():
             roots = self._existing_roots()
             self._watched = roots
@@ -226,18 +240,9 @@ class ArchiveService:
             if not roots:
                 self._watch_stop.wait(1.0)
                 continue
-            try:
-                # watchfiles polls for events and the stop flag every ``step`` ms:
-                # 25 ms keeps append->searchable well under 100 ms at ~0 idle CPU.
-                for changes in watchfiles.watch(
-                    *roots, watch_filter=_only_transcripts, debounce=200, step=25, rust_timeout=0,
-                    stop_event=self._watch_stop, raise_interrupt=False,
-                ):
-                    for _change, name in changes:
-                        self.request(Path(name))
-            except Exception as e:  # a root vanished under the watcher: re-watch
-                log.info("watcher restarting: %s", e)
-                self._stop.wait(0.5)
+            self._targets = watch_targets(roots)
+            watcher.run(self._targets, self._watch_stop)
+            self._stop.wait(0.5)
 
 
 def release_free_memory() -> None:
@@ -249,7 +254,3 @@ def release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to do
         pass
-
-
-def _only_transcripts(_change, path: str) -> bool:
-    return path.endswith((".jsonl", ".meta.json"))

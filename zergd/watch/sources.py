@@ -10,6 +10,7 @@ Codex CLI:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -27,7 +28,7 @@ class SourceInfo:
 
     provider: str
     rel: str  # POSIX path relative to the provider's root, e.g. "proj/uuid.jsonl"
-    session_id: str  # preferred id; the index may qualify it if already taken
+    session_id: str  # see ``session_id_for``; qualified further only for a copied file
     project_dir: str | None
     parent_session_id: str | None  # known from the path for the 2.1.2+ layout
     agent_id: str | None
@@ -37,14 +38,31 @@ def describe(provider: str, rel: str) -> SourceInfo:
     parts = PurePosixPath(rel).parts
     stem = PurePosixPath(rel).stem
     if provider == "codex":
-        m = UUID_TAIL.search(stem)
-        return SourceInfo(provider, rel, m.group(1) if m else stem, None, None, None)
+        return SourceInfo(provider, rel, session_id_for(provider, rel), None, None, None)
     project = parts[0] if len(parts) > 1 else None
     agent = stem[len("agent-") :] if stem.startswith("agent-") else None
     parent = None
     if agent and len(parts) >= 4 and parts[-2] == "subagents":
         parent = parts[-3]
-    return SourceInfo(provider, rel, stem, project, parent, agent)
+    return SourceInfo(provider, rel, session_id_for(provider, rel), project, parent, agent)
+
+
+def path_digest(provider: str, rel: str) -> str:
+    return hashlib.sha1(f"{provider}/{rel}".encode()).hexdigest()[:8]
+
+
+def session_id_for(provider: str, rel: str) -> str:
+    """A session's id, a function of its source alone: the same after a
+    reindex, in any import order and on any machine.  Main sessions and Codex
+    rollouts carry a UUID; a subagent's id (``agent-<short id>``) is unique
+    only within its parent session, so it is qualified by a digest of its path."""
+    stem = PurePosixPath(rel).stem
+    if provider == "codex":
+        m = UUID_TAIL.search(stem)
+        return m.group(1) if m else stem
+    if stem.startswith("agent-"):
+        return f"{stem}-{path_digest(provider, rel)}"
+    return stem
 
 
 def is_transcript(name: str) -> bool:
