@@ -132,22 +132,49 @@ def test_stale_lock_after_kill_9_is_reclaimed(settings, daemon):
 
 
 def test_kill_9_mid_backfill_then_restart(settings, daemon):
-    """Kill while the start-up backfill runs; after a restart every export is
-    byte-exact and nothing is indexed twice."""
+    """The chaos test: kill -9 while the start-up backfill runs and appends
+    keep arriving; after a restart every export is byte-exact, nothing is
+    indexed twice, and `zergd check` finds I1-I5 hold for every generation."""
+    import threading
+
     big = settings.claude_dir / "projects"
     subprocess.run([sys.executable, str(CORPUS.parent / "tools" / "make_corpus.py"), "--out", str(settings.home.parent / "grown"),
                     "--mb", "40", "--seed", "3"], check=True, capture_output=True)
     shutil.copytree(settings.home.parent / "grown" / "claude" / "projects", big, dirs_exist_ok=True)
+    targets = sorted(big.rglob("*.jsonl"))[::25]
+    stop_appending = threading.Event()
+
+    def append_forever():
+        i = 0
+        while not stop_appending.is_set():
+            with open(targets[i % len(targets)], "ab") as f:  # split lines: a partial, then its end
+                f.write(b'{"type":"user","message":{"role":"user","content":"chaos ')
+                f.flush()
+                f.write(b'%d"}}\n' % i)
+            i += 1
+            time.sleep(0.005)
+
+    appender = threading.Thread(target=append_forever)
     start, _port = daemon
     start()
-    wait_for(lambda: status()[1].get("lines", 0) > 0, interval=0.01)
-    code, info = status()
-    assert info["state"] == "backfilling", "backfill finished before the kill; grow the corpus"
-    os.kill(info["pid"], signal.SIGKILL)
-    wait_for(lambda: status()[0] == 3)
-    start()
-    wait_watching()
+    appender.start()
+    try:
+        wait_for(lambda: status()[1].get("lines", 0) > 0, interval=0.01)
+        code, info = status()
+        assert info["state"] == "backfilling", "backfill finished before the kill; grow the corpus"
+        os.kill(info["pid"], signal.SIGKILL)
+        wait_for(lambda: status()[0] == 3)
+        start()
+        wait_watching()
+        time.sleep(1)
+    finally:
+        stop_appending.set()
+        appender.join()
+    wait_for(lambda: status()[1].get("backlog") == 0 and not status()[1].get("faults"))
+    time.sleep(1.5)  # a rescan after the last append
     zergd("stop", check=True)
+    checked = zergd("check")
+    assert checked.returncode == 0, checked.stderr[-3000:]
     idx = Index(settings)
     try:
         assert check_all(idx.conn, settings.archive_dir) == []

@@ -253,3 +253,39 @@ def test_a_name_that_is_not_utf8_does_not_lose_other_events(settings, make_servi
         wait_for(lambda: found(reader, "latin"), timeout=10)
     finally:
         reader.db.close()
+
+
+@pytest.mark.parametrize("exc,kind", [
+    (OSError(errno.ENOSPC, "No space left on device"), "waiting"),
+    (OSError(errno.EDQUOT, "Disk quota exceeded"), "waiting"),
+    (sqlite3.OperationalError("database or disk is full"), "waiting"),
+    (sqlite3.OperationalError("database is locked"), "waiting"),
+    (OSError(errno.EACCES, "Permission denied"), "error"),
+    (OSError(errno.ELOOP, "Too many levels of symbolic links"), "error"),
+    (UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed"), "error"),
+    (sqlite3.IntegrityError("UNIQUE constraint failed: sessions.id"), "error"),
+])
+def test_faults_are_classified_so_transient_ones_retry_soon(exc, kind):
+    from zergd.watch.faults import Faults
+
+    faults = Faults()
+    fault = faults.record("/x.jsonl", exc, now=1000.0)
+    assert fault.kind == kind
+    assert (fault.retry_at is not None) == (kind == "waiting")
+    if kind == "waiting":  # back-off grows, up to a minute
+        assert [faults.record("/x.jsonl", exc, now=1000.0).retry_at - 1000 for _ in range(8)][-1] == 60
+
+
+def test_import_reports_a_file_it_cannot_archive_and_does_the_rest(settings):
+    import subprocess
+    import sys
+
+    folder = project(settings)
+    (folder / "loop.jsonl").symlink_to(folder / "loop.jsonl")
+    (folder / "ok.jsonl").write_bytes((LINE % "imported anyway").encode())
+    proc = subprocess.run([sys.executable, "-m", "zergd", "import"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "could not archive" in proc.stderr and "loop.jsonl" in proc.stderr
+    assert "1 file could not be archived" in proc.stderr
+    assert (settings.archive_dir / "testhost/claude/-live/ok.jsonl").exists()
