@@ -35,10 +35,10 @@ QUERIES = ["error", "migration", "pytest", "def main", "useEffect", "permission 
            "docker compose", "git rebase", "TypeError", "sqlite"]
 
 
-def run_measured(cmd, env=None) -> tuple[float, int, str]:
+def run_measured(cmd, env=None, cwd=None) -> tuple[float, int, str]:
     """(seconds, peak RSS in MB, stdout) of a child process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read()
     err = proc.stderr.read()
     _pid, status, usage = os.wait4(proc.pid, 0)
@@ -103,8 +103,8 @@ def main():
                                                str(src), str(work / "baseline")])
     env = dict(os.environ, ZERG_HOME=str(work / "zerg"), CLAUDE_CONFIG_DIR=str(src / "claude"),
                CODEX_HOME=str(src / "codex"), ZERG_HOST="bench")
-    zergd = shutil.which("zergd") or "zergd"
-    ours_s, ours_rss, _ = run_measured([zergd, "import"], env=env)
+    zergd = [sys.executable, "-m", "zergd"]  # this environment's zergd, whatever PATH says
+    ours_s, ours_rss, _ = run_measured([*zergd, "import"], env=env)
     index = sum(p.stat().st_size for p in (work / "zerg").glob("index.db*"))
     archive = raw_bytes(work / "zerg" / "sessions")
     assert archive == raw, f"archive holds {archive} bytes, corpus {raw}"
@@ -113,8 +113,8 @@ def main():
     for path in list((src / "claude").rglob("*.jsonl")) + list((src / "codex").rglob("*.jsonl")):
         st = path.stat()
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    check_s, _rss, _ = run_measured([zergd, "import"], env=env)
-    idle_s, _rss, _ = run_measured([zergd, "import"], env=env)
+    check_s, _rss, _ = run_measured([*zergd, "import"], env=env)
+    idle_s, _rss, _ = run_measured([*zergd, "import"], env=env)
 
     result = {
         "raw_mb": round(raw / 1e6, 1),
@@ -149,7 +149,8 @@ def against(ref: str, out: Path, src: Path, raw: int, work: Path) -> dict:
             shutil.rmtree(home, ignore_errors=True)
             env = dict(os.environ, ZERG_HOME=str(home), CLAUDE_CONFIG_DIR=str(src / "claude"),
                        CODEX_HOME=str(src / "codex"), ZERG_HOST="bench", PYTHONPATH=str(code))
-            seconds, _rss, _ = run_measured([sys.executable, "-m", "zergd", "import"], env=env)
+            # cwd too: `python -m` puts it first on sys.path
+            seconds, _rss, _ = run_measured([sys.executable, "-m", "zergd", "import"], env=env, cwd=code)
             times[name].append(seconds)
             shutil.rmtree(home, ignore_errors=True)
     best = {name: min(t) for name, t in times.items()}

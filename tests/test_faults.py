@@ -149,11 +149,12 @@ def test_fifo_and_escaping_link_appear_in_status_while_running(settings, make_se
     svc = make_service()
     folder = project(settings)
     os.mkfifo(folder / "pipe.jsonl")
+    os.mkfifo(os.path.join(os.fsencode(folder), b"pipe-\xff.jsonl"))  # its name is not UTF-8 either
     outside = tmp_path / "secret.txt"
     outside.write_text("secret\n")
     (folder / "escape.jsonl").symlink_to(outside)
     (folder / "ok.jsonl").write_bytes((LINE % "fine ocelot").encode())
-    wait_for(lambda: {"pipe.jsonl", "escape.jsonl"} <= set(fault_paths(svc)))
+    wait_for(lambda: {"pipe.jsonl", "escape.jsonl", "pipe-\\xff.jsonl"} <= set(fault_paths(svc)))
     reader = Index(settings)
     try:
         wait_for(lambda: found(reader, "ocelot"))

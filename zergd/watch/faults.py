@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from .sources import Skipped
+from .sources import Skipped, text_rel
 from .tailer import SourceUnstable
 
 SKIPPED, WAITING, ERROR = "skipped", "waiting", "error"
@@ -118,12 +118,11 @@ class Faults:
             self.on_change()
 
     def postpone(self, path: str, now: float | None = None) -> None:
-        """Push a retry back by the next back-off step, keeping its reason."""
+        """Push a retry back while it runs (its outcome records or clears the fault)."""
         now = time.time() if now is None else now
         with self._lock:
             fault = self._faults.get(path)
             if fault is not None and fault.retry_at is not None:
-                fault.attempts += 1
                 fault.retry_at = now + min(MAX_BACKOFF, 2.0 ** (fault.attempts - 1))
 
     def due(self, now: float | None = None) -> list[str]:
@@ -146,5 +145,9 @@ class Faults:
             return len(self._faults)
 
     def snapshot(self) -> list[dict]:
+        """The faults as JSON-ready dicts (names that are not UTF-8 escaped)."""
         with self._lock:
-            return [asdict(f) for f in sorted(self._faults.values(), key=lambda f: f.path)]
+            faults = [asdict(f) for f in sorted(self._faults.values(), key=lambda f: f.path)]
+        for f in faults:
+            f["path"], f["reason"] = text_rel(f["path"]), text_rel(f["reason"])
+        return faults

@@ -77,7 +77,10 @@ def text_rel(rel: str) -> str:
         rel.encode("utf-8")
         return rel
     except UnicodeEncodeError:
-        return os.fsencode(rel).decode("utf-8", "backslashreplace")
+        try:
+            return os.fsencode(rel).decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # surrogates that did not come from a file name
+            return rel.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def walk_root(root: SourceRoot, want=is_transcript, on_error=None):
