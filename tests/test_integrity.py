@@ -386,3 +386,39 @@ def test_an_archive_from_before_machine_ids_keeps_its_folder(settings, monkeypat
     old.write_bytes(LINE % b"from before")
     monkeypatch.setattr(socket, "gethostname", lambda: "new-name")
     assert load_settings().host == "old-laptop"
+
+
+def test_a_copied_session_gets_a_qualified_id_and_reindex_keeps_both(settings, index):
+    uuid = "0c0ffee0-1111-4222-8333-444455556666"
+    for folder, text in (("-a", b"original"), ("-b", b"copy")):
+        (project(settings, folder) / f"{uuid}.jsonl").write_bytes(LINE % text)
+    index.backfill()
+    ids = sorted(r[0] for r in index.conn.execute("select id from sessions"))
+    assert ids[0] == uuid and ids[1].startswith(uuid + "-") and len(ids) == 2
+    assert export(uuid).stdout_bytes == LINE % b"original"
+    assert CliRunner().invoke(zergd, ["reindex"]).exit_code == 0
+    from conftest import Index
+
+    again = Index(settings)
+    try:
+        assert sorted(r[0] for r in again.conn.execute("select id from sessions")) == ids
+    finally:
+        again.db.close()
+
+
+def test_an_index_from_before_pure_ids_is_migrated(settings, index):
+    from conftest import Index
+    from zergd.watch.sources import session_id_for
+
+    (project(settings) / "s" / "subagents").mkdir(parents=True)
+    (project(settings) / "s" / "subagents" / "agent-abc.jsonl").write_bytes(LINE % b"sub")
+    index.backfill()
+    new_id = session_id_for("claude", "-p/s/subagents/agent-abc.jsonl")
+    index.conn.execute("update sessions set id = 'agent-abc'")  # as the old code named it
+    index.conn.execute("delete from _migrations where name = 'm005_pure_subagent_ids'")
+    index.db.close()
+    again = Index(settings)
+    try:
+        assert [r[0] for r in again.conn.execute("select id from sessions")] == [new_id]
+    finally:
+        again.db.close()
