@@ -72,6 +72,13 @@ def test_session_filters(client, params, check):
     ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/export", {"gen": 4}),
     ("/static/whatever/../../pyproject.toml", {}),
     ("/static/v/zzz.js", {}),
+    ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/lines", {"gen": 10**30}),
+    ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/lines", {"after": 10**30}),
+    ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/lines", {"before": 2**41}),
+    ("/api/sessions/0c182e15-59de-4856-8a94-00f26880354c/export", {"gen": 10**30}),
+    ("/api/sessions", {"project": "p%_" * 5_000}),
+    ("/api/search", {"q": "x", "project": "y" * 20_000}),
+    ("/api/search", {"q": "x", "since": "99999999999999999999d" * 10}),
 ])
 def test_bad_requests_are_4xx_with_a_message(client, path, params):
     resp = client.get(path, params=params)
@@ -80,7 +87,63 @@ def test_bad_requests_are_4xx_with_a_message(client, path, params):
         assert resp.json()["detail"]
 
 
-@pytest.mark.parametrize("q", ['"', "AND", "NOT x", "a:b", "(", "*", "NEAR(", "🦀", "x" * 900])
+@pytest.mark.parametrize("params", [{"until": "9999-12-31"}, {"since": "0001-01-01T00:00:00+05:00"},
+                                    {"since": "99999999999999999999d"}, {"until": "0001-01-01"}])
+def test_dates_at_the_ends_of_the_calendar_are_fine(client, params):
+    assert client.get("/api/sessions", params=params).status_code == 200
+    assert client.get("/api/search", params={"q": "the", **params}).status_code == 200
+
+
+@pytest.mark.parametrize("params", [{"since": "9" * 40}, {"until": "1" * 60}, {"since": "2026-13-45"}])
+def test_odd_dates_never_500(client, params):
+    assert client.get("/api/sessions", params=params).status_code < 500
+
+
+def test_before_an_offset_past_the_end_stays_in_its_session(client):
+    sid = "0c182e15-59de-4856-8a94-00f26880354c"
+    end = client.get(f"/api/sessions/{sid}").json()["generations"][-1]["bytes"]
+    want = client.get(f"/api/sessions/{sid}/lines", params={"before": end, "limit": 3}).json()["lines"]
+    for before in (2**40, 2**40 + 1, end + 1):
+        got = client.get(f"/api/sessions/{sid}/lines", params={"before": before, "limit": 3})
+        assert got.status_code in (200, 422)
+        if got.status_code == 200:
+            assert got.json()["lines"] == want
+
+
+def test_an_unreadable_archive_is_a_clear_409_in_the_api_and_an_error_in_the_cli(imported, client):
+    from click.testing import CliRunner
+
+    from zergd.cli import zerg
+
+    sid = "0c182e15-59de-4856-8a94-00f26880354c"
+    [archive] = [p for p in imported.settings.archive_dir.rglob(f"{sid}.jsonl")]
+    archive.unlink()
+    resp = client.get(f"/api/sessions/{sid}/export")
+    assert resp.status_code == 409 and "missing" in resp.json()["detail"]
+    result = CliRunner().invoke(zerg, ["export", sid])
+    assert result.exit_code == 1 and "missing" in result.output
+    assert result.stdout_bytes.startswith(b"Error") or result.stdout_bytes == b""
+
+
+def test_pages_answer_head(client):
+    for path in ("/", "/search", "/chat", "/s/anything"):
+        assert client.head(path).status_code == 200
+
+
+@pytest.mark.parametrize("headers,status", [
+    ({"Origin": "https://evil.example", "Content-Type": "application/json"}, 403),
+    ({"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"}, 403),
+    ({"Content-Type": "text/plain"}, 415),
+    ({}, 415),
+    ({"Origin": ORIGIN, "Content-Type": "application/json"}, 503),  # ours: reaches the route (chat not set up)
+])
+def test_state_changing_requests_must_come_from_our_pages_as_json(client, headers, status):
+    resp = client.post("/api/chat/threads", content=b"{}", headers=headers)
+    assert resp.status_code == status, resp.text
+    assert resp.json()["detail"]
+
+
+@pytest.mark.parametrize("q", ['"', "AND", "NOT x", "a:b", "(", "*", "NEAR(", "🦀", "x" * 900, "a\x00b"])
 def test_search_never_500s(client, q):
     assert client.get("/api/search", params={"q": q}).status_code == 200
 

@@ -162,6 +162,8 @@ def test_kill_9_mid_backfill_then_restart(settings, daemon):
         wait_for(lambda: status()[1].get("lines", 0) > 0, interval=0.01)
         code, info = status()
         assert info["state"] == "backfilling", "backfill finished before the kill; grow the corpus"
+        progress = info["backfill"]  # what `zergd status` and the Timeline show meanwhile
+        assert progress["files_total"] > 0 and 0 < progress["bytes_done"] <= progress["bytes_total"]
         os.kill(info["pid"], signal.SIGKILL)
         wait_for(lambda: status()[0] == 3)
         start()
@@ -234,3 +236,22 @@ def test_listening_socket_is_tcp_so_responses_are_not_delayed():
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("command", [["-m", "zergd", "run"], ["-c", "from zergd.cli import zerg; zerg()", "serve"]])
+def test_foreground_daemon_logs_to_stderr_without_a_tty(settings, command):
+    """Under systemd or with output redirected: start-up, watched folders and
+    the URL are on stderr (and `zerg serve` prints the URL on stdout)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, *command, "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: status()[1].get("state") == "watching")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"listening on http://127.0.0.1:{port}" in err
+    assert f"watching claude: {settings.claude_dir / 'projects'}" in err
+    if "serve" in command:
+        assert f"http://127.0.0.1:{port}" in out

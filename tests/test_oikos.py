@@ -187,7 +187,7 @@ def test_without_the_chat_extra_everything_else_works(imported, tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "pip install 'zerg[chat]'" in result.stdout
+    assert "pip install 'zergd[chat]'" in result.stdout
 
 
 def test_chat_api_streams_and_manages_threads(imported, fake):

@@ -18,14 +18,22 @@ def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(out)],
                    check=True, capture_output=True)
-    return next(out.glob("zerg-*.whl"))
+    return next(out.glob("zergd-*.whl"))
 
 
 def test_wheel_contains_the_timeline(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for f in ROOT.joinpath("webui").iterdir():
+    for f in ROOT.joinpath("zergd", "webui").iterdir():
         if f.suffix in (".html", ".js", ".css", ".svg"):
             assert f"zergd/webui/{f.name}" in names
+
+
+def test_the_source_tree_has_the_installed_package_s_shape(wheel):
+    """A daemon started from a clone's root imports the source folder
+    (python puts the current folder first): it must hold all the wheel holds."""
+    packaged = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("zergd/")}
+    assert packaged
+    assert [n for n in sorted(packaged) if not (ROOT / n).is_file()] == []
 
 
 def test_installed_wheel_serves_the_timeline(wheel, tmp_path):

@@ -18,6 +18,10 @@ from .index.queries import HIGHLIGHT, BadQuery, SessionFilter, list_sessions, pa
 from .index.writer import Writer
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
 def _settings():
     try:
         return load_settings()
@@ -37,7 +41,7 @@ def _progress(label: str, total: int):
 
 
 @click.group()
-@click.version_option(package_name="zerg")
+@click.version_option(package_name="zergd")
 def zergd():
     """zergd: keep every Claude Code and Codex session, byte for byte."""
 
@@ -48,7 +52,8 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 @zergd.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to listen on")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--wait", default=20.0, show_default=True, help="seconds to wait for it to answer")
+@click.option("--wait", default=20.0, show_default=True, type=click.FloatRange(0.5, 3600),
+              help="seconds to wait for it to answer")
 def start(host, port, wait):
     """Start the daemon in the background; return once it answers."""
     import subprocess
@@ -63,9 +68,11 @@ def start(host, port, wait):
     settings.home.mkdir(parents=True, exist_ok=True)
     out = settings.home / "zergd.out"
     with open(out, "ab") as log_out:
+        # cwd: `python -m` looks in the current folder first, and whatever
+        # folder `zergd start` was typed in must not decide which zergd runs.
         proc = subprocess.Popen(
             [sys.executable, "-m", "zergd", "run", "--host", host, "--port", str(port), "--background"],
-            stdin=subprocess.DEVNULL, stdout=log_out, stderr=log_out, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=log_out, stderr=log_out, start_new_session=True, cwd=settings.home,
         )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
@@ -80,7 +87,13 @@ def start(host, port, wait):
             click.echo(f"logs: {Paths.of(settings).log}", err=True)
             return
         time.sleep(0.05)
-    raise click.ClickException(f"zergd (pid {proc.pid}) did not answer within {wait:g}s; see `zergd logs`")
+    proc.terminate()  # never leave behind a daemon that `zergd start` said failed
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    raise click.ClickException(f"zergd (pid {proc.pid}) did not answer within {wait:g}s and was stopped;"
+                               " see `zergd logs`")
 
 
 def _probe(settings, timeout=1.0) -> dict | None:
@@ -112,12 +125,17 @@ def _probe(settings, timeout=1.0) -> dict | None:
 @click.option("--background", is_flag=True, hidden=True)
 def run(host, port, background):
     """Run the daemon in the foreground (for systemd, launchd, containers)."""
+    _run_foreground(host, port, background=background)
+
+
+def _run_foreground(host, port, *, background=False, announce=False):
     from .daemon import AlreadyRunning, PortBusy
     from .daemon import run as run_daemon
 
     settings = _settings()
+    on_listening = (lambda url: click.echo(f"zergd serving the Timeline at {url} (Ctrl-C stops it)")) if announce else None
     try:
-        sys.exit(run_daemon(settings, host, port, foreground=not background))
+        sys.exit(run_daemon(settings, host, port, foreground=not background, on_listening=on_listening))
     except (AlreadyRunning, PortBusy) as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -172,6 +190,12 @@ def status(as_json):
     if live:
         click.echo(f"  {live['state']}, up {uptime:.0f}s; {live['sessions']:,} sessions, {live['lines']:,} lines;"
                    f" backlog {live['backlog']}")
+        progress = live.get("backfill")
+        if progress:
+            done, total = progress["bytes_done"], progress["bytes_total"]
+            eta = f", about {progress['eta_s']:.0f}s left" if progress.get("eta_s") else ""
+            click.echo(f"  backfill: {progress['files_done']:,} of {progress['files_total']:,} files, "
+                       f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB ({progress['bytes_per_s'] / 1e6:.1f} MB/s{eta})")
         for root in live["roots"]:
             click.echo(f"  watching {root['provider']}: {root['path']}{'' if root['exists'] else ' (not there yet)'}")
         faults = live.get("faults") or []
@@ -185,7 +209,8 @@ def status(as_json):
 
 @zergd.command()
 @click.option("-f", "--follow", is_flag=True, help="keep printing new lines")
-@click.option("-n", "--lines", "count", default=50, show_default=True)
+@click.option("-n", "--lines", "count", default=50, show_default=True, type=click.IntRange(0),
+              help="how many of the last lines to print first")
 def logs(follow, count):
     """Print the daemon's log."""
     from .daemon import Paths
@@ -194,7 +219,8 @@ def logs(follow, count):
     if not path.exists():
         raise click.ClickException(f"no log yet at {path}")
     with open(path, "rb") as f:
-        for line in f.read().splitlines()[-count:]:
+        lines = f.read().splitlines()
+        for line in lines[len(lines) - count:] if count else []:
             click.echo(line.decode("utf-8", "replace"))
         while follow:
             chunk = f.readline()
@@ -287,15 +313,23 @@ def _reader():
 
 
 @click.group()
-@click.version_option(package_name="zerg")
+@click.version_option(package_name="zergd")
 def zerg():
     """Read your archived sessions."""
 
 
 @zerg.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to listen on")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+def serve(host, port):
+    """Run the daemon and the Timeline in the foreground (the same as `zergd run`)."""
+    _run_foreground(host, port, announce=True)
+
+
+@zerg.command()
 @click.argument("session")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write here, not stdout")
-@click.option("--generation", type=int, help="an earlier generation of a rewritten source")
+@click.option("--generation", type=click.IntRange(1), help="an earlier generation of a rewritten source")
 def export(session, output, generation):
     """Write SESSION's transcript exactly as archived.  SESSION is a session
     id, a unique prefix of one, or a source or archive file path."""
@@ -309,12 +343,17 @@ def export(session, output, generation):
         for candidate in e.candidates:
             click.echo(f"  {candidate}", err=True)
         sys.exit(2)
-    if output:
-        with open(output, "wb") as out:
-            export_mod.copy_archived(chosen, out)
-    else:
-        export_mod.copy_archived(chosen, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+    try:
+        if output:
+            with open(output, "wb") as out:
+                export_mod.copy_archived(chosen, out)
+        else:
+            export_mod.copy_archived(chosen, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    except export_mod.ArchiveUnreadable as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"cannot write {output or 'to stdout'}: {e.strerror or e}") from None
 
 
 def _parse_since(value):
@@ -334,23 +373,30 @@ def _parse_since(value):
 def sessions(project, since, deleted, as_json):
     """List sessions, newest first."""
     _settings_, db = _reader()
-    rows, _next = list_sessions(db.conn, SessionFilter(project=project, since=_parse_since(since), deleted=deleted))
+    flt = SessionFilter(project=project, since=_parse_since(since), deleted=deleted)
+    rows, _next = list_sessions(db.conn, flt)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    if not rows:
+        filtered = project or since or deleted
+        click.echo("no sessions match" if filtered else "no sessions yet: start the daemon or run `zergd import`",
+                   err=True)
         return
     for s in rows:
         when = (s["last_ts"] or s["first_ts"] or "")[:16].replace("T", " ")
         kind = "  subagent" if s["is_subagent"] else ""
         gone = f"  [source deleted {s['source_deleted_at'][:10]}, kept here]" if s["source_deleted_at"] else ""
         click.echo(f"{s['id']}  {when:16}  {s['project'] or s['project_dir'] or '-'}{kind}{gone}")
-        click.echo(f"    {s['title'] or '(untitled)'}  · {s['user_messages']} prompts, "
-                   f"{s['assistant_messages']} replies, {s['tool_calls']} tool calls")
+        click.echo(f"    {s['title'] or '(untitled)'}  · {plural(s['user_messages'], 'prompt')}, "
+                   f"{plural(s['assistant_messages'], 'reply', 'replies')}, {plural(s['tool_calls'], 'tool call')}")
 
 
 @zerg.command(name="search")
 @click.argument("query")
-@click.option("--limit", default=20, show_default=True)
-@click.option("--per-session", default=3, show_default=True, help="most hits from one session (0: no cap)")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="most hits shown")
+@click.option("--per-session", default=3, show_default=True, type=click.IntRange(0),
+              help="most hits from one session (0: no cap)")
 @click.option("--raw", is_flag=True, help="pass QUERY to FTS5 unquoted (AND, OR, NEAR, column syntax)")
 @click.option("--json", "as_json", is_flag=True)
 def search_cmd(query, limit, per_session, raw, as_json):
@@ -358,10 +404,8 @@ def search_cmd(query, limit, per_session, raw, as_json):
     _settings_, db = _reader()
     try:
         hits = search(db.conn, query, limit=limit, raw=raw, per_session=per_session)
-    except Exception as e:  # raw FTS syntax errors from --raw
-        if raw and "fts5" in str(e).lower():
-            raise click.ClickException(f"bad FTS5 query: {e}") from e
-        raise
+    except BadQuery as e:
+        raise click.ClickException(str(e)) from None
     if as_json:
         out = [dict(h.as_dict(), snippet=h.snippet.replace(HIGHLIGHT[0], "[").replace(HIGHLIGHT[1], "]"))
                for h in hits]

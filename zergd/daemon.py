@@ -145,8 +145,13 @@ def setup_logging(settings: Settings, *, foreground: bool) -> Path:
     root.setLevel(logging.INFO)
     root.addHandler(handler)
     logging.getLogger("watchfiles").setLevel(logging.WARNING)  # one line per change otherwise
-    if foreground and sys.stderr.isatty():
-        root.addHandler(logging.StreamHandler())
+    if foreground:
+        # Under systemd, launchd, a container or `> file`, stderr is the log
+        # people read: start-up, backfill progress and errors go there too.
+        stream = logging.StreamHandler()
+        if not sys.stderr.isatty():
+            stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(stream)
     return path
 
 
@@ -182,7 +187,7 @@ def _server_class():
     return Server
 
 
-def run(settings: Settings, host: str, port: int, *, foreground: bool = True) -> int:
+def run(settings: Settings, host: str, port: int, *, foreground: bool = True, on_listening=None) -> int:
     """Run the daemon in this process until SIGTERM/SIGINT.  Returns an exit code."""
     import uvicorn
 
@@ -203,6 +208,10 @@ def run(settings: Settings, host: str, port: int, *, foreground: bool = True) ->
         tmp.write_text(json.dumps(state))
         os.replace(tmp, paths.state)
         log.info("zergd %s listening on %s (ZERG_HOME=%s)", os.getpid(), url, settings.home)
+        for root in settings.source_roots():
+            log.info("watching %s: %s%s", root.provider, root.path, "" if root.path.is_dir() else " (not there yet)")
+        if on_listening:
+            on_listening(url)
         service = ArchiveService(settings, EventBus(), rescan_interval=settings.rescan_interval)
         service.start()
         app = create_app(settings, service, bound_host=host, port=port)

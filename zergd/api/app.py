@@ -73,9 +73,31 @@ def allowed_hosts(bound_host: str, port: int) -> set[str] | None:
     return names | {f"{n}:{port}" for n in names}
 
 
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def refuse_cross_site(method: str, headers: dict, host: str) -> JSONResponse | None:
+    """A request that changes state must come from our own pages: a page on
+    any other site can make a browser POST here (no preflight for a
+    text/plain body), so its Origin must be ours and its body JSON."""
+    if method in SAFE_METHODS:
+        return None
+    origin = headers.get(b"origin", b"").decode("latin-1").lower()
+    if origin and origin not in (f"http://{host}", f"https://{host}"):
+        return JSONResponse({"detail": f"cross-site request from {origin} refused"}, 403)
+    if headers.get(b"sec-fetch-site", b"same-origin") not in (b"same-origin", b"none"):
+        return JSONResponse({"detail": "cross-site request refused"}, 403)
+    has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
+    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    if method in ("POST", "PUT", "PATCH") and (has_body or content_type) and content_type != b"application/json":
+        return JSONResponse({"detail": "send the body as JSON (Content-Type: application/json)"}, 415)
+    return None
+
+
 class Guard:
-    """Pure ASGI middleware: 421 for a Host we do not serve, and the security
-    headers on every response."""
+    """Pure ASGI middleware: 421 for a Host we do not serve, 403 for a
+    state-changing request from another site, and the security headers on
+    every response."""
 
     def __init__(self, app, hosts: set[str] | None):
         self.app = app
@@ -85,12 +107,16 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.hosts is not None:
-            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").lower()
-            if host not in self.hosts:
-                response = PlainTextResponse(f"Host {host!r} is not served here (DNS rebinding protection)", 421)
-                await response(scope, receive, send)
-                return
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        if self.hosts is not None and host not in self.hosts:
+            response = PlainTextResponse(f"Host {host!r} is not served here (DNS rebinding protection)", 421)
+            await response(scope, receive, send)
+            return
+        refused = refuse_cross_site(scope["method"], headers, host)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -136,6 +162,8 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
             "error": service.error if service else None,
             # Every file set aside and why (kind: skipped | waiting | error); empty when all is well.
             "faults": service.faults.snapshot() if service else [],
+            # While the start-up backfill runs: files and bytes done of total, rate, seconds left.
+            "backfill": service.progress.as_dict() if service and service.progress else None,
             "backlog": service.backlog if service else 0,
             "last_rescan": service.last_rescan if service else None,
             "zerg_home": str(settings.home),
@@ -190,8 +218,8 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
         return HTMLResponse(assets.index_html, headers={"Cache-Control": "no-cache"})
 
     for path in PAGES:
-        app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/s/{session_id:path}", page, methods=["GET"], include_in_schema=False)
+        app.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/s/{session_id:path}", page, methods=["GET", "HEAD"], include_in_schema=False)
 
     app.add_middleware(Guard, hosts=allowed_hosts(bound_host, port))
     return app

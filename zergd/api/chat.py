@@ -13,7 +13,10 @@ from pydantic import BaseModel, Field
 
 from ..oikos import chat_status
 
-router = APIRouter(prefix="/api/chat")
+from .routes import errors
+
+# 503 when chat is not set up (no extra, no key): the detail says how to enable it.
+router = APIRouter(prefix="/api/chat", responses=errors(422, 503))
 _lock = threading.Lock()
 
 
@@ -54,7 +57,7 @@ def new_thread(request: Request, _body: NewThread):
     return {"id": _oikos(request).new_thread()}
 
 
-@router.get("/threads/{thread_id}")
+@router.get("/threads/{thread_id}", responses=errors(404))
 def thread(request: Request, thread_id: str):
     oikos = _oikos(request)
     if not oikos.thread_exists(thread_id):
@@ -62,14 +65,14 @@ def thread(request: Request, thread_id: str):
     return {"id": thread_id, "messages": oikos.history(thread_id)}
 
 
-@router.delete("/threads/{thread_id}")
+@router.delete("/threads/{thread_id}", responses=errors(404))
 def delete_thread(request: Request, thread_id: str):
     if not _oikos(request).delete_thread(thread_id):
         raise HTTPException(404, f"no thread {thread_id!r}")
     return {"deleted": thread_id}
 
 
-@router.post("/threads/{thread_id}/messages")
+@router.post("/threads/{thread_id}/messages", responses=errors(404))
 def ask(request: Request, thread_id: str, question: Question):
     """Ask in a thread; the answer streams back as server-sent events."""
     oikos = _oikos(request)

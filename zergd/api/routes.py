@@ -9,15 +9,32 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
 
 from ..index import queries
-from ..index.db import connect
-from ..index.export import SessionLookupError, generations, pick_generation
+from ..index.db import OFFSET_MASK, connect
+from ..index.export import ArchiveUnreadable, SessionLookupError, generations, open_archived, pick_generation
 
-router = APIRouter(prefix="/api")
+
+class Error(BaseModel):
+    """Every error this API answers: what was wrong, in one sentence."""
+
+    detail: str
+
+
+def errors(*codes: int) -> dict:
+    meaning = {400: "a parameter is wrong", 404: "not found", 409: "the archive file cannot be read",
+               422: "a parameter has the wrong type or is out of range",
+               503: "not ready: the index does not exist yet, or chat is not set up"}
+    return {code: {"model": Error, "description": meaning[code]} for code in codes}
+
+
+# 422 is ours too (see app.bad_request): {"detail": "..."}, not FastAPI's list.
+router = APIRouter(prefix="/api", responses=errors(422, 503))
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+Text = Annotated[str | None, Query(max_length=1000)]
 
 
 class ReadPool:
@@ -74,19 +91,19 @@ def session_filter(project, since, until, branch, model, provider, subagents, de
                                  deleted=deleted)
 
 
-@router.get("/sessions")
+@router.get("/sessions", responses=errors(400))
 def list_sessions(
     request: Request,
-    project: str | None = None,
-    since: Annotated[str | None, Query(description="active on or after (date or ISO time)")] = None,
-    until: Annotated[str | None, Query(description="started before the end of (date or ISO time)")] = None,
-    branch: str | None = None,
-    model: str | None = None,
+    project: Text = None,
+    since: Annotated[str | None, Query(max_length=100, description="active on or after (date or ISO time)")] = None,
+    until: Annotated[str | None, Query(max_length=100, description="started before the end of (date or ISO time)")] = None,
+    branch: Text = None,
+    model: Text = None,
     provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
     subagents: Annotated[bool, Query(description="include subagent sessions")] = False,
     deleted: Annotated[bool, Query(description="only sessions whose source file is gone (kept here)")] = False,
     limit: Limit = 50,
-    cursor: Annotated[str | None, Query(description="`next` from the previous page")] = None,
+    cursor: Annotated[str | None, Query(max_length=2000, description="`next` from the previous page")] = None,
 ):
     flt = session_filter(project, since, until, branch, model, provider, subagents, deleted)
     with reader(request) as conn:
@@ -97,7 +114,7 @@ def list_sessions(
     return {"sessions": rows, "next": next_cursor}
 
 
-@router.get("/sessions/{session_id}")
+@router.get("/sessions/{session_id}", responses=errors(404))
 def session_detail(request: Request, session_id: str):
     with reader(request) as conn:
         session = queries.get_session(conn, session_id)
@@ -106,28 +123,33 @@ def session_detail(request: Request, session_id: str):
     return session
 
 
-@router.get("/sessions/{session_id}/lines")
+@router.get("/sessions/{session_id}/lines", responses=errors(400, 404, 409))
 def session_lines(
     request: Request,
     session_id: str,
-    gen: Annotated[int | None, Query(ge=1, description="generation (default: the newest)")] = None,
-    after: Annotated[int | None, Query(ge=-1, description="lines after this byte offset")] = None,
-    before: Annotated[int | None, Query(ge=0, description="the page of lines before this byte offset")] = None,
+    gen: Annotated[int | None, Query(ge=1, le=1 << 31, description="generation (default: the newest)")] = None,
+    after: Annotated[int | None, Query(ge=-1, le=OFFSET_MASK, description="lines after this byte offset")] = None,
+    before: Annotated[int | None, Query(ge=0, le=OFFSET_MASK + 1,
+                                        description="the page of lines before this byte offset")] = None,
     limit: Limit = 200,
 ):
     if after is not None and before is not None:
         raise HTTPException(400, "give after or before, not both")
     settings = request.app.state.settings
     with reader(request) as conn:
-        page = queries.line_page(conn, settings.archive_dir, session_id, gen=gen, after=after, before=before,
-                                 limit=limit)
+        try:
+            page = queries.line_page(conn, settings.archive_dir, session_id, gen=gen, after=after, before=before,
+                                     limit=limit)
+        except OSError as e:
+            raise HTTPException(409, f"the archive file cannot be read: {e.strerror or e}") from None
     if page is None:
         raise HTTPException(404, f"no session {session_id!r}" + (f" generation {gen}" if gen else ""))
     return json_bytes(page.to_json())
 
 
-@router.get("/sessions/{session_id}/export")
-def export(request: Request, session_id: str, gen: Annotated[int | None, Query(ge=1)] = None):
+@router.get("/sessions/{session_id}/export", responses=errors(404, 409),
+            response_class=Response, response_description="the transcript, application/x-ndjson")
+def export(request: Request, session_id: str, gen: Annotated[int | None, Query(ge=1, le=1 << 31)] = None):
     """The transcript exactly as archived (byte for byte the source)."""
     settings = request.app.state.settings
     with reader(request) as conn:
@@ -139,27 +161,43 @@ def export(request: Request, session_id: str, gen: Annotated[int | None, Query(g
     except SessionLookupError as e:
         raise HTTPException(404, str(e)) from None
     suffix = "" if chosen.gen == 1 else f".gen{chosen.gen}"
-    return FileResponse(chosen.archive, media_type="application/x-ndjson",
-                        filename=f"{session_id}{suffix}.jsonl", content_disposition_type="attachment")
+    try:
+        # Opened before answering: an unreadable archive is a clear 409, not
+        # a 200 whose body then breaks off.
+        f = open_archived(chosen)
+    except ArchiveUnreadable as e:
+        raise HTTPException(409, str(e)) from None
+
+    def body():
+        with f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    filename = f"{session_id}{suffix}.jsonl".encode("ascii", "replace").decode().replace('"', "_")
+    return StreamingResponse(body(), media_type="application/x-ndjson",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.get("/search")
+@router.get("/search", responses=errors(400))
 def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="words to find (quoted for you)")],
-    session: str | None = None,
-    project: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    branch: str | None = None,
-    model: str | None = None,
+    session: Text = None,
+    project: Text = None,
+    since: Annotated[str | None, Query(max_length=100)] = None,
+    until: Annotated[str | None, Query(max_length=100)] = None,
+    branch: Text = None,
+    model: Text = None,
     provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     per_session: Annotated[int, Query(ge=0, le=100, description="most hits from one session (0: no cap)")] = 3,
 ):
     flt = session_filter(project, since, until, branch, model, provider, True)
     with reader(request) as conn:
-        hits = queries.search(conn, q, limit=limit, session_id=session, flt=flt, per_session=per_session)
+        try:
+            hits = queries.search(conn, q, limit=limit, session_id=session, flt=flt, per_session=per_session)
+        except queries.BadQuery as e:
+            raise HTTPException(400, str(e)) from None
     return {"query": q, "hits": [dict(h.as_dict(), snippet=queries.snippet_parts(h.snippet)) for h in hits]}
 
 

@@ -4,8 +4,8 @@ the daemon stopped and after Claude Code deleted the source."""
 
 from __future__ import annotations
 
+import io
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,10 +89,34 @@ def pick_generation(gens: list[Generation], number: int | None) -> Generation:
     raise SessionLookupError(f"session {gens[0].session_id} has generations {', '.join(str(g.gen) for g in gens)}, not {number}")
 
 
+class ArchiveUnreadable(Exception):
+    """The index lists a generation whose archive file is gone or cannot be
+    read: reported, never exported as empty."""
+
+
+def open_archived(gen: Generation):
+    """The generation's archive file, open for reading, or ArchiveUnreadable."""
+    try:
+        return open(gen.archive, "rb")
+    except FileNotFoundError:
+        if gen.archived == 0:
+            return io.BytesIO(b"")  # an empty source that never got its file
+        raise ArchiveUnreadable(f"archive file {gen.archive} is missing ({gen.archived:,} bytes were archived);"
+                                " run `zergd check`") from None
+    except OSError as e:
+        raise ArchiveUnreadable(f"archive file {gen.archive} cannot be read: {e.strerror or e}") from None
+
+
 def copy_archived(gen: Generation, out) -> int:
     """Write the generation's archived bytes to binary file ``out``."""
-    if not gen.archive.exists():
-        return 0
-    with open(gen.archive, "rb") as f:
-        shutil.copyfileobj(f, out, 1 << 20)
-        return f.tell()
+    copied = 0
+    with open_archived(gen) as f:
+        while True:
+            try:
+                chunk = f.read(1 << 20)
+            except OSError as e:  # errors writing ``out`` are the caller's, not the archive's
+                raise ArchiveUnreadable(f"archive file {gen.archive} cannot be read: {e.strerror or e}") from None
+            if not chunk:
+                return copied
+            out.write(chunk)
+            copied += len(chunk)

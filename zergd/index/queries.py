@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import os
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,20 +30,27 @@ class BadQuery(ValueError):
 
 def parse_when(value: str, *, end_of_day: bool = False) -> str:
     """A date (2026-05-01), an ISO time, or days ago (7d) as the index's UTC
-    form.  ``end_of_day`` makes a bare date mean up to the end of that day."""
+    form.  ``end_of_day`` makes a bare date mean up to the end of that day.
+    Dates at the ends of the calendar are clamped, never an error."""
     value = value.strip()
-    if value.endswith("d") and value[:-1].isdigit():
-        when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=int(value[:-1]))
-    else:
-        try:
-            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadQuery(f"{value!r} is not a date like 2026-05-01, an ISO time, or days ago like 7d") from None
-        if end_of_day and len(value) == 10:
-            when += dt.timedelta(days=1)
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return when.strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        if value.endswith("d") and value[:-1].isdigit():
+            days = int(value[:-1])
+            if days > 3_000_000:
+                return "0001-01-01T00:00:00"
+            when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+        else:
+            try:
+                when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise BadQuery(f"{value!r} is not a date like 2026-05-01, an ISO time, or days ago like 7d") from None
+            if end_of_day and len(value) == 10:
+                when += dt.timedelta(days=1)
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    except OverflowError:  # 9999-12-31 + 1 day, 0001-01-01 east of UTC, 10**9 days ago
+        return "9999-12-31T23:59:59" if value[:1] == "9" else "0001-01-01T00:00:00"
+    return when.replace(microsecond=0).isoformat()  # strftime("%Y") drops the zeros of years < 1000
 
 
 def _session_dict(row) -> dict:
@@ -235,6 +243,12 @@ def line_page(conn, archive_dir: Path, session_id: str, *, gen: int | None = Non
         return None
     gen_id, gen_no, apath = found
     base = gen_id << OFFSET_BITS
+    # Offsets live in the low OFFSET_BITS of a line id: a larger one would
+    # reach into the next generation's lines.
+    if before is not None:
+        before = min(before, 1 << OFFSET_BITS)
+    if after is not None and after >= (1 << OFFSET_BITS) - 1:
+        return LinePage(gen_no, [], after=None, before=None)
     cols = ", ".join(LINE_COLS)
     if before is not None:
         rows = conn.execute(f"select {cols} from lines where id >= ? and id < ? order by id desc limit ?",
@@ -324,7 +338,18 @@ HIGHLIGHT = ("\x02", "\x03")  # markers callers turn into bold / <mark>
 def search(conn, query: str, *, limit: int = 20, raw: bool = False, session_id: str | None = None,
            flt: SessionFilter | None = None, per_session: int = 0) -> list[Hit]:
     """Best matches first.  ``per_session`` keeps at most that many hits of any
-    one session (0: no cap), so one long chat cannot fill the page."""
+    one session (0: no cap), so one long chat cannot fill the page.  A raw
+    query FTS5 cannot parse is a BadQuery."""
+    query = query.replace("\x00", " ")  # no transcript text holds NUL (the index spells it as a space)
+    try:
+        return _search(conn, query, limit, raw, session_id, flt, per_session)
+    except sqlite3.OperationalError as e:
+        if raw and ("fts5" in str(e) or "syntax" in str(e) or "no such column" in str(e)):
+            raise BadQuery(f"bad FTS5 query: {e} (drop --raw / raw=true to search for the words as typed)") from None
+        raise
+
+
+def _search(conn, query, limit, raw, session_id, flt, per_session) -> list[Hit]:
     match = query if raw else quote_fts(query)
     if not match:
         return []

@@ -47,7 +47,7 @@ def chat_status(settings: Settings) -> dict:
     if missing:
         return {"available": False, "reason": "missing_extra", "model": cfg.model,
                 "message": "Chat needs the chat extra, which is not installed "
-                           f"(missing: {', '.join(missing)}). Install it with: pip install 'zerg[chat]' "
+                           f"(missing: {', '.join(missing)}). Install it with: pip install 'zergd[chat]' "
                            "and restart zergd (zergd stop && zergd start)."}
     if not cfg.api_key:
         return {"available": False, "reason": "missing_key", "model": cfg.model,

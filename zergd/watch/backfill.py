@@ -112,7 +112,7 @@ FILE_ERRORS = (OSError, ArchiveDamaged, Skipped, SourceUnstable)
 
 
 def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *, reconcile=True,
-             should_stop=lambda: False, faults: Faults | None = None) -> BackfillReport:
+             should_stop=lambda: False, faults: Faults | None = None, on_plan=None) -> BackfillReport:
     """``reconcile=False`` for periodic rescans: changed files reconcile
     themselves; the full pass is for start-up after a possible crash.
     ``should_stop`` is asked between files: a stopping daemon commits what it
@@ -126,6 +126,8 @@ def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *,
             reconcile_all(settings, writer, faults)
         todo, seen = plan(settings, writer, faults)
         report.files = len(seen)
+        if on_plan:
+            on_plan(todo)
         _sync_all(settings, writer, todo, report, on_bytes, on_file, should_stop)
         if not should_stop():
             report.deleted = mark_missing(settings, writer, seen)

@@ -49,6 +49,7 @@ class ArchiveService:
         self.last_rescan: float | None = None
         self.error: str | None = None
         self.faults = Faults(on_change=self._faults_changed)
+        self.progress: Progress | None = None  # the start-up backfill's, while it runs
         self._needs_reconcile = False
         self._pending: dict[Path, None] = {}  # ordered set of paths to sync
         self._cond = threading.Condition()
@@ -173,8 +174,15 @@ class ArchiveService:
         return bool(self._targets[1]) and watch_targets(self._watched) != self._targets
 
     def _rescan(self, writer: Writer, *, reconcile: bool = False) -> None:
-        report = backfill(self.settings, writer, reconcile=reconcile, should_stop=self._stop.is_set,
-                          faults=self.faults)
+        progress = self.progress = Progress() if reconcile else None
+        hooks = dict(on_plan=progress.plan, on_bytes=progress.add_bytes, on_file=progress.add_file) if progress else {}
+        try:
+            report = backfill(self.settings, writer, reconcile=reconcile, should_stop=self._stop.is_set,
+                              faults=self.faults, **hooks)
+        finally:
+            self.progress = None
+        if progress and progress.files_total:
+            log.info("backfill done: %s", progress.describe())
         if report.changed or report.deleted:
             log.info("rescan: %d files changed, %d bytes, %d sources gone", report.changed, report.bytes,
                      len(report.deleted))
@@ -243,6 +251,45 @@ class ArchiveService:
             self._targets = watch_targets(roots)
             watcher.run(self._targets, self._watch_stop)
             self._stop.wait(0.5)
+
+
+class Progress:
+    """How far the start-up backfill is (for status, the Timeline and the log)."""
+
+    LOG_EVERY = 5.0
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.files_total = self.files_done = self.bytes_total = self.bytes_done = 0
+        self._logged = self.started
+
+    def plan(self, todo) -> None:
+        self.files_total = len(todo)
+        self.bytes_total = sum(t.pending for t in todo)
+
+    def add_bytes(self, n: int) -> None:
+        self.bytes_done += n
+        now = time.monotonic()
+        if now - self._logged >= self.LOG_EVERY:
+            self._logged = now
+            log.info("backfill: %s", self.describe())
+
+    def add_file(self, _path) -> None:
+        self.files_done += 1
+
+    def as_dict(self) -> dict:
+        elapsed = max(time.monotonic() - self.started, 1e-3)
+        rate = self.bytes_done / elapsed
+        left = max(self.bytes_total - self.bytes_done, 0)
+        return {"files_done": self.files_done, "files_total": self.files_total, "bytes_done": self.bytes_done,
+                "bytes_total": self.bytes_total, "bytes_per_s": round(rate),
+                "eta_s": round(left / rate, 1) if rate > 0 else None}
+
+    def describe(self) -> str:
+        d = self.as_dict()
+        eta = f", about {d['eta_s']:.0f}s left" if d["eta_s"] and d["bytes_done"] < d["bytes_total"] else ""
+        return (f"{d['files_done']:,} of {d['files_total']:,} files, {d['bytes_done'] / 1e6:,.1f} of "
+                f"{d['bytes_total'] / 1e6:,.1f} MB, {d['bytes_per_s'] / 1e6:.1f} MB/s{eta}")
 
 
 def release_free_memory() -> None:

@@ -15,7 +15,7 @@ export function safeUrl(url) {
 
 const ATTRS = new Set(["id", "title", "type", "name", "value", "placeholder", "role", "tabindex", "open",
   "checked", "disabled", "htmlFor", "download", "alt", "loading", "datetime", "colSpan", "rel", "target",
-  "selected", "hidden"]);
+  "selected", "hidden", "max"]);
 
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);

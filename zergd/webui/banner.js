@@ -1,13 +1,29 @@
 // A banner above every page while the archive has files set aside (a FIFO,
 // a link out of the watched folders, a disk that is full...): status never
 // looks fine while something is not.  Refreshed on status.changed events.
+// While the first backfill runs (gigabytes of history take minutes), a
+// progress line says how far it is.
 
 import { h, clear, plural } from "./dom.js";
 import { live } from "./live.js";
 
 const KIND_TEXT = { skipped: "skipped", waiting: "waiting to retry", error: "could not be archived" };
 
-async function refresh(banner) {
+const MB = 1e6;
+
+function showProgress(el, p) {
+  clear(el);
+  el.hidden = !p;
+  if (!p) return;
+  const eta = p.eta_s ? ` · about ${p.eta_s < 90 ? `${Math.ceil(p.eta_s)} s` : `${Math.round(p.eta_s / 60)} min`} left` : "";
+  el.append(
+    h("span", {}, `Archiving your history: ${p.files_done.toLocaleString()} of ${p.files_total.toLocaleString()} files · `
+      + `${(p.bytes_done / MB).toFixed(1)} of ${(p.bytes_total / MB).toFixed(1)} MB · ${(p.bytes_per_s / MB).toFixed(1)} MB/s${eta}`),
+    h("progress", { value: p.bytes_done, max: Math.max(p.bytes_total, 1) }),
+  );
+}
+
+async function refresh(banner, progress) {
   let status;
   try {
     const resp = await fetch("/api/status", { headers: { Accept: "application/json" } });
@@ -15,6 +31,8 @@ async function refresh(banner) {
   } catch {
     return;
   }
+  showProgress(progress, status.backfill);
+  if (status.backfill || status.state === "starting") setTimeout(() => refresh(banner, progress), 1500);
   const faults = status.faults || [];
   clear(banner);
   banner.hidden = faults.length === 0 && !status.error;
@@ -32,10 +50,12 @@ async function refresh(banner) {
 }
 
 export function startBanner() {
+  const progress = h("div", { id: "backfill-progress", class: "backfill-progress", role: "status", hidden: true });
   const banner = h("div", { id: "status-banner", class: "status-banner", role: "status", hidden: true });
+  document.body.insertBefore(progress, document.getElementById("main"));
   document.body.insertBefore(banner, document.getElementById("main"));
-  refresh(banner);
+  refresh(banner, progress);
   live.on((event) => {
-    if (event.type === "status.changed") refresh(banner);
+    if (event.type === "status.changed") refresh(banner, progress);
   });
 }
