@@ -230,6 +230,66 @@ def logs(follow, count):
                 time.sleep(0.2)
 
 
+@zergd.group()
+def service():
+    """Run zergd at login: a systemd user unit (Linux) or a launchd agent (macOS)."""
+
+
+@service.command(name="install")
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--dry-run", is_flag=True, help="print the file and the commands; change nothing")
+@click.option("--no-start", is_flag=True, help="write the file but do not enable or start it")
+def service_install(host, port, dry_run, no_start):
+    """Install the service that runs `zergd run` at login and restarts it on failure."""
+    from . import autostart
+
+    settings = _settings()
+    try:
+        unit = autostart.service_file(settings, host, port)
+    except autostart.Unsupported as e:
+        raise click.ClickException(str(e)) from None
+    if dry_run:
+        click.echo(f"# {unit.path}")
+        click.echo(unit.text, nl=False)
+        for cmd in unit.enable:
+            click.echo(f"# then: {autostart.shell(cmd)}")
+        return
+    unit.path.parent.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(parents=True, exist_ok=True)  # its working folder
+    unit.path.write_text(unit.text, "utf-8")
+    click.echo(f"wrote {unit.path}")
+    if no_start:
+        click.echo(f"start it with: {' && '.join(autostart.shell(c) for c in unit.enable)}")
+        return
+    failed = autostart.run_all(unit.enable)
+    if failed:
+        raise click.ClickException(f"the service file is in place but could not be started: {failed}")
+    click.echo("enabled: zergd now runs at login and restarts if it fails")
+
+
+@service.command(name="uninstall")
+@click.option("--dry-run", is_flag=True, help="say what would be removed; change nothing")
+def service_uninstall(dry_run):
+    """Stop the service and remove its file (the archive is untouched)."""
+    from . import autostart
+
+    settings = _settings()
+    try:
+        unit = autostart.service_file(settings, DEFAULT_HOST, DEFAULT_PORT)
+    except autostart.Unsupported as e:
+        raise click.ClickException(str(e)) from None
+    if not unit.path.exists():
+        click.echo(f"no service installed ({unit.path} does not exist)", err=True)
+        return
+    if dry_run:
+        click.echo(f"would run: {'; '.join(autostart.shell(c) for c in unit.disable)}; and remove {unit.path}")
+        return
+    failed = autostart.run_all(unit.disable)
+    unit.path.unlink()
+    click.echo(f"removed {unit.path}" + (f" (stopping it said: {failed})" if failed else ""))
+
+
 @contextmanager
 def _holding_home(settings, what: str, if_daemon: str):
     """Hold ZERG_HOME's instance lock while a command writes archive or index:
