@@ -8,7 +8,15 @@ from zergd.index.db import connect
 from zergd.index.writer import Writer
 from zergd.watch.backfill import backfill
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+# The real transcripts sit beside the checkout in CI and on the team's
+# machines, not in a plain clone: tests that need them skip without them.
+CORPUS = SHARED / "corpus"
+HAVE_CORPUS = CORPUS.is_dir()
+NO_CORPUS = "needs the real transcripts in ../shared/corpus (not part of a plain clone)"
+needs_corpus = pytest.mark.skipif(not HAVE_CORPUS, reason=NO_CORPUS)
+# Our own small transcripts, made for the tests (see fixtures/build.py).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)
@@ -35,21 +43,31 @@ def settings():
 @pytest.fixture
 def corpus(settings):
     """The real corpus copied to where Claude Code and Codex would write it."""
+    if not HAVE_CORPUS:
+        pytest.skip(NO_CORPUS)
     shutil.copytree(CORPUS / "claude", settings.claude_dir / "projects", dirs_exist_ok=True)
     shutil.copytree(CORPUS / "codex" / "sessions", settings.codex_dir / "sessions", dirs_exist_ok=True)
     return settings
 
 
-def agent(stem: str) -> str:
-    """The session id of the corpus subagent file ``<stem>.jsonl``."""
+@pytest.fixture
+def sample(settings):
+    """The project's own fixtures copied to where Claude Code and Codex write."""
+    shutil.copytree(FIXTURES / "claude" / "projects", settings.claude_dir / "projects", dirs_exist_ok=True)
+    shutil.copytree(FIXTURES / "codex" / "sessions", settings.codex_dir / "sessions", dirs_exist_ok=True)
+    return settings
+
+
+def agent(stem: str, root: Path = CORPUS / "claude") -> str:
+    """The session id of the subagent file ``<stem>.jsonl`` under ``root``."""
     from zergd.watch.sources import session_id_for
 
-    [path] = (CORPUS / "claude").rglob(f"{stem}.jsonl")
-    return session_id_for("claude", path.relative_to(CORPUS / "claude").as_posix())
+    [path] = root.rglob(f"{stem}.jsonl")
+    return session_id_for("claude", path.relative_to(root).as_posix())
 
 
 def corpus_files():
-    return sorted(p for p in CORPUS.rglob("*.jsonl"))
+    return sorted(p for p in CORPUS.rglob("*.jsonl")) if HAVE_CORPUS else []
 
 
 class Index:

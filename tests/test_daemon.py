@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import CORPUS, Index
+from conftest import CORPUS, Index, needs_corpus
 from zergd.invariants import check_all, check_integrity, check_rows
 
 
@@ -131,6 +131,7 @@ def test_stale_lock_after_kill_9_is_reclaimed(settings, daemon):
     assert status()[1]["pid"] != pid
 
 
+@needs_corpus
 def test_kill_9_mid_backfill_then_restart(settings, daemon):
     """The chaos test: kill -9 while the start-up backfill runs and appends
     keep arriving; after a restart every export is byte-exact, nothing is
@@ -206,6 +207,7 @@ def test_logs(settings, daemon):
     assert proc.returncode == 0 and "listening on" in proc.stdout
 
 
+@needs_corpus
 def test_stop_during_backfill_is_prompt_and_clean(settings, daemon):
     subprocess.run([sys.executable, str(CORPUS.parent / "tools" / "make_corpus.py"), "--out", str(settings.home.parent / "grown"),
                     "--mb", "40", "--seed", "4"], check=True, capture_output=True)
