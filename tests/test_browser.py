@@ -59,6 +59,14 @@ def server(corpus, monkeypatch):
 
 
 @pytest.fixture
+def sample_server(sample, monkeypatch):
+    """The daemon on the project's own fixtures: runs on any clone."""
+    url = start_daemon(sample, monkeypatch)
+    yield url
+    zergd("stop")
+
+
+@pytest.fixture
 def empty_server(settings, monkeypatch):
     url = start_daemon(settings, monkeypatch)
     yield url
@@ -183,11 +191,11 @@ HOSTILE = [
 ]
 
 
-def test_hostile_transcript_renders_inert(corpus, monkeypatch, page):
-    path = corpus.claude_dir / "projects" / "-tmp-evil" / "evil-session.jsonl"
+def test_hostile_transcript_renders_inert(sample, monkeypatch, page):
+    path = sample.claude_dir / "projects" / "-tmp-evil" / "evil-session.jsonl"
     path.parent.mkdir()
     path.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in HOSTILE) + b"<script>alert('raw')</script>\n")
-    url = start_daemon(corpus, monkeypatch)
+    url = start_daemon(sample, monkeypatch)
     try:
         for target in (url + "/s/evil-session?meta=1", url + "/?q=pwned", url + "/?q=script", url + "/"):
             page.goto(target)
@@ -216,11 +224,12 @@ def test_empty_state_says_what_is_watched(empty_server, page, settings):
     expect(page.locator(".empty")).to_contain_text("CLAUDE_CONFIG_DIR")
 
 
-def test_narrow_screen(server, browser):
+def test_narrow_screen(sample_server, browser):
+    server = sample_server
     context = browser.new_context(viewport={"width": 375, "height": 800}, is_mobile=True)
     pg = context.new_page()
     try:
-        for path in ("/", "/s/d4c1bac0-628a-48b6-983e-425faf07a208"):
+        for path in ("/", "/s/5f0c6a8e-1d2b-4c3d-9e4f-0a1b2c3d4e5f"):
             pg.goto(server + path)
             expect(pg.locator("main .card, main .line:not(.meta)").first).to_be_visible()
             assert pg.evaluate("document.documentElement.scrollWidth") <= 376
@@ -230,7 +239,8 @@ def test_narrow_screen(server, browser):
         context.close()
 
 
-def test_chat_page_without_a_key_says_how_to_enable(server, page):
+def test_chat_page_without_a_key_says_how_to_enable(sample_server, page):
+    server = sample_server
     page.goto(server + "/chat")
     expect(page.locator(".notice")).to_contain_text("Chat needs an Anthropic API key")
     expect(page.locator(".notice")).to_contain_text("ANTHROPIC_API_KEY")
@@ -290,3 +300,50 @@ def test_banner_shows_files_set_aside_and_deleted_sources_say_when(settings, mon
         expect(page.locator(".session-head .badge.deleted")).to_contain_text(", kept here")
     finally:
         zergd("stop")
+
+
+# --- on the project's own fixtures (any clone) ---------------------------------
+
+SAMPLE = "5f0c6a8e-1d2b-4c3d-9e4f-0a1b2c3d4e5f"
+
+
+def test_sample_list_search_and_message(sample_server, page):
+    page.goto(sample_server + "/")
+    expect(page.locator(".card", has_text="Login form validation")).to_be_visible()
+    expect(page.locator(".card", has_text="Why does the quokka endpoint return 500?")).to_be_visible()
+    page.keyboard.press("/")
+    page.keyboard.type("walrus test")
+    page.keyboard.press("Enter")
+    first = page.locator("a.hit").first
+    expect(first.locator("mark").first).to_have_text(re.compile("walrus", re.I))
+    first.click()
+    expect(page.locator(".line.target")).to_contain_text("walrus")
+    assert page.errors == []
+
+
+def test_sample_session_view(sample_server, page):
+    page.goto(sample_server + f"/s/{SAMPLE}?meta=1")
+    expect(page.locator("h1")).to_have_text("Login form validation")
+    expect(page.get_by_role("link", name="Download JSONL")).to_have_attribute("href", f"/api/sessions/{SAMPLE}/export")
+    thinking = page.locator("details.thinking").first
+    expect(thinking).not_to_have_attribute("open", "")
+    expect(page.locator(".compaction").first).to_be_visible()
+    img = page.locator("img.shot").first
+    expect(img).to_be_visible()
+    assert img.get_attribute("src").startswith("data:image/png;base64,")
+    task = page.locator("details.tool", has_text="Find validation helpers").first
+    task.locator("summary").click()
+    task.locator("a.subagent-link").click()
+    expect(page.locator("h1")).to_have_text("Find validation helpers")
+    expect(page.locator(".session-head .badge")).to_contain_text("subagent · Explore")
+    assert page.errors == []
+
+
+def test_sample_live_append(sample_server, page, sample):
+    path = sample.claude_dir / "projects" / "-home-dev-webapp" / f"{SAMPLE}.jsonl"
+    page.goto(sample_server + f"/s/{SAMPLE}")
+    expect(page.locator(".line:not(.meta)").first).to_be_visible()
+    expect(page.locator("#live-dot.on")).to_be_attached()
+    with open(path, "ab") as f:
+        f.write(b'{"type":"user","uuid":"live-1","timestamp":"2026-11-22T10:00:00Z","message":{"role":"user","content":"a wild narwhal appears live"}}\n')
+    expect(page.get_by_text("a wild narwhal appears live")).to_be_visible(timeout=10_000)
