@@ -205,7 +205,7 @@ def test_chat_api_streams_and_manages_threads(imported, fake):
         assert [t["id"] for t in c.get("/api/chat/threads").json()["threads"]] == [thread]
         assert len(c.get(f"/api/chat/threads/{thread}").json()["messages"]) == 4
         # Writes take JSON: a form post (what a cross-site page could send) is refused.
-        assert c.post(f"/api/chat/threads/{thread}/messages", data={"text": "hi"}).status_code == 422
+        assert c.post(f"/api/chat/threads/{thread}/messages", data={"text": "hi"}).status_code == 415
         assert c.post(f"/api/chat/threads/{thread}/messages", json={"text": ""}).status_code == 422
         assert c.post("/api/chat/threads/nope/messages", json={"text": "hi"}).status_code == 404
         assert c.delete(f"/api/chat/threads/{thread}").status_code == 200
