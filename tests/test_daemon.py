@@ -1,6 +1,7 @@
 """The real daemon as a subprocess on a temporary ZERG_HOME and CLAUDE_CONFIG_DIR."""
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -257,3 +258,16 @@ def test_foreground_daemon_logs_to_stderr_without_a_tty(settings, command):
     assert f"watching claude: {settings.claude_dir / 'projects'}" in err
     if "serve" in command:
         assert f"http://127.0.0.1:{port}" in out
+
+
+def test_a_start_that_times_out_leaves_nothing_running(settings):
+    port = free_port()
+    proc = zergd("start", "--port", str(port), "--wait", "0.5")
+    if proc.returncode == 0:  # this machine was fast enough: then it must really be running
+        assert status()[0] == 0
+        zergd("stop", check=True)
+        return
+    assert "did not answer within 0.5s and was stopped" in proc.stderr
+    pid = int(re.search(r"pid (\d+)", proc.stderr).group(1))
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z")
+    assert status()[0] == 3
