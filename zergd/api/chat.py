@@ -16,7 +16,8 @@ from ..oikos import chat_status
 from .routes import errors
 
 # 503 when chat is not set up (no extra, no key): the detail says how to enable it.
-router = APIRouter(prefix="/api/chat", responses=errors(422, 503))
+router = APIRouter(prefix="/api/chat", responses=errors(421, 422, 503))
+WRITE_ERRORS = errors(403, 415)  # see app.refuse_cross_site
 _lock = threading.Lock()
 
 
@@ -52,7 +53,7 @@ def threads(request: Request):
     return {"threads": _oikos(request).threads()}
 
 
-@router.post("/threads", status_code=201)
+@router.post("/threads", status_code=201, responses=WRITE_ERRORS)
 def new_thread(request: Request, _body: NewThread):
     return {"id": _oikos(request).new_thread()}
 
@@ -65,14 +66,14 @@ def thread(request: Request, thread_id: str):
     return {"id": thread_id, "messages": oikos.history(thread_id)}
 
 
-@router.delete("/threads/{thread_id}", responses=errors(404))
+@router.delete("/threads/{thread_id}", responses={**errors(404), **WRITE_ERRORS})
 def delete_thread(request: Request, thread_id: str):
     if not _oikos(request).delete_thread(thread_id):
         raise HTTPException(404, f"no thread {thread_id!r}")
     return {"deleted": thread_id}
 
 
-@router.post("/threads/{thread_id}/messages", responses=errors(404))
+@router.post("/threads/{thread_id}/messages", responses={**errors(404), **WRITE_ERRORS})
 def ask(request: Request, thread_id: str, question: Question):
     """Ask in a thread; the answer streams back as server-sent events."""
     oikos = _oikos(request)

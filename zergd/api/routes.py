@@ -24,14 +24,16 @@ class Error(BaseModel):
 
 
 def errors(*codes: int) -> dict:
-    meaning = {400: "a parameter is wrong", 404: "not found", 409: "the archive file cannot be read",
+    meaning = {400: "a parameter is wrong", 403: "a cross-site request (its Origin is not this daemon's)",
+               404: "not found", 409: "the archive file cannot be read",
+               415: "a body that is not JSON", 421: "a Host header this daemon does not serve (DNS rebinding)",
                422: "a parameter has the wrong type or is out of range",
                503: "not ready: the index does not exist yet, or chat is not set up"}
     return {code: {"model": Error, "description": meaning[code]} for code in codes}
 
 
 # 422 is ours too (see app.bad_request): {"detail": "..."}, not FastAPI's list.
-router = APIRouter(prefix="/api", responses=errors(422, 503))
+router = APIRouter(prefix="/api", responses=errors(421, 422, 503))
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Text = Annotated[str | None, Query(max_length=1000)]
