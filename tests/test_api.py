@@ -4,9 +4,9 @@ search, export, security; bad parameters are 4xx with a message, never 500."""
 import json
 
 import pytest
+from conftest import CORPUS, agent
 from fastapi.testclient import TestClient
 
-from conftest import CORPUS, agent
 from zergd.api.app import create_app
 
 ORIGIN = "http://127.0.0.1:8080"
@@ -181,9 +181,9 @@ def test_malformed_lines_come_back_raw(client, settings):
     bad = settings.claude_dir / "projects" / "-bad" / "bad.jsonl"
     bad.parent.mkdir()
     bad.write_bytes(b'{"type":"user","message":{"role":"user","content":"ok"}}\nnot json \xff\n')
-    from zergd.watch.backfill import backfill
     from zergd.index.db import connect
     from zergd.index.writer import Writer
+    from zergd.watch.backfill import backfill
     db = connect(settings.index_path, settings.archive_dir)
     backfill(settings, Writer(db))
     db.close()

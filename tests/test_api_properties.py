@@ -6,8 +6,9 @@ import os
 
 import pytest
 import schemathesis
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from schemathesis import checks
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
 
 from zergd.api.app import create_app
 from zergd.config import load_settings

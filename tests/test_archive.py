@@ -5,8 +5,8 @@ import hashlib
 import io
 
 from click.testing import CliRunner
-
 from conftest import CORPUS, Index, corpus_files
+
 from zergd.cli import zerg, zergd
 from zergd.index import export
 from zergd.index.rebuild import rebuild

@@ -3,15 +3,11 @@ against the real daemon.  Screenshots go to tests/artifacts/."""
 
 import json
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-
 from conftest import CORPUS, agent  # noqa: F401
+from playwright.sync_api import expect, sync_playwright
 from test_daemon import free_port, wait_for, zerg, zergd
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -1,8 +1,8 @@
 """The real daemon as a subprocess on a temporary ZERG_HOME and CLAUDE_CONFIG_DIR."""
 
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import socket
@@ -11,11 +11,9 @@ import sys
 import time
 
 import pytest
-
 from conftest import CORPUS, Index, needs_corpus
+
 from zergd.invariants import check_all, check_integrity, check_rows
-
-
 
 
 def free_port():

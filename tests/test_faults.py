@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import Index
 from test_tailing import LINE, found, project, wait_for
+
 from zergd.api.app import create_app
 from zergd.events import EventBus
 from zergd.invariants import check_all
@@ -241,7 +241,7 @@ def test_an_unreadable_folder_does_not_stop_live_tailing(tmp_path):
 
 
 def test_a_name_that_is_not_utf8_does_not_lose_other_events(settings, make_service):
-    svc = make_service(rescan_interval=120)
+    make_service(rescan_interval=120)
     folder = project(settings)
     reader = Index(settings)
     (folder / "a.jsonl").write_bytes((LINE % "watcher is up").encode())

@@ -3,10 +3,10 @@ old one stays, unchanged and exportable.  Crash leftovers are adopted."""
 
 from click.testing import CliRunner
 
+from zergd import archive
 from zergd.cli import zerg
 from zergd.index.feed import LineFeeder
 from zergd.invariants import check_all, check_immutable, snapshot
-from zergd import archive
 
 A = b'{"type":"user","message":{"role":"user","content":"alpha original"}}\n'
 B = b'{"type":"user","message":{"role":"user","content":"bravo appended"}}\n'

@@ -16,8 +16,8 @@ import os
 import random
 
 import pytest
-
 from conftest import Index
+
 from zergd.invariants import check_all, check_immutable, snapshot
 from zergd.watch import tailer
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from fake_anthropic import FakeAnthropic
 from fastapi.testclient import TestClient
 
-from fake_anthropic import FakeAnthropic
 from zergd.api.app import create_app
 from zergd.cli import zerg
 from zergd.oikos import chat_status

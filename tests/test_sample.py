@@ -4,9 +4,9 @@ These run on any clone; the real corpus adds breadth where it is present."""
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES, agent
 from fastapi.testclient import TestClient
 
-from conftest import FIXTURES, agent
 from zergd.api.app import create_app
 from zergd.cli import zerg, zergd
 from zergd.index.parse import parse_line

@@ -4,8 +4,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import CORPUS
+from conftest import agent as agent_id
 
-from conftest import CORPUS, agent as agent_id
 from zergd.cli import zerg
 
 PARENTS = {

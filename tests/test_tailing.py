@@ -5,8 +5,8 @@ import queue
 import time
 
 import pytest
-
 from conftest import Index
+
 from zergd.events import EventBus
 from zergd.index.queries import search
 from zergd.invariants import check_all

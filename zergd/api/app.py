@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import sqlite3
 import os
+import sqlite3
 import time
 from importlib import resources
 from pathlib import Path

@@ -12,7 +12,6 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..oikos import chat_status
-
 from .routes import errors
 
 # 503 when chat is not set up (no extra, no key): the detail says how to enable it.

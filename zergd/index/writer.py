@@ -12,7 +12,6 @@ import sqlite_utils
 
 from ..archive import archive_rel
 from ..watch.sources import SourceInfo, path_digest
-from .db import line_id
 from .feed import Batch
 from .parse import Line
 

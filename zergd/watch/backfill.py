@@ -5,10 +5,9 @@ at start and as its periodic rescan."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import sqlite3
 
 from ..archive import archive_rel
 from ..config import Settings
