@@ -14,11 +14,9 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
+from .errors import UnsafePath
+
 GEN_SUFFIX = re.compile(r"^(?P<rel>.+\.jsonl)(?:\.gen(?P<gen>[0-9]+))?$")
-
-
-class UnsafePath(ValueError):
-    """A relative path that would escape the archive."""
 
 
 def check_rel(rel: str) -> str:

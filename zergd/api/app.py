@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 
 from .. import __version__
 from ..config import Settings
+from ..errors import ZergError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -201,6 +202,11 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
     app.include_router(chat_router)
     assets = Assets(webui_dir())
     app.state.assets = assets
+
+    @app.exception_handler(ZergError)
+    async def zerg_error(_request, exc: ZergError):
+        """The one place typed errors become status codes (see zergd.errors)."""
+        return JSONResponse({"detail": str(exc)}, exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request, exc: RequestValidationError):

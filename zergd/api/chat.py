@@ -7,10 +7,11 @@ from __future__ import annotations
 import threading
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from ..errors import NotFound, NotReady
 from ..oikos import chat_status
 from .routes import errors
 
@@ -33,7 +34,7 @@ def _oikos(request: Request):
     state = request.app.state
     status = chat_status(state.settings)
     if not status["available"]:
-        raise HTTPException(503, status["message"])
+        raise NotReady(status["message"])
     with _lock:
         if getattr(state, "oikos", None) is None:
             from ..oikos.agent import Oikos
@@ -61,14 +62,14 @@ def new_thread(request: Request, _body: NewThread):
 def thread(request: Request, thread_id: str):
     oikos = _oikos(request)
     if not oikos.thread_exists(thread_id):
-        raise HTTPException(404, f"no thread {thread_id!r}")
+        raise NotFound(f"no thread {thread_id!r}")
     return {"id": thread_id, "messages": oikos.history(thread_id)}
 
 
 @router.delete("/threads/{thread_id}", responses={**errors(404), **WRITE_ERRORS})
 def delete_thread(request: Request, thread_id: str):
     if not _oikos(request).delete_thread(thread_id):
-        raise HTTPException(404, f"no thread {thread_id!r}")
+        raise NotFound(f"no thread {thread_id!r}")
     return {"deleted": thread_id}
 
 
@@ -77,7 +78,7 @@ def ask(request: Request, thread_id: str, question: Question):
     """Ask in a thread; the answer streams back as server-sent events."""
     oikos = _oikos(request)
     if not oikos.thread_exists(thread_id):
-        raise HTTPException(404, f"no thread {thread_id!r}")
+        raise NotFound(f"no thread {thread_id!r}")
 
     def events():
         for event in oikos.ask(thread_id, question.text):

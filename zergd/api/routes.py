@@ -8,13 +8,14 @@ import queue
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from ..index import queries
 from ..index.db import OFFSET_MASK, connect
-from ..index.export import ArchiveUnreadable, SessionLookupError, generations, open_archived, pick_generation
+from ..errors import ArchiveDamaged, BadQuery, NotFound, NotReady
+from ..index.export import generations, open_archived, pick_generation
 
 
 class Error(BaseModel):
@@ -51,7 +52,7 @@ class ReadPool:
     @contextmanager
     def connection(self):
         if not self.settings.index_path.exists():
-            raise HTTPException(503, "the index does not exist yet; is zergd still starting?")
+            raise NotReady("the index does not exist yet; is zergd still starting?")
         try:
             db = self.idle.get_nowait()
         except queue.Empty:
@@ -82,8 +83,8 @@ def _when(value: str | None, name: str, *, end_of_day: bool = False) -> str | No
         return None
     try:
         return queries.parse_when(value, end_of_day=end_of_day)
-    except queries.BadQuery as e:
-        raise HTTPException(400, f"{name}: {e}") from None
+    except BadQuery as e:
+        raise BadQuery(f"{name}: {e}") from None
 
 
 def session_filter(project, since, until, branch, model, provider, subagents, deleted=False) -> queries.SessionFilter:
@@ -109,10 +110,7 @@ def list_sessions(
 ):
     flt = session_filter(project, since, until, branch, model, provider, subagents, deleted)
     with reader(request) as conn:
-        try:
-            rows, next_cursor = queries.list_sessions(conn, flt, limit=limit, cursor=cursor)
-        except queries.BadQuery as e:
-            raise HTTPException(400, str(e)) from None
+        rows, next_cursor = queries.list_sessions(conn, flt, limit=limit, cursor=cursor)
     return {"sessions": rows, "next": next_cursor}
 
 
@@ -121,7 +119,7 @@ def session_detail(request: Request, session_id: str):
     with reader(request) as conn:
         session = queries.get_session(conn, session_id)
     if session is None:
-        raise HTTPException(404, f"no session {session_id!r}")
+        raise NotFound(f"no session {session_id!r}")
     return session
 
 
@@ -136,16 +134,16 @@ def session_lines(
     limit: Limit = 200,
 ):
     if after is not None and before is not None:
-        raise HTTPException(400, "give after or before, not both")
+        raise BadQuery("give after or before, not both")
     settings = request.app.state.settings
     with reader(request) as conn:
         try:
             page = queries.line_page(conn, settings.archive_dir, session_id, gen=gen, after=after, before=before,
                                      limit=limit)
         except OSError as e:
-            raise HTTPException(409, f"the archive file cannot be read: {e.strerror or e}") from None
+            raise ArchiveDamaged(f"the archive file cannot be read: {e.strerror or e}") from None
     if page is None:
-        raise HTTPException(404, f"no session {session_id!r}" + (f" generation {gen}" if gen else ""))
+        raise NotFound(f"no session {session_id!r}" + (f" generation {gen}" if gen else ""))
     return json_bytes(page.to_json())
 
 
@@ -157,18 +155,12 @@ def export(request: Request, session_id: str, gen: Annotated[int | None, Query(g
     with reader(request) as conn:
         gens = generations(conn, settings, session_id)
     if not gens:
-        raise HTTPException(404, f"no session {session_id!r}")
-    try:
-        chosen = pick_generation(gens, gen)
-    except SessionLookupError as e:
-        raise HTTPException(404, str(e)) from None
+        raise NotFound(f"no session {session_id!r}")
+    chosen = pick_generation(gens, gen)
     suffix = "" if chosen.gen == 1 else f".gen{chosen.gen}"
-    try:
-        # Opened before answering: an unreadable archive is a clear 409, not
-        # a 200 whose body then breaks off.
-        f = open_archived(chosen)
-    except ArchiveUnreadable as e:
-        raise HTTPException(409, str(e)) from None
+    # Opened before answering: an unreadable archive is a clear 409, not a
+    # 200 whose body then breaks off.
+    f = open_archived(chosen)
 
     def body():
         with f:
@@ -196,10 +188,7 @@ def search(
 ):
     flt = session_filter(project, since, until, branch, model, provider, True)
     with reader(request) as conn:
-        try:
-            hits = queries.search(conn, q, limit=limit, session_id=session, flt=flt, per_session=per_session)
-        except queries.BadQuery as e:
-            raise HTTPException(400, str(e)) from None
+        hits = queries.search(conn, q, limit=limit, session_id=session, flt=flt, per_session=per_session)
     return {"query": q, "hits": [dict(h.as_dict(), snippet=queries.snippet_parts(h.snippet)) for h in hits]}
 
 

@@ -11,14 +11,11 @@ from pathlib import Path
 
 from ..archive import parse_archive_rel
 from ..config import Settings
+from ..errors import ArchiveDamaged, NotFound
 
 
-class SessionLookupError(Exception):
+class SessionLookupError(NotFound):
     """No such session, or the prefix fits several (their ids are in ``candidates``)."""
-
-    def __init__(self, message: str, candidates: list[str] | None = None):
-        super().__init__(message)
-        self.candidates = candidates or []
 
 
 @dataclass
@@ -89,7 +86,7 @@ def pick_generation(gens: list[Generation], number: int | None) -> Generation:
     raise SessionLookupError(f"session {gens[0].session_id} has generations {', '.join(str(g.gen) for g in gens)}, not {number}")
 
 
-class ArchiveUnreadable(Exception):
+class ArchiveUnreadable(ArchiveDamaged):
     """The index lists a generation whose archive file is gone or cannot be
     read: reported, never exported as empty."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from ..errors import BadQuery
 from .db import OFFSET_BITS, split_line_id
 
 SESSION_FIELDS = (
@@ -24,8 +25,6 @@ SESSION_FIELDS = (
 SORT_KEY = "coalesce(last_ts, first_ts, '')"
 
 
-class BadQuery(ValueError):
-    """A parameter the caller got wrong; the message says how."""
 
 
 def parse_when(value: str, *, end_of_day: bool = False) -> str:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .. import archive
 from ..config import Settings
+from ..errors import ArchiveDamaged
 from ..index.feed import LineFeeder
 from ..index.writer import Source, Writer
 from .sources import describe, open_transcript, text_rel
@@ -38,11 +39,6 @@ from .sources import describe, open_transcript, text_rel
 CHUNK = 4 << 20  # bytes read per step: bounds memory, keeps transactions short
 WINDOW = 4096  # bytes compared at each end of the archived part
 ATTEMPTS = 3  # reads of a file that keeps being rewritten before we retry it later
-
-
-class ArchiveDamaged(Exception):
-    """The archive holds fewer bytes than the index recorded: something other
-    than zergd changed it.  Never papered over."""
 
 
 class SourceUnstable(Exception):
