@@ -232,6 +232,50 @@ def generation_of(conn, archive_dir: Path, session_id: str, gen: int | None) -> 
     return (row[0], row[1], archive_dir / row[2]) if row else None
 
 
+def offset_of_line(conn, session_id: str, lineno: int) -> int | None:
+    """Byte offset of the first line numbered ``lineno`` or later in the
+    session's newest generation, or None."""
+    gen = conn.execute("select g.id from generations g join sessions x on x.source_id = g.source_id"
+                       " where x.id = ? order by g.gen desc limit 1", (session_id,)).fetchone()
+    if gen is None:
+        return None
+    base = gen[0] << OFFSET_BITS
+    row = conn.execute("select id from lines where id >= ? and id < ? and lineno >= ? order by id limit 1",
+                       (base, base + (1 << OFFSET_BITS), int(lineno))).fetchone()
+    return None if row is None else row[0] - base
+
+
+USAGE_KEYS = {"day": "substr(coalesce(x.last_ts, x.first_ts), 1, 10)", "model": "u.model",
+              "project": "coalesce(x.project, x.project_dir)"}
+
+
+def usage_by(conn, group_by: str, flt: SessionFilter) -> list[dict]:
+    """Sessions, prompts, tool calls and tokens per day, model or project,
+    newest / highest key first.  Prompts and tool calls are per session, so
+    they have no per-model split (None there)."""
+    if group_by not in USAGE_KEYS:
+        raise BadQuery("group_by must be day, model or project")
+    key = USAGE_KEYS[group_by]
+    where, params = flt.where("x")
+    cond = (" where " + " and ".join(where)) if where else ""
+    tokens = {k: rest for k, *rest in conn.execute(
+        f"select {key}, count(distinct x.id), sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_read_tokens)"
+        f" from usage u join sessions x on x.id = u.session_id{cond} group by 1", params)}
+    if group_by == "model":
+        activity = {k: (n, None, None) for k, (n, *_t) in tokens.items()}
+    else:
+        activity = {k: (n, p, t) for k, n, p, t in conn.execute(
+            f"select {key}, count(*), sum(x.user_messages), sum(x.tool_calls) from sessions x{cond} group by 1",
+            params)}
+    out = []
+    for k in sorted(activity, key=lambda k: k or "", reverse=True):
+        n, prompts, calls = activity[k]
+        _n, i, o, cr = tokens.get(k, (0, 0, 0, 0))
+        out.append({"key": k, "sessions": n, "prompts": prompts, "tool_calls": calls, "input_tokens": i or 0,
+                    "output_tokens": o or 0, "cache_read_tokens": cr or 0})
+    return out
+
+
 def line_page(conn, archive_dir: Path, session_id: str, *, gen: int | None = None, after: int | None = None,
               before: int | None = None, limit: int = 200) -> LinePage | None:
     """Lines of one generation in file order: after byte offset ``after``, or

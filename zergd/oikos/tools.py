@@ -8,7 +8,7 @@ import orjson
 
 from ..config import Settings
 from ..index import queries
-from ..index.db import OFFSET_BITS, connect
+from ..index.db import connect
 from ..index.parse import result_text
 
 MAX_RESULT_CHARS = 24_000  # what one tool call may put into the conversation
@@ -147,20 +147,16 @@ class Toolbox:
             sid, _gen = resolve_session(conn, self.settings, session_id)
         except SessionLookupError as e:
             raise ToolError(str(e)) from None
-        found = queries.generation_of(conn, self.settings.archive_dir, sid, None)
-        if found is None:
-            raise ToolError(f"no session {session_id!r}")
-        gen_id = found[0]
-        base = gen_id << OFFSET_BITS
-        start = conn.execute("select id from lines where id >= ? and id < ? and lineno >= ? order by id limit 1",
-                             (base, base + (1 << OFFSET_BITS), int(from_line))).fetchone()
         session = queries.get_session(conn, sid)
+        if session is None:
+            raise ToolError(f"no session {session_id!r}")
+        start = queries.offset_of_line(conn, sid, int(from_line))
         head = (f"Session {sid} “{session['title'] or 'untitled'}”, project {session['project'] or '?'}, "
                 f"{session['first_ts'] or '?'} → {session['last_ts'] or '?'} [link]({self.link(sid)})")
         if start is None:
             return head + f"\n(no lines from line {from_line} on)"
         out, shown, last_line = [head], 0, None
-        after = (start[0] - base) - 1
+        after = start - 1
         while shown < _bounded(max_messages, 200):
             page = queries.line_page(conn, self.settings.archive_dir, sid, after=after, limit=100)
             lines = orjson.loads(page.to_json())["lines"]
@@ -181,28 +177,16 @@ class Toolbox:
         return "\n\n".join(out)
 
     def _usage_summary(self, conn, group_by="day", since=None, until=None) -> str:
-        keys = {"day": "substr(coalesce(x.last_ts, x.first_ts), 1, 10)", "model": "u.model",
-                "project": "coalesce(x.project, x.project_dir)"}
-        if group_by not in keys:
-            raise ToolError("group_by must be day, model or project")
-        key = keys[group_by]
-        where, params = queries.SessionFilter(since=_date(since), until=_date(until)).where("x")
-        cond = (" where " + " and ".join(where)) if where else ""
-        tokens = {k: rest for k, *rest in conn.execute(
-            f"select {key}, count(distinct x.id), sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_read_tokens)"
-            f" from usage u join sessions x on x.id = u.session_id{cond} group by 1", params)}
-        if group_by == "model":
-            activity = {k: (n, None, None) for k, (n, *_t) in tokens.items()}
-        else:
-            activity = {k: (n, p, t) for k, n, p, t in conn.execute(
-                f"select {key}, count(*), sum(x.user_messages), sum(x.tool_calls) from sessions x{cond} group by 1",
-                params)}
+        try:
+            rows = queries.usage_by(conn, group_by, queries.SessionFilter(since=_date(since), until=_date(until)))
+        except queries.BadQuery as e:
+            raise ToolError(str(e)) from None
         out = [f"By {group_by}: sessions, prompts, tool calls; input / output / cache-read tokens"]
-        for k in sorted(activity, key=lambda k: k or "", reverse=True)[:60]:
-            n, prompts, calls = activity[k]
-            _n, i, o, cr = tokens.get(k, (0, 0, 0, 0))
-            counts = f"{n} sessions" + (f", {prompts} prompts, {calls} tool calls" if prompts is not None else "")
-            out.append(f"- {k or 'unknown'}: {counts}; {i or 0:,} in / {o or 0:,} out / {cr or 0:,} cache-read tokens")
+        for r in rows[:60]:
+            counts = f"{r['sessions']} sessions" + (
+                f", {r['prompts']} prompts, {r['tool_calls']} tool calls" if r["prompts"] is not None else "")
+            out.append(f"- {r['key'] or 'unknown'}: {counts}; {r['input_tokens']:,} in / {r['output_tokens']:,} out"
+                       f" / {r['cache_read_tokens']:,} cache-read tokens")
         return "\n".join(out)
 
 
