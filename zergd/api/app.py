@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from .. import __version__
 from ..config import Settings
 from ..errors import ZergError
+from ..index import queries
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -150,8 +151,7 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
         if settings.index_path.exists():
             try:
                 with app.state.read_pool.connection() as conn:
-                    counts["sessions"] = conn.execute("select count(*) from sessions").fetchone()[0]
-                    counts["lines"] = conn.execute("select count(*) from lines").fetchone()[0]
+                    counts = queries.counts(conn)
             except sqlite3.OperationalError:  # the writer is still creating the index
                 pass
         return {

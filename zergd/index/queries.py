@@ -145,6 +145,12 @@ def list_sessions(conn, flt: SessionFilter | None = None, *, limit: int | None =
     return rows, next_cursor
 
 
+def counts(conn) -> dict:
+    """Sessions and lines indexed (for status)."""
+    return {"sessions": conn.execute("select count(*) from sessions").fetchone()[0],
+            "lines": conn.execute("select count(*) from lines").fetchone()[0]}
+
+
 def get_session(conn, session_id: str) -> dict | None:
     row = conn.execute(f"select {', '.join(SESSION_FIELDS)} from sessions where id = ?", (session_id,)).fetchone()
     if row is None:

@@ -197,6 +197,49 @@ class Writer:
                 self.conn.execute("update sessions set source_deleted_at = null where id = ?", (source.session_id,))
             source.deleted = False
 
+    # --- what the tailer asks before it writes ------------------------------
+
+    def known_files(self, host: str) -> dict[tuple[str, str], tuple[tuple, int | None]]:
+        """(provider, rel) -> ((archived, inode, mtime_ns), checked_mtime_ns)
+        of each source's newest generation on ``host``."""
+        return {
+            (provider, rel): ((archived, inode, mtime_ns), checked)
+            for provider, rel, archived, inode, mtime_ns, checked in self.conn.execute(
+                "select s.provider, s.rel, g.archived, g.inode, g.mtime_ns, g.checked_mtime_ns from sources s"
+                " join generations g on g.source_id = s.id"
+                " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)",
+                (host,),
+            )
+        }
+
+    def newest_generations(self) -> list[tuple[str, str, str, str | None, int, str, int]]:
+        """(host, provider, rel, path, gen, archive, archived) of every source's newest generation."""
+        return self.conn.execute(
+            "select s.host, s.provider, s.rel, s.path, g.gen, g.archive, g.archived from sources s"
+            " join generations g on g.source_id = s.id"
+            " where g.gen = (select max(gen) from generations where source_id = s.id)"
+        ).fetchall()
+
+    def present_sessions(self, host: str) -> list[tuple[str, str, str]]:
+        """(session id, provider, rel) of sessions on ``host`` whose source is not known to be deleted."""
+        return self.conn.execute(
+            "select x.id, s.provider, s.rel from sources s join sessions x on x.source_id = s.id"
+            " where s.host = ? and x.source_deleted_at is null",
+            (host,),
+        ).fetchall()
+
+    def present_session_of(self, host: str, provider: str, rel: str) -> str | None:
+        """The session of a source not yet known to be deleted, or None."""
+        row = self.conn.execute(
+            "select x.id from sources s join sessions x on x.source_id = s.id"
+            " where s.host = ? and s.provider = ? and s.rel = ? and x.source_deleted_at is null",
+            (host, provider, rel)).fetchone()
+        return row[0] if row else None
+
+    def session_summary(self, session_id: str, fields: tuple[str, ...]) -> dict | None:
+        row = self.conn.execute(f"select {', '.join(fields)} from sessions where id = ?", (session_id,)).fetchone()
+        return dict(zip(fields, row)) if row else None
+
     # --- lines -------------------------------------------------------------
 
     def commit(self, source: Source, archived: int, batch: "Batch", crc: int | None) -> None:

@@ -42,15 +42,7 @@ def plan(settings: Settings, writer: Writer, faults: Faults | None = None) -> tu
     the live path since the last full check), and the set of all (provider,
     rel) seen.  Unchanged files cost one stat: this runs as the daemon's
     periodic rescan.  Folders and files that cannot be looked at go to ``faults``."""
-    known = {
-        (provider, rel): ((archived, inode, mtime_ns), checked)
-        for provider, rel, archived, inode, mtime_ns, checked in writer.conn.execute(
-            "select s.provider, s.rel, g.archived, g.inode, g.mtime_ns, g.checked_mtime_ns from sources s"
-            " join generations g on g.source_id = s.id"
-            " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)",
-            (settings.host,),
-        )
-    }
+    known = writer.known_files(settings.host)
     todo, seen = [], set()
 
     def note(path, why):
@@ -81,12 +73,7 @@ def reconcile_all(settings: Settings, writer: Writer, faults: Faults) -> int:
     """After a crash: adopt archived bytes the index never recorded, for every
     source (also those whose file is gone).  Two stats per source."""
     adopted = 0
-    rows = writer.conn.execute(
-        "select s.host, s.provider, s.rel, s.path, g.gen, g.archive, g.archived from sources s"
-        " join generations g on g.source_id = s.id"
-        " where g.gen = (select max(gen) from generations where source_id = s.id)"
-    ).fetchall()
-    for host, provider, rel, path, gen, archive, archived in rows:
+    for host, provider, rel, path, gen, archive, archived in writer.newest_generations():
         apath = settings.archive_dir / archive
         grown = apath.exists() and apath.stat().st_size > archived
         if grown or (settings.archive_dir / archive_rel(host, provider, rel, gen + 1)).exists():
@@ -191,11 +178,7 @@ def mark_missing(settings: Settings, writer: Writer, seen: set[tuple[str, str]])
     """Sessions whose source file is gone (Claude Code's 30-day cleanup): the
     archive stays, the session is marked with the time we noticed."""
     gone = []
-    for session_id, provider, rel in writer.conn.execute(
-        "select x.id, s.provider, s.rel from sources s join sessions x on x.source_id = s.id"
-        " where s.host = ? and x.source_deleted_at is null",
-        (settings.host,),
-    ).fetchall():
+    for session_id, provider, rel in writer.present_sessions(settings.host):
         if (provider, rel) not in seen:
             writer.mark_deleted(session_id)
             gone.append(session_id)

@@ -212,24 +212,18 @@ class ArchiveService:
         self._publish(writer)
 
     def _mark_deleted(self, writer: Writer, provider: str, rel: str) -> None:
-        row = writer.conn.execute(
-            "select x.id from sources s join sessions x on x.source_id = s.id"
-            " where s.host = ? and s.provider = ? and s.rel = ? and x.source_deleted_at is null",
-            (self.settings.host, provider, rel),
-        ).fetchone()
-        if row:
-            writer.mark_deleted(row[0])
+        session_id = writer.present_session_of(self.settings.host, provider, rel)
+        if session_id:
+            writer.mark_deleted(session_id)
 
     def _publish(self, writer: Writer) -> None:
         changes = writer.drain_changes()
         if not changes:
             return
         for session_id, kind in changes.items():
-            row = writer.conn.execute(
-                f"select {', '.join(COUNT_FIELDS)} from sessions where id = ?", (session_id,)
-            ).fetchone()
-            if row:
-                self.bus.publish({"type": EVENT_TYPES[kind], "session": {"id": session_id, **dict(zip(COUNT_FIELDS, row))}})
+            summary = writer.session_summary(session_id, COUNT_FIELDS)
+            if summary:  # None: its registration was rolled back
+                self.bus.publish({"type": EVENT_TYPES[kind], "session": {"id": session_id, **summary}})
 
     # --- watch thread ----------------------------------------------------------
 
