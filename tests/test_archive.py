@@ -9,8 +9,8 @@ from conftest import CORPUS, Index, corpus_files
 
 from zergd.cli import zerg, zergd
 from zergd.index import export
-from zergd.index.rebuild import rebuild
 from zergd.invariants import check_all, check_immutable, snapshot
+from zergd.reindex import rebuild
 
 
 def sha(data: bytes) -> str:

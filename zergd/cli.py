@@ -352,7 +352,7 @@ def import_():
 @zergd.command()
 def reindex():
     """Rebuild the index from the archive alone."""
-    from .index.rebuild import archived_files, rebuild
+    from .reindex import archived_files, rebuild
 
     settings = _settings()
     with _holding_home(settings, "reindex", "stop it first (`zergd stop`)"):

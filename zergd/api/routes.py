@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
+from ..errors import ArchiveDamaged, BadQuery, NotFound, NotReady
 from ..index import queries
 from ..index.db import OFFSET_MASK, connect
-from ..errors import ArchiveDamaged, BadQuery, NotFound, NotReady
 from ..index.export import generations, open_archived, pick_generation
 
 

@@ -11,13 +11,13 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from ..archive import parse_archive_rel
-from ..config import Settings
-from ..watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
-from ..watch.sources import describe
-from ..watch.tailer import index_archived, seal
-from .db import connect
-from .writer import Writer
+from .archive import parse_archive_rel
+from .config import Settings
+from .index.db import connect
+from .index.writer import Writer
+from .watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
+from .watch.sources import describe
+from .watch.tailer import index_archived, seal
 
 
 def archived_files(archive_dir: Path) -> dict[tuple[str, str, str], list[tuple[int, Path]]]:
