@@ -14,9 +14,7 @@ from ..archive import archive_rel
 from ..watch.sources import SourceInfo, path_digest
 from .feed import Batch
 from .parse import Line
-
-# Title sources, weakest first; a stronger one replaces a weaker one.
-RANK_SUMMARY, RANK_PROMPT, RANK_AI_TITLE = 1, 2, 3
+from .summary import SessionSummary, fold
 
 
 def now_iso() -> str:
@@ -289,50 +287,20 @@ class Writer:
             " is_subagent from sessions where id = ?", (session_id,),
         ).fetchone()
         title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent = row
-        models = orjson.loads(models_json) if models_json else []
-        n_models = len(models)
-        users = assistants = tools = 0
-        keyed = []
-        for ln in lines:
-            ts = ln.ts
-            if ts:
-                if first_ts is None or ts < first_ts:
-                    first_ts = ts
-                if last_ts is None or ts > last_ts:
-                    last_ts = ts
-            if ln.cwd and project is None:
-                project = ln.cwd
-            if ln.branch and ln.branch != "HEAD":
-                branch = ln.branch
-            if ln.model and ln.model not in models:
-                models.append(ln.model)
-            if ln.tools:
-                tools += ln.tools.count(",") + 1
-            if ln.prompt and (is_subagent or not ln.sidechain):
-                # Inline sidechain prompts (old format) are a subagent's, not the user's.
-                users += 1
-                if rank < RANK_PROMPT:
-                    title, rank = ln.prompt, RANK_PROMPT
-            elif ln.ai_title and rank <= RANK_AI_TITLE:
-                title, rank = ln.ai_title[:200], RANK_AI_TITLE
-            elif ln.summary and rank < RANK_SUMMARY:
-                title, rank = ln.summary[:200], RANK_SUMMARY
-            if ln.session_id and parent is None and ln.sidechain and ln.session_id != session_id:
-                parent = ln.session_id  # legacy agent-*.jsonl files name their parent inside
-            if ln.msg_key:
-                keyed.append(ln)
-            elif ln.is_assistant:
-                assistants += 1
-        if keyed:
-            assistants += self._record_usage(session_id, keyed)
+        had_models = bool(models_json)
+        s = SessionSummary(session_id, title, rank, first_ts, last_ts, branch,
+                           orjson.loads(models_json) if models_json else [], project, parent, bool(is_subagent))
+        added = fold(s, lines)
+        if added.keyed:
+            added.assistant_messages += self._record_usage(session_id, added.keyed)
         conn.execute(
             "update sessions set title = ?, title_rank = ?, first_ts = ?, last_ts = ?, git_branch = ?,"
             " models = ?, project = ?, parent_session_id = ?, user_messages = user_messages + ?,"
             " assistant_messages = assistant_messages + ?, tool_calls = tool_calls + ?, lines = lines + ?,"
             " updated_at = ? where id = ?",
-            (title, rank, first_ts, last_ts, branch,
-             orjson.dumps(models).decode() if models or n_models else None, project, parent,
-             users, assistants, tools, len(lines), now_iso(), session_id),
+            (s.title, s.title_rank, s.first_ts, s.last_ts, s.git_branch,
+             orjson.dumps(s.models).decode() if s.models or had_models else None, s.project, s.parent_session_id,
+             added.user_messages, added.assistant_messages, added.tool_calls, added.lines, now_iso(), session_id),
         )
 
     def _record_usage(self, session_id: str, keyed: list[Line]) -> int:

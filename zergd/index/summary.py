@@ -1,0 +1,76 @@
+"""What a session's row says about it, folded from its lines: title, time
+span, project, branch, models, parent, counts.  Pure - no I/O - so every
+index backend folds lines the same way; the writer loads the row, folds new
+lines into it and stores it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .parse import Line
+
+# Title sources, weakest first; a stronger one replaces a weaker one.
+RANK_SUMMARY, RANK_PROMPT, RANK_AI_TITLE = 1, 2, 3
+TITLE_CAP = 200
+
+
+@dataclass
+class SessionSummary:
+    session_id: str
+    title: str | None = None
+    title_rank: int = 0
+    first_ts: str | None = None
+    last_ts: str | None = None
+    git_branch: str | None = None
+    models: list[str] = field(default_factory=list)  # in order of first use
+    project: str | None = None
+    parent_session_id: str | None = None
+    is_subagent: bool = False
+
+
+@dataclass
+class Added:
+    """Counts the folded lines add; ``keyed`` lines carry usage to deduplicate
+    per (message.id, requestId), so their assistant messages are counted there."""
+
+    user_messages: int = 0
+    assistant_messages: int = 0
+    tool_calls: int = 0
+    lines: int = 0
+    keyed: list[Line] = field(default_factory=list)
+
+
+def fold(s: SessionSummary, lines: list[Line]) -> Added:
+    """Fold ``lines`` (in file order) into ``s``; return what they add."""
+    added = Added(lines=len(lines))
+    for ln in lines:
+        ts = ln.ts
+        if ts:
+            if s.first_ts is None or ts < s.first_ts:
+                s.first_ts = ts
+            if s.last_ts is None or ts > s.last_ts:
+                s.last_ts = ts
+        if ln.cwd and s.project is None:
+            s.project = ln.cwd
+        if ln.branch and ln.branch != "HEAD":
+            s.git_branch = ln.branch
+        if ln.model and ln.model not in s.models:
+            s.models.append(ln.model)
+        if ln.tools:
+            added.tool_calls += ln.tools.count(",") + 1
+        if ln.prompt and (s.is_subagent or not ln.sidechain):
+            # Inline sidechain prompts (old format) are a subagent's, not the user's.
+            added.user_messages += 1
+            if s.title_rank < RANK_PROMPT:
+                s.title, s.title_rank = ln.prompt, RANK_PROMPT
+        elif ln.ai_title and s.title_rank <= RANK_AI_TITLE:
+            s.title, s.title_rank = ln.ai_title[:TITLE_CAP], RANK_AI_TITLE
+        elif ln.summary and s.title_rank < RANK_SUMMARY:
+            s.title, s.title_rank = ln.summary[:TITLE_CAP], RANK_SUMMARY
+        if ln.session_id and s.parent_session_id is None and ln.sidechain and ln.session_id != s.session_id:
+            s.parent_session_id = ln.session_id  # legacy agent-*.jsonl files name their parent inside
+        if ln.msg_key:
+            added.keyed.append(ln)
+        elif ln.is_assistant:
+            added.assistant_messages += 1
+    return added
