@@ -1,6 +1,7 @@
 """What ships: the Timeline inside a non-editable install, every command documented."""
 
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,7 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(out)],
+    # From a copy of what git would check out: a stale build/ folder in the
+    # working tree must not leak old modules into the wheel.
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "zergd", src / "zergd", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-q", "-w", str(out)],
                    check=True, capture_output=True)
     return next(out.glob("zergd-*.whl"))
 
