@@ -112,9 +112,9 @@ def test_delete_marks_session_and_publishes(settings, service, reader):
                 event = sub.get(timeout=2)
             except queue.Empty:
                 break
-            kinds.append((event["type"], event["session"]["id"]))
-            if event["type"] == "session.source_deleted":
-                assert event["session"]["source_deleted_at"]
+            kinds.append((event.type, event.session["id"]))
+            if event.type == "session.source_deleted":
+                assert event.session["source_deleted_at"]
                 break
     assert ("session.created", "d") in kinds
     assert ("session.source_deleted", "d") in kinds
@@ -129,11 +129,11 @@ def test_updates_carry_counts(settings, service, reader):
         with open(path, "ab") as f:
             f.write((LINE % "again").encode())
         event = sub.get(timeout=5)
-        while event["session"]["id"] != "u":
+        while event.session["id"] != "u":
             event = sub.get(timeout=5)
-    assert event["type"] == "session.updated"
-    assert event["session"]["lines"] == 2 and event["session"]["user_messages"] == 2
-    assert event["seq"] >= 1
+    assert event.type == "session.updated"
+    assert event.session["lines"] == 2 and event.session["user_messages"] == 2
+    assert event.seq >= 1
 
 
 def test_delete_then_recreate_reads_from_zero(settings, service, reader):

@@ -1,9 +1,9 @@
 """In-process event bus: the writer publishes what changed after each commit;
 the browser's live stream (SSE) and tests subscribe.
 
-Events are plain dicts: ``{"type": "session.created" | "session.updated" |
-"session.source_deleted", "session": {...id and counts...}, "seq": n}``.
-A slow subscriber loses old events rather than slowing the writer.
+Events are typed (``SessionChanged``, ``StatusChanged``); JSON is made only
+at the edge that sends them (the SSE stream).  A slow subscriber loses old
+events rather than slowing the writer.
 """
 
 from __future__ import annotations
@@ -12,11 +12,39 @@ import asyncio
 import itertools
 import queue
 import threading
+from dataclasses import dataclass, replace
 
 SESSION_CREATED = "session.created"
 SESSION_UPDATED = "session.updated"
 SESSION_SOURCE_DELETED = "session.source_deleted"
 STATUS_CHANGED = "status.changed"  # files set aside or recovered: the Timeline refreshes its banner
+
+
+@dataclass(frozen=True)
+class SessionChanged:
+    """A session's row changed, after the commit that changed it."""
+
+    type: str  # SESSION_CREATED | SESSION_UPDATED | SESSION_SOURCE_DELETED
+    session: dict  # its id and counts (watch.service.COUNT_FIELDS)
+    seq: int = 0  # set by the bus, in publishing order
+
+    def as_dict(self) -> dict:
+        return {"type": self.type, "session": self.session, "seq": self.seq}
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """Files were set aside or recovered (see watch.faults)."""
+
+    faults: int
+    seq: int = 0
+    type: str = STATUS_CHANGED
+
+    def as_dict(self) -> dict:
+        return {"type": self.type, "faults": self.faults, "seq": self.seq}
+
+
+Event = SessionChanged | StatusChanged
 
 
 class Subscription:
@@ -27,7 +55,7 @@ class Subscription:
         self.loop = loop
         self.queue: queue.Queue | asyncio.Queue = asyncio.Queue(maxsize) if loop else queue.Queue(maxsize)
 
-    def _put(self, event: dict) -> None:
+    def _put(self, event: "Event") -> None:
         q = self.queue
         try:
             q.put_nowait(event)
@@ -38,7 +66,7 @@ class Subscription:
                 pass
             q.put_nowait(event)
 
-    def deliver(self, event: dict) -> None:
+    def deliver(self, event: "Event") -> None:
         if self.loop is not None:
             try:
                 self.loop.call_soon_threadsafe(self._put, event)
@@ -47,7 +75,7 @@ class Subscription:
         else:
             self._put(event)
 
-    def get(self, timeout: float | None = None) -> dict:
+    def get(self, timeout: float | None = None) -> "Event":
         """Blocking read (thread subscribers); raises queue.Empty on timeout."""
         return self.queue.get(timeout=timeout)
 
@@ -78,8 +106,8 @@ class EventBus:
             if sub in self._subs:
                 self._subs.remove(sub)
 
-    def publish(self, event: dict) -> dict:
-        event = dict(event, seq=next(self._seq))
+    def publish(self, event: Event) -> Event:
+        event = replace(event, seq=next(self._seq))
         with self._lock:
             subs = list(self._subs)
         for sub in subs:

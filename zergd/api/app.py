@@ -189,7 +189,8 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
                     except asyncio.TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
-                    yield b"id: %d\nevent: %s\ndata: %s\n\n" % (event["seq"], event["type"].encode(), orjson.dumps(event))
+                    yield b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, event.type.encode(),
+                                                                 orjson.dumps(event.as_dict()))
             finally:
                 sub.close()
 

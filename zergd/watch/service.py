@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..config import Settings
-from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, STATUS_CHANGED, EventBus
+from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, EventBus, SessionChanged, StatusChanged
 from ..index.db import connect
 from ..index.writer import Writer
 from .backfill import backfill
@@ -79,7 +79,7 @@ class ArchiveService:
             t.join(timeout)
 
     def _faults_changed(self) -> None:
-        self.bus.publish({"type": STATUS_CHANGED, "faults": len(self.faults)})
+        self.bus.publish(StatusChanged(len(self.faults)))
 
     @property
     def backlog(self) -> int:
@@ -223,7 +223,7 @@ class ArchiveService:
         for session_id, kind in changes.items():
             summary = writer.session_summary(session_id, COUNT_FIELDS)
             if summary:  # None: its registration was rolled back
-                self.bus.publish({"type": EVENT_TYPES[kind], "session": {"id": session_id, **summary}})
+                self.bus.publish(SessionChanged(EVENT_TYPES[kind], {"id": session_id, **summary}))
 
     # --- watch thread ----------------------------------------------------------
 
