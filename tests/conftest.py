@@ -60,7 +60,7 @@ def sample(settings):
 
 def agent(stem: str, root: Path = CORPUS / "claude") -> str:
     """The session id of the subagent file ``<stem>.jsonl`` under ``root``."""
-    from zergd.watch.sources import session_id_for
+    from zergd.index.naming import session_id_for
 
     [path] = root.rglob(f"{stem}.jsonl")
     return session_id_for("claude", path.relative_to(root).as_posix())

@@ -409,7 +409,7 @@ def test_a_copied_session_gets_a_qualified_id_and_reindex_keeps_both(settings, i
 def test_an_index_from_before_pure_ids_is_migrated(settings, index):
     from conftest import Index
 
-    from zergd.watch.sources import session_id_for
+    from zergd.index.naming import session_id_for
 
     (project(settings) / "s" / "subagents").mkdir(parents=True)
     (project(settings) / "s" / "subagents" / "agent-abc.jsonl").write_bytes(LINE % b"sub")

@@ -14,9 +14,9 @@ from pathlib import Path
 from .archive import parse_archive_rel
 from .config import Settings
 from .index.db import connect
+from .index.naming import describe
 from .index.writer import Writer
 from .watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
-from .watch.sources import describe
 from .watch.tailer import index_archived, seal
 
 

@@ -110,7 +110,7 @@ def m001_initial() -> str:
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; return the names applied."""
     db.execute("create table if not exists _migrations (name text primary key, applied_at text)")
-    from ..watch.sources import session_id_for
+    from .naming import session_id_for
 
     db.conn.create_function("zerg_session_id", 2, session_id_for, deterministic=True)
     done = {row[0] for row in db.execute("select name from _migrations")}

@@ -11,8 +11,8 @@ import orjson
 import sqlite_utils
 
 from ..archive import archive_rel
-from ..watch.sources import SourceInfo, path_digest
 from .feed import Batch
+from .naming import SourceInfo, path_digest
 from .parse import Line
 from .summary import SessionSummary, fold
 

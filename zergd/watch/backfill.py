@@ -11,10 +11,11 @@ from pathlib import Path
 
 from ..archive import archive_rel
 from ..config import Settings
+from ..index.naming import describe
 from ..index.writer import Writer
 from .faults import ERROR, INDEX, Faults, IndexUnavailable, classify
 from .sidecars import is_sidecar, sync_sidecar
-from .sources import Skipped, describe, walk_root
+from .sources import Skipped, walk_root
 from .tailer import ArchiveDamaged, SourceUnstable, reconcile, sync_file
 
 

@@ -16,7 +16,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from .sources import Skipped, text_rel
+from ..index.naming import text_rel
+from .sources import Skipped
 from .tailer import SourceUnstable
 
 SKIPPED, WAITING, ERROR = "skipped", "waiting", "error"

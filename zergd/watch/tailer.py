@@ -33,8 +33,9 @@ from .. import archive
 from ..config import Settings
 from ..errors import ArchiveDamaged
 from ..index.feed import LineFeeder
+from ..index.naming import describe, text_rel
 from ..index.writer import Source, Writer
-from .sources import describe, open_transcript, text_rel
+from .sources import open_transcript
 
 CHUNK = 4 << 20  # bytes read per step: bounds memory, keeps transactions short
 WINDOW = 4096  # bytes compared at each end of the archived part
