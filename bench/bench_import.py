@@ -66,19 +66,23 @@ def search_latency(zerg_home: Path) -> dict:
     os.environ["ZERG_HOME"] = str(zerg_home)
     sys.path.insert(0, str(ROOT))
     from zergd.config import load_settings
-    from zergd.index.db import connect
-    from zergd.index.queries import search
+    from zergd.index import open_index
 
-    settings = load_settings()
-    db = connect(settings.index_path, settings.archive_dir, readonly=True)
+    index = open_index(load_settings())
+    with index.reader() as reader:
+        return search_figures(reader)
+
+
+def search_figures(reader) -> dict:
+    """p50/p95/max of the ten queries, five rounds, after one warm-up round."""
     # As `zerg search` runs by default: first page of 20, snippets, 3 per session.
     for q in QUERIES:  # warm the page cache once, as a running daemon would be
-        search(db.conn, q, limit=20, per_session=3)
+        reader.search(q, limit=20, per_session=3)
     times, hits = [], {}
     for _round in range(5):
         for q in QUERIES:
             t0 = time.perf_counter()
-            found = search(db.conn, q, limit=20, per_session=3)
+            found = reader.search(q, limit=20, per_session=3)
             times.append((time.perf_counter() - t0) * 1000)
             hits[q] = len(found)
     times.sort()

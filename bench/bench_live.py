@@ -58,8 +58,7 @@ def main():
                       CODEX_HOME=str(work / "codex"), ZERG_HOST="bench")
     from zergd.cli import _probe
     from zergd.config import load_settings
-    from zergd.index.db import connect
-    from zergd.index.queries import search
+    from zergd.index import open_index
 
     settings = load_settings()
     port = 18000 + os.getpid() % 1000
@@ -75,7 +74,7 @@ def main():
         target.parent.mkdir(parents=True)
         target.write_bytes(b"")
         time.sleep(1.0)  # let the watcher see the new folder
-        db = connect(settings.index_path, settings.archive_dir, readonly=True)
+        index = open_index(settings)
         latencies, missed = [], 0
         interval = 1 / a.rate
         next_at = time.perf_counter()
@@ -86,7 +85,9 @@ def main():
                 f.write(line)
             t_write = time.perf_counter()
             while True:
-                if search(db.conn, token, limit=1):
+                with index.reader() as reader:
+                    seen = reader.search(token, limit=1)
+                if seen:
                     latencies.append((time.perf_counter() - t_write) * 1000)
                     break
                 if time.perf_counter() - t_write > 5:
@@ -95,7 +96,7 @@ def main():
                 time.sleep(0.002)
             next_at += interval
             time.sleep(max(0.0, next_at - time.perf_counter()))
-        db.close()
+        index.close()
         time.sleep(3)  # settle
         rss_before, cpu_before = proc_stat(pid)
         time.sleep(a.idle)

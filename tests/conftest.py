@@ -4,8 +4,7 @@ from pathlib import Path
 import pytest
 
 from zergd.config import load_settings
-from zergd.index.db import connect
-from zergd.index.writer import Writer
+from zergd.index import open_index
 from zergd.watch.backfill import backfill
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -30,6 +29,7 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
     monkeypatch.setenv("ZERG_HOST", "testhost")
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ZERG_DATABASE_URL", raising=False)
     (tmp_path / "claude" / "projects").mkdir(parents=True)
     (tmp_path / "codex" / "sessions").mkdir(parents=True)
     return tmp_path
@@ -75,18 +75,22 @@ class Index:
 
     def __init__(self, settings):
         self.settings = settings
-        self.db = connect(settings.index_path, settings.archive_dir)
-        self.writer = Writer(self.db)
-        self.conn = self.db.conn
+        self.index = open_index(settings)
+        self.writer = self.index.writer()
+        self.conn = self.writer.conn  # SQLite's, for tests that look underneath the face
 
     def backfill(self):
         return backfill(self.settings, self.writer)
+
+    def search(self, query, **kwargs):
+        with self.index.reader() as reader:
+            return reader.search(query, **kwargs)
 
     def scalar(self, sql, *params):
         return self.conn.execute(sql, params).fetchone()[0]
 
     def session(self, session_id):
-        from zergd.index.queries import SESSION_FIELDS
+        from zergd.index.reader import SESSION_FIELDS
 
         row = self.conn.execute(f"select {', '.join(SESSION_FIELDS)} from sessions where id = ?", (session_id,)).fetchone()
         return dict(zip(SESSION_FIELDS, row)) if row else None
@@ -96,7 +100,7 @@ class Index:
 def index(settings):
     idx = Index(settings)
     yield idx
-    idx.db.close()
+    idx.index.close()
 
 
 @pytest.fixture

@@ -181,12 +181,11 @@ def test_malformed_lines_come_back_raw(client, settings):
     bad = settings.claude_dir / "projects" / "-bad" / "bad.jsonl"
     bad.parent.mkdir()
     bad.write_bytes(b'{"type":"user","message":{"role":"user","content":"ok"}}\nnot json \xff\n')
-    from zergd.index.db import connect
-    from zergd.index.writer import Writer
+    from zergd.index import open_index
     from zergd.watch.backfill import backfill
-    db = connect(settings.index_path, settings.archive_dir)
-    backfill(settings, Writer(db))
-    db.close()
+    index = open_index(settings)
+    backfill(settings, index.writer())
+    index.close()
     lines = client.get("/api/sessions/bad/lines").json()["lines"]
     assert lines[0]["obj"]["message"]["content"] == "ok"
     assert lines[1]["malformed"] and lines[1]["obj"] is None and lines[1]["raw"] == "not json \ufffd"

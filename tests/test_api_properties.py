@@ -12,8 +12,7 @@ from schemathesis import checks
 
 from zergd.api.app import create_app
 from zergd.config import load_settings
-from zergd.index.db import connect
-from zergd.index.writer import Writer
+from zergd.index import open_index
 from zergd.watch.backfill import backfill
 
 LINES = [
@@ -40,9 +39,9 @@ def api_schema(tmp_path_factory):
         folder.mkdir(parents=True)
         (folder / "0c182e15-59de-4856-8a94-00f26880354c.jsonl").write_bytes(b"\n".join(LINES) + b"\n")
         settings = load_settings()
-        db = connect(settings.index_path, settings.archive_dir)
-        backfill(settings, Writer(db))
-        db.close()
+        index = open_index(settings)
+        backfill(settings, index.writer())
+        index.close()
         app = create_app(settings, None, bound_host="127.0.0.1", port=8080)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"Host": "127.0.0.1:8080"})
         # The live stream never ends, and asking the model needs one.

@@ -94,7 +94,7 @@ def test_cli_import_twice(corpus):
 
 
 def test_invariants_hold_after_import(imported):
-    assert check_all(imported.conn, imported.settings.archive_dir) == []
+    assert check_all(imported.index) == []
 
 
 def test_every_line_is_indexed(imported):
@@ -121,17 +121,17 @@ def _rows(idx):
 def test_reindex_rebuilds_identical_rows(imported):
     settings = imported.settings
     before = _rows(imported)
-    imported.db.close()
+    imported.index.close()
     rebuild(settings)
     after_idx = Index(settings)
     after = _rows(after_idx)
     assert after[0] == before[0]
     assert after[1] == before[1]
     assert after[2] == before[2]
-    assert check_all(after_idx.conn, settings.archive_dir) == []
+    assert check_all(after_idx.index) == []
     # A later import finds nothing new: identities are re-checked by content.
     assert after_idx.backfill().bytes == 0
-    after_idx.db.close()
+    after_idx.index.close()
 
 
 def test_export_after_source_deleted(imported):
@@ -143,7 +143,8 @@ def test_export_after_source_deleted(imported):
     assert report.deleted == ["0c182e15-59de-4856-8a94-00f26880354c"]
     assert imported.session("0c182e15-59de-4856-8a94-00f26880354c")["source_deleted_at"]
     out = io.BytesIO()
-    gens = export.generations(imported.conn, settings, "0c182e15-59de-4856-8a94-00f26880354c")
+    with imported.index.reader() as reader:
+        gens = reader.generations("0c182e15-59de-4856-8a94-00f26880354c")
     export.copy_archived(export.pick_generation(gens, None), out)
     assert out.getvalue() == want
 

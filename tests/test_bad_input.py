@@ -4,7 +4,6 @@ import pytest
 from click.testing import CliRunner
 
 from zergd.cli import zerg
-from zergd.index.queries import search
 from zergd.invariants import check_all
 
 GOOD = b'{"type":"user","uuid":"u1","sessionId":"s","timestamp":"2026-01-01T00:00:00Z","message":{"role":"user","content":"hello zebrafish"}}\n'
@@ -50,7 +49,7 @@ def test_hostile_file_archived_exactly(settings, index, name):
     report = index.backfill()
     assert report.errors == []
     assert export_bytes(path) == data
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert check_all(index.index) == []
     rows = lines_of(index, name)
     assert len(rows) == sum(1 for piece in data.split(b"\n") if piece.strip())
 
@@ -60,7 +59,7 @@ def test_malformed_lines_are_flagged_and_searchable(settings, index):
     index.backfill()
     rows = lines_of(index, "not-json")
     assert [r[2] for r in rows] == [0, 1, 0]  # malformed flag
-    hits = search(index.conn, "quokka")
+    hits = index.search("quokka")
     assert [(h.session_id, h.lineno) for h in hits] == [("not-json", 2)]
 
 
@@ -91,8 +90,8 @@ def test_last_line_without_newline_is_kept_as_partial(settings, index):
     index.backfill()
     rows = lines_of(index, "no-newline")
     assert [(r[0], r[3], r[4]) for r in rows] == [(1, 0, 1), (2, 0, 1)]
-    assert [h.lineno for h in search(index.conn, "last words")] == [2]
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert [h.lineno for h in index.search("last words")] == [2]
+    assert check_all(index.index) == []
 
 
 def test_empty_file(settings, index):
@@ -116,8 +115,8 @@ def test_huge_line_is_archived_whole_and_text_capped(settings, index):
     assert export_bytes(path) == data
     rows = lines_of(index, "huge")
     assert rows[1][5] == len(data.split(b"\n")[1])
-    assert [h.lineno for h in search(index.conn, "needle")] == [2]
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert [h.lineno for h in index.search("needle")] == [2]
+    assert check_all(index.index) == []
 
 
 def test_an_io_error_skips_one_file_and_loses_nothing(settings, index, monkeypatch):
@@ -141,8 +140,8 @@ def test_an_io_error_skips_one_file_and_loses_nothing(settings, index, monkeypat
     report = index.backfill()
     assert [(p.endswith("flaky.jsonl"), "Input/output error" in why) for p, why in report.errors] == [(True, True)]
     assert export_bytes(good) == GOOD
-    assert check_all(index.conn, settings.archive_dir) != []  # flaky is behind its source for now...
+    assert check_all(index.index) != []  # flaky is behind its source for now...
     monkeypatch.setattr(tailer.archive, "append", real_append)
     index.backfill()
     assert export_bytes(flaky) == GOOD * 5  # ...and caught up, nothing lost or doubled
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert check_all(index.index) == []

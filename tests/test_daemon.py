@@ -13,7 +13,7 @@ import time
 import pytest
 from conftest import CORPUS, Index, needs_corpus
 
-from zergd.invariants import check_all, check_integrity, check_rows
+from zergd.invariants import check_all, check_rows
 
 
 def free_port():
@@ -179,12 +179,12 @@ def test_kill_9_mid_backfill_then_restart(settings, daemon):
     assert checked.returncode == 0, checked.stderr[-3000:]
     idx = Index(settings)
     try:
-        assert check_all(idx.conn, settings.archive_dir) == []
+        assert check_all(idx.index) == []
         files = [p for p in big.rglob("*.jsonl")]
         assert idx.scalar("select count(*) from sources") == len(files)
         assert idx.scalar("select count(*) from generations") == len(files)
     finally:
-        idx.db.close()
+        idx.index.close()
 
 
 def test_root_created_after_start_is_watched(settings, daemon, tmp_path, monkeypatch):
@@ -221,10 +221,11 @@ def test_stop_during_backfill_is_prompt_and_clean(settings, daemon):
     try:
         # Sources not read yet are not archived yet (I2 waits for the next
         # start); what was archived is indexed once and consistent.
-        assert check_rows(idx.conn, settings.archive_dir) == []
-        assert check_integrity(idx.conn) == []
+        with idx.index.reader() as reader:
+            assert check_rows(reader, settings.archive_dir) == []
+        assert idx.index.integrity() == []
     finally:
-        idx.db.close()
+        idx.index.close()
 
 
 def test_listening_socket_is_tcp_so_responses_are_not_delayed():

@@ -13,8 +13,8 @@ from test_tailing import LINE, found, project, wait_for
 
 from zergd.api.app import create_app
 from zergd.events import EventBus
+from zergd.index import sqlite as sqlite_mod
 from zergd.invariants import check_all
-from zergd.watch import service as service_mod
 from zergd.watch import tailer
 from zergd.watch.service import ArchiveService
 
@@ -78,16 +78,16 @@ def test_disk_full_on_the_archive_waits_and_resumes_with_nothing_lost(settings, 
         wait_for(lambda: found(reader, "pelican"))
         assert found(reader, "heron")
         assert (settings.archive_dir / "testhost/claude/-live/full.jsonl").read_bytes() == data
-        assert check_all(reader.conn, settings.archive_dir) == []
+        assert check_all(reader.index) == []
     finally:
-        reader.db.close()
+        reader.index.close()
 
 
 def test_index_full_pauses_writes_and_resumes_by_itself(settings, make_service, monkeypatch):
     """SQLite's own "database or disk is full", from a page limit on the
     writer's connection: fault injection without filling the real disk."""
     conns, full = [], {"on": True}
-    real_connect = service_mod.connect
+    real_connect = sqlite_mod.connect
 
     def connect(*args, **kwargs):
         db = real_connect(*args, **kwargs)
@@ -97,7 +97,7 @@ def test_index_full_pauses_writes_and_resumes_by_itself(settings, make_service, 
             db.conn.execute(f"pragma max_page_count = {pages + 5}")
         return db
 
-    monkeypatch.setattr(service_mod, "connect", connect)
+    monkeypatch.setattr(sqlite_mod, "connect", connect)
     svc = make_service()
     folder = project(settings)
     data = "".join(LINE % f"index full walrus {i} {'w' * 300}" for i in range(400)).encode()
@@ -117,9 +117,9 @@ def test_index_full_pauses_writes_and_resumes_by_itself(settings, make_service, 
     reader = Index(settings)
     try:
         wait_for(lambda: reader.scalar("select count(*) from lines") == 400)
-        assert check_all(reader.conn, settings.archive_dir) == []
+        assert check_all(reader.index) == []
     finally:
-        reader.db.close()
+        reader.index.close()
 
 
 def test_a_bug_in_one_file_does_not_stop_the_writer(settings, make_service, monkeypatch):
@@ -139,7 +139,7 @@ def test_a_bug_in_one_file_does_not_stop_the_writer(settings, make_service, monk
     try:
         wait_for(lambda: found(reader, "narwhal"))
     finally:
-        reader.db.close()
+        reader.index.close()
     fault = fault_paths(svc)["bad.jsonl"]
     assert fault["kind"] == "error" and "unexpected parser state" in fault["reason"]
     assert svc.state == "watching"
@@ -159,7 +159,7 @@ def test_fifo_and_escaping_link_appear_in_status_while_running(settings, make_se
     try:
         wait_for(lambda: found(reader, "ocelot"))
     finally:
-        reader.db.close()
+        reader.index.close()
     report = status(settings, svc)
     assert {f["kind"] for f in report["faults"]} == {"skipped"}
     assert not (settings.archive_dir / "testhost/claude/-live/escape.jsonl").exists()
@@ -188,8 +188,7 @@ import os, sys, time
 from pathlib import Path
 from zergd.config import load_settings
 from zergd.events import EventBus
-from zergd.index.db import connect
-from zergd.index.queries import search
+from zergd.index import open_index
 from zergd.watch.service import ArchiveService
 
 settings = load_settings()
@@ -206,11 +205,14 @@ assert svc.ready.wait(20)
 time.sleep(0.5)
 with open(live, "a") as f:
     f.write('{"type":"user","message":{"role":"user","content":"appended capybara"}}\n')
-db = connect(settings.index_path, settings.archive_dir, readonly=True)
+index = open_index(settings)
+def found():
+    with index.reader() as reader:
+        return reader.search("capybara")
 deadline = time.monotonic() + 10
-while time.monotonic() < deadline and not search(db.conn, "capybara"):
+while time.monotonic() < deadline and not found():
     time.sleep(0.05)
-print("live" if search(db.conn, "capybara") else "not live", flush=True)
+print("live" if found() else "not live", flush=True)
 print("fault" if any(f["path"].endswith("-locked") for f in svc.faults.snapshot()) else "no fault", flush=True)
 svc.stop()
 """
@@ -253,7 +255,7 @@ def test_a_name_that_is_not_utf8_does_not_lose_other_events(settings, make_servi
         wait_for(lambda: found(reader, "quetzal"), timeout=10)
         wait_for(lambda: found(reader, "latin"), timeout=10)
     finally:
-        reader.db.close()
+        reader.index.close()
 
 
 @pytest.mark.parametrize("exc,kind", [

@@ -51,7 +51,7 @@ def test_truncation_starts_new_generation(settings, index):
     assert export("s1") == C
     assert export("s1", "--generation", "1") == A + B
     assert check_immutable(before, settings.archive_dir) == []
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert check_all(index.index) == []
 
 
 def test_in_place_rewrite_same_size_starts_new_generation(settings, index):
@@ -102,7 +102,7 @@ def test_bytes_archived_but_not_committed_are_adopted_not_copied_twice(settings,
     assert gens(index) == [(1, len(A + B))]
     assert export("s1") == A + B
     assert index.session("s1")["user_messages"] == 2
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert check_all(index.index) == []
 
 
 def test_feeder_splits_anywhere():
@@ -126,4 +126,4 @@ def test_crash_after_new_generation_bytes_before_commit(settings, index):
     index.backfill()
     assert gens(index) == [(1, len(A + B)), (2, len(C))]
     assert export("s1") == C
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert check_all(index.index) == []

@@ -74,7 +74,7 @@ def test_rewrite_in_place_during_sync_never_fabricates_bytes(settings, index):
     assert len(gens) > 3
     fabricated = [g.name for g in gens if not any(v.startswith(g.read_bytes()) for v in versions)]
     assert fabricated == []
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert check_all(index.index) == []
 
 
 # --- 2. middle-only rewrites ------------------------------------------------------
@@ -99,7 +99,7 @@ def test_middle_only_rewrite_becomes_a_generation_on_rescan(settings, index):
     index.backfill()
     assert export("mid").stdout_bytes == rewritten
     assert export("mid", "--generation", "1").stdout_bytes == original
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert check_all(index.index) == []
 
 
 def test_live_sync_is_followed_by_a_full_check_on_rescan(settings, index):
@@ -198,7 +198,7 @@ def test_symlink_loop_and_odd_names_do_not_stop_the_others(settings, index):
     [odd_session] = [r[0] for r in index.conn.execute("select id from sessions where id like 'caf%'")]
     assert "\\xe9" in odd_session
     assert export(odd_session).stdout_bytes == LINE % b"latin-1 name"
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert check_all(index.index) == []
 
 
 # --- 11. memory per line is bounded -----------------------------------------------
@@ -236,7 +236,7 @@ def test_a_huge_line_without_newline_is_archived_whole(settings, index):
     index.backfill()
     assert export("huge").stdout_bytes == data + b'"}}\n'
     assert index.scalar("select count(*) from lines where partial = 0") == 1
-    assert check_all(index.conn, settings.archive_dir) == []
+    assert check_all(index.index) == []
 
 
 # --- 6. one writer per ZERG_HOME ----------------------------------------------------
@@ -349,11 +349,11 @@ def test_session_ids_do_not_depend_on_import_order_or_reindex(settings, tmp_path
             path.write_bytes(body)
             idx.backfill()
         ids.append(sorted(r[0] for r in idx.conn.execute("select id from sessions")))
-        idx.db.close()
+        idx.index.close()
         assert CliRunner().invoke(zergd, ["reindex"]).exit_code == 0
         idx = Index(s)
         assert sorted(r[0] for r in idx.conn.execute("select id from sessions")) == ids[-1]
-        idx.db.close()
+        idx.index.close()
     assert ids[0] == ids[1]
     assert len(set(ids[0])) == 3
 
@@ -403,7 +403,7 @@ def test_a_copied_session_gets_a_qualified_id_and_reindex_keeps_both(settings, i
     try:
         assert sorted(r[0] for r in again.conn.execute("select id from sessions")) == ids
     finally:
-        again.db.close()
+        again.index.close()
 
 
 def test_an_index_from_before_pure_ids_is_migrated(settings, index):
@@ -417,9 +417,9 @@ def test_an_index_from_before_pure_ids_is_migrated(settings, index):
     new_id = session_id_for("claude", "-p/s/subagents/agent-abc.jsonl")
     index.conn.execute("update sessions set id = 'agent-abc'")  # as the old code named it
     index.conn.execute("delete from _migrations where name = 'm005_pure_subagent_ids'")
-    index.db.close()
+    index.index.close()
     again = Index(settings)
     try:
         assert [r[0] for r in again.conn.execute("select id from sessions")] == [new_id]
     finally:
-        again.db.close()
+        again.index.close()

@@ -182,7 +182,7 @@ class World:
             got = [f.read_bytes() if f.exists() else None for f in files]
             assert got == gens, f"{name}: archive generations differ from the model"
             assert not (archive / f"{name}.gen{len(gens) + 1}").exists()
-        assert check_all(self.index.conn, self.settings.archive_dir) == []
+        assert check_all(self.index.index) == []
 
 
 @pytest.mark.parametrize("seed", range(int(os.environ.get("ZERG_MODEL_SEEDS", "24"))))
@@ -198,4 +198,4 @@ def test_random_actions_keep_invariants(settings, monkeypatch, seed):
         for name, content in world.contents().items():
             assert world.model.gens[name][-1] == content
     finally:
-        world.index.db.close()
+        world.index.index.close()

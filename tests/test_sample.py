@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from zergd.api.app import create_app
 from zergd.cli import zerg, zergd
 from zergd.index.parse import parse_line
-from zergd.index.queries import search
 from zergd.invariants import check_all
 
 MAIN = "5f0c6a8e-1d2b-4c3d-9e4f-0a1b2c3d4e5f"
@@ -57,13 +56,13 @@ def test_sessions_from_the_fixtures(loaded):
     assert cx["title"] == "Why does the quokka endpoint return 500?"
     assert (cx["project"], cx["git_branch"], cx["provider"]) == ("/home/dev/api", "main", "codex")
     assert (cx["input_tokens"], cx["cache_read_tokens"], cx["output_tokens"]) == (2000, 3000, 300)
-    assert check_all(loaded.conn, loaded.settings.archive_dir) == []
+    assert check_all(loaded.index) == []
 
 
 @pytest.mark.parametrize("word,session", [("pelican", MAIN), ("walrus", MAIN), ("quokka", CODEX),
                                           ("capybara", LEGACY), ("isEmail", SUBAGENT)])
 def test_search_finds_words_from_every_kind_of_file(loaded, word, session):
-    assert session in {h.session_id for h in search(loaded.conn, word)}
+    assert session in {h.session_id for h in loaded.search(word)}
 
 
 def test_export_is_byte_exact(loaded):
@@ -73,7 +72,7 @@ def test_export_is_byte_exact(loaded):
 
 def test_reindex_gives_the_same_sessions(loaded):
     before = sorted(r for r in loaded.conn.execute("select id, title, lines, output_tokens from sessions"))
-    loaded.db.close()
+    loaded.index.close()
     assert CliRunner().invoke(zergd, ["reindex"]).exit_code == 0
     from conftest import Index
 
@@ -81,7 +80,7 @@ def test_reindex_gives_the_same_sessions(loaded):
     try:
         assert sorted(again.conn.execute("select id, title, lines, output_tokens from sessions")) == before
     finally:
-        again.db.close()
+        again.index.close()
 
 
 def test_the_api_on_the_fixtures(loaded):

@@ -6,30 +6,30 @@ import pytest
 from click.testing import CliRunner
 
 from zergd.cli import zerg
-from zergd.index.queries import HIGHLIGHT, quote_fts, search
+from zergd.index.reader import HIGHLIGHT, quote_fts
 
 
 def test_finds_known_phrases(imported):
-    hits = search(imported.conn, "Visa card partnerships")
+    hits = imported.search("Visa card partnerships")
     assert "d4c1bac0-628a-48b6-983e-425faf07a208" in {h.session_id for h in hits}
-    hits = search(imported.conn, "lichess clone")
+    hits = imported.search("lichess clone")
     assert hits and hits[0].session_id == "019aad50-a7e6-7422-b7a8-0b384290624f"
     assert HIGHLIGHT[0] in hits[0].snippet
 
 
 def test_finds_cjk_and_thinking(imported):
-    assert search(imported.conn, "take home project")
-    assert any(h.session_id.startswith("0c182e15") for h in search(imported.conn, "personal_project"))
+    assert imported.search("take home project")
+    assert any(h.session_id.startswith("0c182e15") for h in imported.search("personal_project"))
 
 
 def test_prefix_search(imported):
-    assert search(imported.conn, "partnersh*")
+    assert imported.search("partnersh*")
 
 
 @pytest.mark.parametrize("query", ['AND', 'OR NOT', '"unbalanced', 'a:b', '(', ')', '*', 'NEAR(a b)',
                                    '"', '-', '^x', 'col:', "it's", '{}', 'x AND', '   ', ''])
 def test_no_query_is_a_syntax_error(imported, query):
-    search(imported.conn, query)  # must not raise
+    imported.search(query)  # must not raise
 
 
 def test_quote_fts():

@@ -8,7 +8,6 @@ import pytest
 from conftest import Index
 
 from zergd.events import EventBus
-from zergd.index.queries import search
 from zergd.invariants import check_all
 from zergd.watch.service import ArchiveService
 
@@ -38,7 +37,7 @@ def service(settings):
 def reader(settings, service):
     idx = Index(settings)
     yield idx
-    idx.db.close()
+    idx.index.close()
 
 
 def project(settings):
@@ -54,7 +53,7 @@ def archived(settings, name, gen=1):
 
 
 def found(reader, text):
-    return [h.session_id for h in search(reader.conn, text)]
+    return [h.session_id for h in reader.search(text)]
 
 
 def test_appends_in_any_chunk_size(settings, service, reader):
@@ -74,7 +73,7 @@ def test_appends_in_any_chunk_size(settings, service, reader):
     wait_for(lambda: archived(settings, "s.jsonl") == data)
     wait_for(lambda: reader.session("s") and reader.session("s")["lines"] == 40)
     assert found(reader, "chunk39") == ["s"]
-    assert check_all(reader.conn, settings.archive_dir) == []
+    assert check_all(reader.index) == []
 
 
 def test_partial_line_archived_at_once_indexed_on_newline(settings, service, reader):

@@ -4,6 +4,7 @@ lines over the library."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -12,10 +13,9 @@ import click
 import orjson
 
 from .config import ConfigError, load_settings
+from .errors import BadQuery, NotReady
+from .index import HIGHLIGHT, SessionFilter, open_index, parse_when
 from .index import export as export_mod
-from .index.db import connect
-from .index.queries import HIGHLIGHT, BadQuery, SessionFilter, list_sessions, parse_when, search
-from .index.writer import Writer
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -27,6 +27,26 @@ def _settings():
         return load_settings()
     except ConfigError as e:
         raise click.ClickException(f"bad config file: {e}") from e
+
+
+def _use_database(_ctx, _param, value):
+    # Through the environment, so a daemon `start` spawns inherits it too.
+    if value:
+        os.environ["ZERG_DATABASE_URL"] = value
+    return value
+
+
+database_option = click.option(
+    "--database", metavar="URL", expose_value=False, callback=_use_database, is_eager=True,
+    help="the index: postgresql://user@host/db (needs zergd[postgres]) or sqlite:///path; "
+         "default ZERG_DATABASE_URL, [database] url in config.toml, else ZERG_HOME/index.db")
+
+
+def _index(settings, url: str | None = None):
+    try:
+        return open_index(settings, url)
+    except (BadQuery, ImportError) as e:
+        raise click.ClickException(str(e)) from None
 
 
 @contextmanager
@@ -54,6 +74,7 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--wait", default=20.0, show_default=True, type=click.FloatRange(0.5, 3600),
               help="seconds to wait for it to answer")
+@database_option
 def start(host, port, wait):
     """Start the daemon in the background; return once it answers."""
     import subprocess
@@ -123,6 +144,7 @@ def _probe(settings, timeout=1.0) -> dict | None:
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--background", is_flag=True, hidden=True)
+@database_option
 def run(host, port, background):
     """Run the daemon in the foreground (for systemd, launchd, containers)."""
     _run_foreground(host, port, background=background)
@@ -319,6 +341,7 @@ def _report_faults(faults) -> int:
 
 
 @zergd.command(name="import")
+@database_option
 def import_():
     """Archive and index every transcript once, from where the last run stopped."""
     from .watch.backfill import backfill, plan
@@ -326,8 +349,8 @@ def import_():
 
     settings = _settings()
     with _holding_home(settings, "import", "it keeps the archive current already"):
-        db = connect(settings.index_path, settings.archive_dir)
-        writer = Writer(db)
+        index = _index(settings)
+        writer = index.writer()
         faults = Faults()
         todo, _seen = plan(settings, writer)
         try:
@@ -350,26 +373,39 @@ def import_():
 
 
 @zergd.command()
+@database_option
 def reindex():
-    """Rebuild the index from the archive alone."""
+    """Rebuild the index from the archive alone (into --database, when given:
+    how an archive moves between SQLite and PostgreSQL)."""
     from .reindex import archived_files, rebuild
 
     settings = _settings()
+    _index(settings)  # a bad URL fails before the lock and the scan
     with _holding_home(settings, "reindex", "stop it first (`zergd stop`)"):
         total = sum(p.stat().st_size for gens in archived_files(settings.archive_dir).values() for _g, p in gens)
         with _progress("reindexing", total) as (bar, task):
-            rebuild(settings, on_bytes=lambda n: bar.advance(task, n))
-    click.echo(f"rebuilt {settings.index_path}", err=True)
+            try:
+                built = rebuild(settings, on_bytes=lambda n: bar.advance(task, n))
+            except OSError as e:  # psycopg.OperationalError is one: the server cannot be reached
+                raise click.ClickException(f"cannot rebuild the index: {e}") from None
+    click.echo(f"rebuilt {built.describe()}", err=True)
 
 
 # --- zerg --------------------------------------------------------------------
 
 
+@contextmanager
 def _reader():
+    """(settings, a Reader) for the zerg commands; a clear error when there is no index yet."""
     settings = _settings()
-    if not settings.index_path.exists():
-        raise click.ClickException(f"no index at {settings.index_path}; run `zergd import` first")
-    return settings, connect(settings.index_path, settings.archive_dir, readonly=True)
+    index = _index(settings)
+    try:
+        with index.reader() as reader:
+            yield settings, reader
+    except NotReady:
+        raise click.ClickException(f"no index at {index.describe()}; run `zergd import` first") from None
+    finally:
+        index.close()
 
 
 @click.group()
@@ -381,6 +417,7 @@ def zerg():
 @zerg.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to listen on")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@database_option
 def serve(host, port):
     """Run the daemon and the Timeline in the foreground (the same as `zergd run`)."""
     _run_foreground(host, port, announce=True)
@@ -390,14 +427,15 @@ def serve(host, port):
 @click.argument("session")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write here, not stdout")
 @click.option("--generation", type=click.IntRange(1), help="an earlier generation of a rewritten source")
+@database_option
 def export(session, output, generation):
     """Write SESSION's transcript exactly as archived.  SESSION is a session
     id, a unique prefix of one, or a source or archive file path."""
-    settings, db = _reader()
     try:
-        session_id, gen_from_path = export_mod.resolve_session(db.conn, settings, session)
-        gens = export_mod.generations(db.conn, settings, session_id)
-        chosen = export_mod.pick_generation(gens, generation if generation is not None else gen_from_path)
+        with _reader() as (settings, reader):
+            session_id, gen_from_path = reader.resolve(session, settings)
+            gens = reader.generations(session_id)
+            chosen = export_mod.pick_generation(gens, generation if generation is not None else gen_from_path)
     except export_mod.SessionLookupError as e:
         click.echo(f"Error: {e}", err=True)
         for candidate in e.candidates:
@@ -430,11 +468,12 @@ def _parse_since(value):
 @click.option("--since", help="only sessions active since this date (2026-05-01) or days ago (7d)")
 @click.option("--deleted", is_flag=True, help="only sessions whose source file is gone (kept in the archive)")
 @click.option("--json", "as_json", is_flag=True, help="every field of every session, as JSON")
+@database_option
 def sessions(project, since, deleted, as_json):
     """List sessions, newest first."""
-    _settings_, db = _reader()
     flt = SessionFilter(project=project, since=_parse_since(since), deleted=deleted)
-    rows, _next = list_sessions(db.conn, flt)
+    with _reader() as (_settings_, reader):
+        rows, _next = reader.sessions(flt)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
         return
@@ -459,11 +498,12 @@ def sessions(project, since, deleted, as_json):
               help="most hits from one session (0: no cap)")
 @click.option("--raw", is_flag=True, help="pass QUERY to FTS5 unquoted (AND, OR, NEAR, column syntax)")
 @click.option("--json", "as_json", is_flag=True)
+@database_option
 def search_cmd(query, limit, per_session, raw, as_json):
     """Full-text search over every archived line."""
-    _settings_, db = _reader()
     try:
-        hits = search(db.conn, query, limit=limit, raw=raw, per_session=per_session)
+        with _reader() as (_settings_, reader):
+            hits = reader.search(query, limit=limit, raw=raw, per_session=per_session)
     except BadQuery as e:
         raise click.ClickException(str(e)) from None
     if as_json:
@@ -482,25 +522,25 @@ def search_cmd(query, limit, per_session, raw, as_json):
 
 
 @zergd.command()
+@database_option
 def check():
     """Verify invariants I1-I5 (reads every archived byte; run while sources are quiet)."""
     from .invariants import check_home
 
     settings = _settings()
-    # Never creates an index; opened writable because FTS5's integrity-check needs it (it writes nothing).
-    db = connect(settings.index_path, settings.archive_dir) if settings.index_path.exists() else None
+    index = _index(settings)  # never created here: checked only if it exists
+    exists = index.exists()
     try:
-        problems = check_home(settings, db.conn if db else None)
+        problems = check_home(settings, index if exists else None)
     finally:
-        if db:
-            db.close()
+        index.close()
     for p in problems:
         click.echo(p, err=True)
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
         sys.exit(1)
-    if db is None:
-        click.echo(f"ok: nothing archived yet and no transcripts to archive (no index at {settings.index_path})", err=True)
+    if not exists:
+        click.echo(f"ok: nothing archived yet and no transcripts to archive (no index at {index.describe()})", err=True)
         return
     click.echo("ok: I1-I5 hold", err=True)
 

@@ -48,6 +48,15 @@ class Settings:
         return self.home / "index.db"
 
     @property
+    def database_url(self) -> str | None:
+        """Where the index lives when not in ``index_path``: a
+        ``postgresql://…`` URL (``ZERG_DATABASE_URL``, ``--database``, or
+        ``[database] url`` in config.toml)."""
+        database = self.options.get("database")
+        configured = database.get("url") if isinstance(database, dict) else None
+        return os.environ.get("ZERG_DATABASE_URL") or configured or None
+
+    @property
     def log_dir(self) -> Path:
         configured = self.options.get("log_dir")
         if configured:

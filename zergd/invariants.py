@@ -6,7 +6,7 @@
 - I3 no duplicates: each byte range of a source is archived and indexed
   once: one row per non-blank line, none overlapping.
 - I4 consistent: every line row points at a line start in the archive and
-  re-derives from it; SQLite and FTS5 integrity checks pass.
+  re-derives from it; the backend's own integrity checks pass.
 - I5 immutable: archived bytes never change; a shrinking or rewritten
   source starts a new generation (see ``snapshot`` / ``check_immutable``).
 
@@ -23,7 +23,6 @@ import zlib
 from pathlib import Path
 
 from .archive import parse_archive_rel
-from .index.db import OFFSET_BITS
 from .index.parse import parse_line
 
 
@@ -35,22 +34,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def current_generations(conn, archive_dir: Path):
-    """(source path, archive path, archived length) for each local source's newest generation."""
-    return [
-        (Path(path) if path else None, archive_dir / archive, archived)
-        for path, archive, archived in conn.execute(
-            "select s.path, g.archive, g.archived from sources s join generations g on g.source_id = s.id"
-            " where g.gen = (select max(gen) from generations where source_id = s.id)"
-        )
-    ]
-
-
-def check_byte_exact(conn, archive_dir: Path) -> list[str]:
+def check_byte_exact(reader, archive_dir: Path) -> list[str]:
     """I1 and I2 for every source still on disk (call when sources are quiet)."""
     problems = []
-    for source, apath, archived in current_generations(conn, archive_dir):
-        if source is None or not source.exists():
+    for g in reader.all_generations():
+        source, apath, archived = Path(g.path) if g.path else None, archive_dir / g.archive, g.archived
+        if not g.current or source is None or not source.exists():
             continue
         if not apath.exists():
             problems.append(f"I2: {source} has no archive file {apath}")
@@ -75,40 +64,26 @@ def expected_lines(data: bytes) -> list[tuple[int, int, bool]]:
     return out
 
 
-def check_rows(conn, archive_dir: Path) -> list[str]:
+def check_rows(reader, archive_dir: Path) -> list[str]:
     """I3 and I4 for line rows: one per non-blank archived line, each at a
-    line start, re-deriving to the same searchable text."""
+    line start, re-deriving to the same searchable text (and, where the
+    backend stores that text, equal to it)."""
     problems = []
-    gens = conn.execute("select id, archive, archived from generations").fetchall()
-    for gen_id, archive, archived in gens:
-        apath = archive_dir / archive
-        data = apath.read_bytes()[:archived] if apath.exists() else b""
-        lo, hi = gen_id << OFFSET_BITS, (gen_id + 1) << OFFSET_BITS
-        rows = conn.execute(
-            "select id, length, partial, searchable from lines where id >= ? and id < ? order by id", (lo, hi)
-        ).fetchall()
-        got = [(rid - lo, length, bool(partial)) for rid, length, partial, _s in rows]
+    for g in reader.all_generations():
+        apath = archive_dir / g.archive
+        data = apath.read_bytes()[:g.archived] if apath.exists() else b""
+        rows = reader.line_rows(g.id)
+        got = [(r.offset, r.length, r.partial) for r in rows]
         want = expected_lines(data)
         if got != want:
-            problems.append(f"I3: {archive}: {len(got)} rows, archive has {len(want)} lines")
+            problems.append(f"I3: {g.archive}: {len(got)} rows, archive has {len(want)} lines")
             continue
-        for rid, length, partial, searchable in rows:
-            offset = rid - lo
-            text = parse_line(data[offset:offset + length], 0, 0).text
-            if bool(searchable) != bool(text and not partial):
-                problems.append(f"I4: {archive}@{offset}: searchable flag is wrong")
-    return problems
-
-
-def check_integrity(conn) -> list[str]:
-    problems = []
-    result = conn.execute("pragma integrity_check").fetchone()[0]
-    if result != "ok":
-        problems.append(f"I4: sqlite integrity_check: {result}")
-    try:
-        conn.execute("insert into lines_fts(lines_fts, rank) values ('integrity-check', 1)")
-    except Exception as e:  # sqlite3.DatabaseError: the FTS index disagrees with the archive
-        problems.append(f"I4: FTS5 integrity-check: {e}")
+        for r in rows:
+            text = parse_line(data[r.offset:r.offset + r.length], 0, 0).text
+            if r.searchable != bool(text and not r.partial):
+                problems.append(f"I4: {g.archive}@{r.offset}: searchable flag is wrong")
+            elif r.stored_text is not None and r.stored_text != text:
+                problems.append(f"I4: {g.archive}@{r.offset}: the indexed text differs from the archived line")
     return problems
 
 
@@ -142,16 +117,13 @@ def _digests(path: Path, length: int) -> tuple[int, str]:
     return crc, h.hexdigest()
 
 
-def check_generations(conn, archive_dir: Path) -> list[str]:
+def check_generations(reader, archive_dir: Path) -> list[str]:
     """I5 for every generation, old ones too: its archive file holds exactly
     the bytes recorded - the running CRC kept since they were written, and
     for a sealed generation the sha256 recorded when it was sealed."""
     problems = []
-    rows = conn.execute(
-        "select g.archive, g.archived, g.crc, g.sha256, g.gen = (select max(gen) from generations"
-        " where source_id = g.source_id) from generations g order by g.id"
-    ).fetchall()
-    for archive, archived, crc, sha256, current in rows:
+    for g in reader.all_generations():
+        archive, archived, crc, sha256, current = g.archive, g.archived, g.crc, g.sha256, g.current
         apath = archive_dir / archive
         if not apath.exists():
             if archived:
@@ -170,10 +142,10 @@ def check_generations(conn, archive_dir: Path) -> list[str]:
     return problems
 
 
-def check_archive_indexed(conn, archive_dir: Path) -> list[str]:
+def check_archive_indexed(reader, archive_dir: Path) -> list[str]:
     """Every transcript file in the archive is known to the index (a reindex
     or import interrupted, or files copied in by hand, would leave some out)."""
-    known = {row[0] for row in conn.execute("select archive from generations")}
+    known = {g.archive for g in reader.all_generations()}
     problems = []
     for dirpath, _dirs, files in os.walk(archive_dir):
         for name in files:
@@ -185,12 +157,11 @@ def check_archive_indexed(conn, archive_dir: Path) -> list[str]:
     return sorted(problems)
 
 
-def check_sources_archived(conn, settings) -> list[str]:
+def check_sources_archived(reader, settings) -> list[str]:
     """I2 from the sources' side: every transcript on disk has an archive."""
     from .watch.sources import walk_root
 
-    known = {(p, r) for p, r in conn.execute("select provider, rel from sources where host = ?",
-                                             (settings.host,))} if conn is not None else set()
+    known = reader.sources_on(settings.host) if reader is not None else set()
     problems = []
     for root in settings.source_roots():
         for path, rel in walk_root(root):
@@ -199,19 +170,24 @@ def check_sources_archived(conn, settings) -> list[str]:
     return problems
 
 
-def check_all(conn, archive_dir: Path) -> list[str]:
-    problems = check_byte_exact(conn, archive_dir) + check_generations(conn, archive_dir)
-    problems += check_rows(conn, archive_dir)
+def check_all(index) -> list[str]:
+    """Every invariant the index and the archive can prove (``index``: a
+    zergd.index.Index, on either backend)."""
+    with index.reader() as reader:
+        problems = check_byte_exact(reader, index.archive_dir) + check_generations(reader, index.archive_dir)
+        problems += check_rows(reader, index.archive_dir)
     if any("damaged" in p or "missing" in p for p in problems):
-        # FTS5 re-derives text from the archive: its check would only call
-        # the damage above a "malformed database".
+        # SQLite's FTS5 re-derives text from the archive: its check would
+        # only call the damage above a "malformed database".
         return problems
-    return problems + check_integrity(conn)
+    return problems + [f"I4: {p}" for p in index.integrity()]
 
 
-def check_home(settings, conn) -> list[str]:
-    """``zergd check``: everything, from the sources, the archive and the index."""
-    if conn is None:
+def check_home(settings, index) -> list[str]:
+    """``zergd check``: everything, from the sources, the archive and the index
+    (``index`` None: there is none yet)."""
+    if index is None:
         return check_sources_archived(None, settings)
-    return (check_sources_archived(conn, settings) + check_archive_indexed(conn, settings.archive_dir)
-            + check_all(conn, settings.archive_dir))
+    with index.reader() as reader:
+        problems = check_sources_archived(reader, settings) + check_archive_indexed(reader, settings.archive_dir)
+    return problems + check_all(index)

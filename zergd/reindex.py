@@ -1,4 +1,5 @@
-"""``zergd reindex``: build a new index from the archive alone, then swap it in.
+"""``zergd reindex``: build a new index from the archive alone, then swap it
+in - on either backend (``--database URL`` moves an archive between them).
 
 Everything the index holds is re-derived from archived bytes; only what the
 archive cannot know is lost (when a source was noticed deleted becomes the
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from .archive import parse_archive_rel
 from .config import Settings
-from .index.db import connect
+from .index import Index, open_index
 from .index.naming import describe
 from .index.writer import Writer
 from .watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
@@ -44,13 +45,12 @@ def apply_sidecars(settings: Settings, writer: Writer) -> None:
         writer.set_agent_meta(host, provider, transcript_rel(rel), *meta_fields(newest.read_bytes()))
 
 
-def rebuild(settings: Settings, on_bytes=None) -> Path:
-    target = settings.index_path
-    tmp = target.with_name(target.name + ".rebuild")
-    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-        leftover.unlink(missing_ok=True)
-    db = connect(tmp, settings.archive_dir)
-    writer = Writer(db)
+def rebuild(settings: Settings, on_bytes=None, url: str | None = None) -> Index:
+    """Build the index ``url`` names (default: the configured one) afresh
+    beside the old one, then swap it in; returns it (closed)."""
+    target = open_index(settings, url)
+    built = target.scratch()
+    writer = built.writer()
     roots = {root.provider: root.path for root in settings.source_roots()}
     for (host, provider, rel), gens in archived_files(settings.archive_dir).items():
         local = roots.get(provider) if host == settings.host else None
@@ -66,11 +66,6 @@ def rebuild(settings: Settings, on_bytes=None) -> Path:
         if host == settings.host and (path is None or not path.exists()):
             writer.mark_deleted(source.session_id)
     apply_sidecars(settings, writer)
-    db.conn.execute("pragma wal_checkpoint(truncate)")
-    db.close()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
-    os.replace(tmp, target)
-    Path(f"{tmp}-wal").unlink(missing_ok=True)
-    Path(f"{tmp}-shm").unlink(missing_ok=True)
+    target.adopt(built)
+    target.close()
     return target

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import sqlite3
 import time
 from importlib import resources
 from pathlib import Path
@@ -22,8 +21,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 
 from .. import __version__
 from ..config import Settings
-from ..errors import ZergError
-from ..index import queries
+from ..errors import NotReady, ZergError
+from ..index import open_index
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -132,7 +131,8 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
-        app.state.read_pool.close()
+        if own_index:
+            app.state.index.close()
         if getattr(app.state, "oikos", None) is not None:
             app.state.oikos.close()
 
@@ -141,19 +141,21 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
     app.state.service = service
     started = time.time()
 
-    from .routes import ReadPool, router
+    from .routes import router
 
-    app.state.read_pool = ReadPool(settings)
+    # The daemon shares its index (the service writes through it); a bare
+    # app (tests, `zerg serve` without the service) opens its own.
+    own_index = service is None
+    app.state.index = service.index if service is not None else open_index(settings)
 
     @app.get("/api/status")
     def status():
         counts = {"sessions": 0, "lines": 0}
-        if settings.index_path.exists():
-            try:
-                with app.state.read_pool.connection() as conn:
-                    counts = queries.counts(conn)
-            except sqlite3.OperationalError:  # the writer is still creating the index
-                pass
+        try:
+            with app.state.index.reader() as r:
+                counts = r.counts()
+        except NotReady:  # the writer is still creating the index
+            pass
         return {
             "pid": os.getpid(),
             "url": f"http://{bound_host}:{port}",

@@ -39,7 +39,7 @@ def _oikos(request: Request):
         if getattr(state, "oikos", None) is None:
             from ..oikos.agent import Oikos
 
-            state.oikos = Oikos(state.settings)
+            state.oikos = Oikos(state.settings, index=state.index)
     return state.oikos
 
 

@@ -1,21 +1,19 @@
-"""JSON routes under /api.  Each opens a read-only connection (the daemon's
-writer thread is the only writer) and calls the same queries as the CLI.
+"""JSON routes under /api.  Each borrows a Reader from the index's face (the
+daemon's writer thread is the only writer) and asks it what the CLI asks.
 Bad parameters are 4xx with a message, never a 500."""
 
 from __future__ import annotations
 
-import queue
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from ..errors import ArchiveDamaged, BadQuery, NotFound, NotReady
-from ..index import queries
-from ..index.db import OFFSET_MASK, connect
-from ..index.export import generations, open_archived, pick_generation
+from ..errors import ArchiveDamaged, BadQuery, NotFound
+from ..index import SessionFilter, parse_when, snippet_parts
+from ..index.dialect import OFFSET_MASK
+from ..index.export import open_archived, pick_generation
 
 
 class Error(BaseModel):
@@ -40,38 +38,8 @@ Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Text = Annotated[str | None, Query(max_length=1000)]
 
 
-class ReadPool:
-    """A few read-only connections, reused: each keeps its SQLite page cache
-    warm, which makes a search 3x faster than on a fresh connection."""
-
-    def __init__(self, settings, size: int = 4):
-        self.settings = settings
-        self.idle: queue.LifoQueue = queue.LifoQueue()
-        self.size = size
-
-    @contextmanager
-    def connection(self):
-        if not self.settings.index_path.exists():
-            raise NotReady("the index does not exist yet; is zergd still starting?")
-        try:
-            db = self.idle.get_nowait()
-        except queue.Empty:
-            db = connect(self.settings.index_path, self.settings.archive_dir, readonly=True)
-        try:
-            yield db.conn
-        finally:
-            if self.idle.qsize() < self.size:
-                self.idle.put(db)
-            else:
-                db.close()
-
-    def close(self) -> None:
-        while not self.idle.empty():
-            self.idle.get_nowait().close()
-
-
 def reader(request: Request):
-    return request.app.state.read_pool.connection()
+    return request.app.state.index.reader()
 
 
 def json_bytes(body: bytes) -> Response:
@@ -82,16 +50,15 @@ def _when(value: str | None, name: str, *, end_of_day: bool = False) -> str | No
     if not value:
         return None
     try:
-        return queries.parse_when(value, end_of_day=end_of_day)
+        return parse_when(value, end_of_day=end_of_day)
     except BadQuery as e:
         raise BadQuery(f"{name}: {e}") from None
 
 
-def session_filter(project, since, until, branch, model, provider, subagents, deleted=False) -> queries.SessionFilter:
-    return queries.SessionFilter(project=project or None, since=_when(since, "since"),
-                                 until=_when(until, "until", end_of_day=True), branch=branch or None,
-                                 model=model or None, provider=provider or None, subagents=subagents,
-                                 deleted=deleted)
+def session_filter(project, since, until, branch, model, provider, subagents, deleted=False) -> SessionFilter:
+    return SessionFilter(project=project or None, since=_when(since, "since"),
+                         until=_when(until, "until", end_of_day=True), branch=branch or None,
+                         model=model or None, provider=provider or None, subagents=subagents, deleted=deleted)
 
 
 @router.get("/sessions", responses=errors(400))
@@ -109,15 +76,15 @@ def list_sessions(
     cursor: Annotated[str | None, Query(max_length=2000, description="`next` from the previous page")] = None,
 ):
     flt = session_filter(project, since, until, branch, model, provider, subagents, deleted)
-    with reader(request) as conn:
-        rows, next_cursor = queries.list_sessions(conn, flt, limit=limit, cursor=cursor)
+    with reader(request) as r:
+        rows, next_cursor = r.sessions(flt, limit=limit, cursor=cursor)
     return {"sessions": rows, "next": next_cursor}
 
 
 @router.get("/sessions/{session_id}", responses=errors(404))
 def session_detail(request: Request, session_id: str):
-    with reader(request) as conn:
-        session = queries.get_session(conn, session_id)
+    with reader(request) as r:
+        session = r.session(session_id)
     if session is None:
         raise NotFound(f"no session {session_id!r}")
     return session
@@ -135,11 +102,9 @@ def session_lines(
 ):
     if after is not None and before is not None:
         raise BadQuery("give after or before, not both")
-    settings = request.app.state.settings
-    with reader(request) as conn:
+    with reader(request) as r:
         try:
-            page = queries.line_page(conn, settings.archive_dir, session_id, gen=gen, after=after, before=before,
-                                     limit=limit)
+            page = r.line_page(session_id, gen=gen, after=after, before=before, limit=limit)
         except OSError as e:
             raise ArchiveDamaged(f"the archive file cannot be read: {e.strerror or e}") from None
     if page is None:
@@ -151,9 +116,8 @@ def session_lines(
             response_class=Response, response_description="the transcript, application/x-ndjson")
 def export(request: Request, session_id: str, gen: Annotated[int | None, Query(ge=1, le=1 << 31)] = None):
     """The transcript exactly as archived (byte for byte the source)."""
-    settings = request.app.state.settings
-    with reader(request) as conn:
-        gens = generations(conn, settings, session_id)
+    with reader(request) as r:
+        gens = r.generations(session_id)
     if not gens:
         raise NotFound(f"no session {session_id!r}")
     chosen = pick_generation(gens, gen)
@@ -187,18 +151,18 @@ def search(
     per_session: Annotated[int, Query(ge=0, le=100, description="most hits from one session (0: no cap)")] = 3,
 ):
     flt = session_filter(project, since, until, branch, model, provider, True)
-    with reader(request) as conn:
-        hits = queries.search(conn, q, limit=limit, session_id=session, flt=flt, per_session=per_session)
-    return {"query": q, "hits": [dict(h.as_dict(), snippet=queries.snippet_parts(h.snippet)) for h in hits]}
+    with reader(request) as r:
+        hits = r.search(q, limit=limit, session_id=session, flt=flt, per_session=per_session)
+    return {"query": q, "hits": [dict(h.as_dict(), snippet=snippet_parts(h.snippet)) for h in hits]}
 
 
 @router.get("/projects")
 def projects(request: Request):
-    with reader(request) as conn:
-        return {"projects": queries.projects(conn)}
+    with reader(request) as r:
+        return {"projects": r.projects()}
 
 
 @router.get("/stats")
 def stats(request: Request):
-    with reader(request) as conn:
-        return queries.stats(conn)
+    with reader(request) as r:
+        return r.stats()

@@ -1,5 +1,6 @@
 """The single writer: every change to the index goes through ``Writer``, one
-``BEGIN IMMEDIATE`` transaction per batch of lines (DESIGN.md, I3/I4)."""
+transaction per batch of lines (DESIGN.md, I3/I4), on either backend (the
+few places their SQL differs come from ``dialect``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import hashlib
 from dataclasses import dataclass
 
 import orjson
-import sqlite_utils
 
 from ..archive import archive_rel
+from .dialect import SQLITE, Dialect
 from .feed import Batch
 from .naming import SourceInfo, path_digest
 from .parse import Line
@@ -52,9 +53,11 @@ _GEN_COLS = "id, gen, archive, archived, indexed, lines, inode, mtime_ns, crc, c
 
 
 class Writer:
-    def __init__(self, db: sqlite_utils.Database):
-        self.db = db
-        self.conn = db.conn
+    def __init__(self, conn, dialect: Dialect = SQLITE, *, fts_insert: str = ""):
+        self.conn = conn
+        self.dialect = dialect
+        # How a line's searchable text enters the full-text index.
+        self.fts_insert = fts_insert or "insert into lines_fts (rowid, text) values (?, ?)"
         # session id -> "created" | "updated" | "source_deleted", since the last
         # drain; the daemon publishes them once the transaction has committed.
         self.changes: dict[str, str] = {}
@@ -71,7 +74,7 @@ class Writer:
         """Group several writes in one transaction (a backfill commits every few
         MB instead of per file).  Archive bytes are fsync'd as they are written,
         so they are always durable before the commit that records them."""
-        return _Transaction(self.conn)
+        return _Transaction(self.conn, self.dialect.begin)
 
     # --- sources and generations ------------------------------------------
 
@@ -93,11 +96,10 @@ class Writer:
 
     def _register(self, host: str, info: SourceInfo, path: str | None) -> Source:
         with self.transaction():
-            cur = self.conn.execute(
-                "insert into sources (host, provider, rel, path) values (?, ?, ?, ?)",
+            source_id = self.conn.execute(
+                "insert into sources (host, provider, rel, path) values (?, ?, ?, ?) returning id",
                 (host, info.provider, info.rel, path),
-            )
-            source_id = cur.lastrowid
+            ).fetchone()[0]
             session_id = self._free_session_id(info, host)
             self.conn.execute(
                 "insert into sessions (id, source_id, provider, host, project_dir, parent_session_id,"
@@ -122,11 +124,11 @@ class Writer:
 
     def _insert_generation(self, source_id: int, host: str, provider: str, rel: str, gen: int) -> Generation:
         archive = archive_rel(host, provider, rel, gen)
-        cur = self.conn.execute(
-            "insert into generations (source_id, gen, archive, started_at, crc) values (?, ?, ?, ?, 0)",
+        gen_id = self.conn.execute(
+            "insert into generations (source_id, gen, archive, started_at, crc) values (?, ?, ?, ?, 0) returning id",
             (source_id, gen, archive, now_iso()),
-        )
-        return Generation(cur.lastrowid, gen, archive, 0, 0, 0, None, None)
+        ).fetchone()[0]
+        return Generation(gen_id, gen, archive, 0, 0, 0, None, None)
 
     def _current_generation(self, source_id: int) -> Generation:
         row = self.conn.execute(
@@ -259,10 +261,7 @@ class Writer:
                     [(base | ln.offset, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
                       ln.tools, ln.sidechain, ln.malformed, 1 if ln.text else 0) for ln in lines],
                 )
-                conn.executemany(
-                    "insert into lines_fts (rowid, text) values (?, ?)",
-                    [(base | ln.offset, ln.text) for ln in lines if ln.text],
-                )
+                conn.executemany(self.fts_insert, [(base | ln.offset, ln.text) for ln in lines if ln.text])
                 self._update_session(source.session_id, lines)
                 self._changed(source.session_id, "updated")
             gen.indexed, gen.lines = batch.indexed, batch.lineno
@@ -309,17 +308,19 @@ class Writer:
         placeholder output_tokens on the early lines of a response."""
         conn = self.conn
         cur = conn.executemany(
-            "insert or ignore into usage (session_id, msg_id, request_id, model, ts) values (?, ?, ?, ?, ?)",
+            "insert into usage (session_id, msg_id, request_id, model, ts) values (?, ?, ?, ?, ?) on conflict do nothing",
             [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts) for ln in keyed if ln.is_assistant],
         )
         new_messages = max(cur.rowcount, 0)
+        most = self.dialect.greatest
         conn.executemany(
             "insert into usage (session_id, msg_id, request_id, model, ts, input_tokens, output_tokens,"
             " cache_creation_tokens, cache_read_tokens) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " on conflict do update set input_tokens = max(input_tokens, excluded.input_tokens),"
-            " output_tokens = max(output_tokens, excluded.output_tokens),"
-            " cache_creation_tokens = max(cache_creation_tokens, excluded.cache_creation_tokens),"
-            " cache_read_tokens = max(cache_read_tokens, excluded.cache_read_tokens)",
+            f" on conflict (session_id, msg_id, request_id) do update set"
+            f" input_tokens = {most}(usage.input_tokens, excluded.input_tokens),"
+            f" output_tokens = {most}(usage.output_tokens, excluded.output_tokens),"
+            f" cache_creation_tokens = {most}(usage.cache_creation_tokens, excluded.cache_creation_tokens),"
+            f" cache_read_tokens = {most}(usage.cache_read_tokens, excluded.cache_read_tokens)",
             [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts, *ln.usage) for ln in keyed if ln.usage],
         )
         conn.execute(
@@ -333,15 +334,16 @@ class Writer:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error; nests as a no-op."""
+    """``BEGIN`` ... ``COMMIT``, rolled back on error; nests as a no-op."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, begin: str):
         self.conn = conn
+        self.begin = begin
         self.outer = False
 
     def __enter__(self):
         if not self.conn.in_transaction:
-            self.conn.execute("begin immediate")
+            self.conn.execute(self.begin)
             self.outer = True
         return self
 

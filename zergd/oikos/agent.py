@@ -74,12 +74,12 @@ def _jsonable(block) -> dict:
 
 
 class Oikos:
-    def __init__(self, settings: Settings, *, link_base: str = ""):
+    def __init__(self, settings: Settings, *, link_base: str = "", index=None):
         self.settings = settings
         self.config = chat_config(settings)
         self.client = anthropic.Anthropic(api_key=self.config.api_key, base_url=self.config.base_url,
                                           max_retries=self.config.max_retries)
-        self.toolbox = Toolbox(settings, link_base)
+        self.toolbox = Toolbox(settings, link_base, index)
         settings.home.mkdir(parents=True, exist_ok=True)
         path = settings.home / "oikos.db"
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import orjson
 
 from ..config import Settings
-from ..index import queries
-from ..index.db import connect
+from ..errors import BadQuery, NotReady
+from ..index import HIGHLIGHT, Index, SessionFilter, open_index, parse_when
+from ..index.export import SessionLookupError
 from ..index.parse import result_text
 
 MAX_RESULT_CHARS = 24_000  # what one tool call may put into the conversation
@@ -82,9 +83,10 @@ def describe_call(name: str, args: dict) -> str:
 
 
 class Toolbox:
-    def __init__(self, settings: Settings, link_base: str = ""):
+    def __init__(self, settings: Settings, link_base: str = "", index: Index | None = None):
         self.settings = settings
         self.link_base = link_base.rstrip("/")
+        self.index = index or open_index(settings)
 
     def run(self, name: str, args: dict) -> str:
         method = getattr(self, f"_{name}", None)
@@ -92,15 +94,13 @@ class Toolbox:
             raise ToolError(f"there is no tool {name!r}")
         if not isinstance(args, dict):
             raise ToolError("tool input must be an object")
-        if not self.settings.index_path.exists():
-            raise ToolError("the index is empty: zergd has not archived any session yet")
-        db = connect(self.settings.index_path, self.settings.archive_dir, readonly=True)
         try:
-            text = method(db.conn, **args)
+            with self.index.reader() as reader:
+                text = method(reader, **args)
+        except NotReady:
+            raise ToolError("the index is empty: zergd has not archived any session yet") from None
         except TypeError as e:
             raise ToolError(f"bad arguments for {name}: {e}") from None
-        finally:
-            db.close()
         if len(text) > MAX_RESULT_CHARS:
             text = text[:MAX_RESULT_CHARS] + "\n[… cut here; narrow the query or read a later page]"
         return text
@@ -111,24 +111,24 @@ class Toolbox:
 
     # --- the tools --------------------------------------------------------
 
-    def _search_sessions(self, conn, query: str, project=None, since=None, until=None, limit=15) -> str:
-        flt = queries.SessionFilter(project=project, since=_date(since), until=_date(until))
-        hits = queries.search(conn, query, limit=_bounded(limit, 50), flt=flt, per_session=3)
+    def _search_sessions(self, reader, query: str, project=None, since=None, until=None, limit=15) -> str:
+        flt = SessionFilter(project=project, since=_date(since), until=_date(until))
+        hits = reader.search(query, limit=_bounded(limit, 50), flt=flt, per_session=3)
         if not hits:
             return f"No matches for {query!r}."
         out = [f"{len(hits)} matches for {query!r}, best first:"]
         for h in hits:
-            snippet = " ".join(h.snippet.split()).replace(queries.HIGHLIGHT[0], "«").replace(queries.HIGHLIGHT[1], "»")
+            snippet = " ".join(h.snippet.split()).replace(HIGHLIGHT[0], "«").replace(HIGHLIGHT[1], "»")
             out.append(f"- session {h.session_id} “{h.title or 'untitled'}” ({h.project or '?'}), "
                        f"{h.role or h.type or 'line'} at {h.ts or '?'} line {h.lineno} "
                        f"[link]({self.link(h.session_id, h.generation, h.offset)})\n  {snippet}")
         return "\n".join(out)
 
-    def _list_sessions(self, conn, project=None, since=None, until=None, model=None, include_subagents=False,
+    def _list_sessions(self, reader, project=None, since=None, until=None, model=None, include_subagents=False,
                        limit=20) -> str:
-        flt = queries.SessionFilter(project=project, since=_date(since), until=_date(until), model=model,
+        flt = SessionFilter(project=project, since=_date(since), until=_date(until), model=model,
                                     subagents=bool(include_subagents))
-        rows, _next = queries.list_sessions(conn, flt, limit=_bounded(limit, 100))
+        rows, _next = reader.sessions(flt, limit=_bounded(limit, 100))
         if not rows:
             return "No sessions match."
         return "\n".join(
@@ -140,17 +140,15 @@ class Toolbox:
             for s in rows
         )
 
-    def _read_session(self, conn, session_id: str, from_line=1, max_messages=60) -> str:
-        from ..index.export import SessionLookupError, resolve_session
-
+    def _read_session(self, reader, session_id: str, from_line=1, max_messages=60) -> str:
         try:
-            sid, _gen = resolve_session(conn, self.settings, session_id)
+            sid, _gen = reader.resolve(session_id, self.settings)
         except SessionLookupError as e:
             raise ToolError(str(e)) from None
-        session = queries.get_session(conn, sid)
+        session = reader.session(sid)
         if session is None:
             raise ToolError(f"no session {session_id!r}")
-        start = queries.offset_of_line(conn, sid, int(from_line))
+        start = reader.offset_of_line(sid, int(from_line))
         head = (f"Session {sid} “{session['title'] or 'untitled'}”, project {session['project'] or '?'}, "
                 f"{session['first_ts'] or '?'} → {session['last_ts'] or '?'} [link]({self.link(sid)})")
         if start is None:
@@ -158,7 +156,7 @@ class Toolbox:
         out, shown, last_line = [head], 0, None
         after = start - 1
         while shown < _bounded(max_messages, 200):
-            page = queries.line_page(conn, self.settings.archive_dir, sid, after=after, limit=100)
+            page = reader.line_page(sid, after=after, limit=100)
             lines = orjson.loads(page.to_json())["lines"]
             for line in lines:
                 text = message_text(line)
@@ -176,10 +174,10 @@ class Toolbox:
             out.append(f"[more: read again with from_line={last_line + 1}]")
         return "\n\n".join(out)
 
-    def _usage_summary(self, conn, group_by="day", since=None, until=None) -> str:
+    def _usage_summary(self, reader, group_by="day", since=None, until=None) -> str:
         try:
-            rows = queries.usage_by(conn, group_by, queries.SessionFilter(since=_date(since), until=_date(until)))
-        except queries.BadQuery as e:
+            rows = reader.usage_by(group_by, SessionFilter(since=_date(since), until=_date(until)))
+        except BadQuery as e:
             raise ToolError(str(e)) from None
         out = [f"By {group_by}: sessions, prompts, tool calls; input / output / cache-read tokens"]
         for r in rows[:60]:
@@ -248,6 +246,6 @@ def _date(value) -> str | None:
     if not value:
         return None
     try:
-        return queries.parse_when(str(value))
-    except queries.BadQuery as e:
+        return parse_when(str(value))
+    except BadQuery as e:
         raise ToolError(str(e)) from None

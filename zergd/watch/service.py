@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, EventBus, SessionChanged, StatusChanged
-from ..index.db import connect
+from ..index.store import Index, open_index
 from ..index.writer import Writer
 from .backfill import backfill
 from .faults import INDEX, MAX_BACKOFF, Faults, is_transient
@@ -40,8 +40,10 @@ ROOT_CHECK_SECONDS = 2.0
 
 
 class ArchiveService:
-    def __init__(self, settings: Settings, bus: EventBus | None = None, *, rescan_interval: float = 120.0):
+    def __init__(self, settings: Settings, bus: EventBus | None = None, *, rescan_interval: float = 120.0,
+                 index: Index | None = None):
         self.settings = settings
+        self.index = index or open_index(settings)
         self.bus = bus or EventBus()
         self.rescan_interval = rescan_interval
         self.state = "starting"
@@ -97,13 +99,10 @@ class ArchiveService:
         """Never ends but on stop: whatever goes wrong is recorded in
         ``faults``, backed off from, and retried (a fault in one file is the
         file's, see faults.py; one in the index stops writes until it passes)."""
-        db = None
         failures = 0
         while not self._stop.is_set():
             try:
-                if db is None:
-                    db = connect(self.settings.index_path, self.settings.archive_dir)
-                self._serve(Writer(db))
+                self._serve(self.index.writer())
             except Exception as e:
                 failures += 1
                 delay = min(MAX_BACKOFF, 2.0 ** min(failures, 6))
@@ -112,15 +111,12 @@ class ArchiveService:
                 self.state = "waiting"
                 log.error("writer paused: %s (retrying in %.0fs)", fault.reason, delay, exc_info=not is_transient(e))
                 self._needs_reconcile = True  # a rolled-back group left archived bytes to adopt
-                if db is not None:
-                    db.close()
-                    db = None
+                self.index.close_writer()  # the next writer() reconnects
                 self._stop.wait(delay)
             else:
                 failures = 0
         self.ready.set()
-        if db is not None:
-            db.close()
+        self.index.close_writer()
 
     def _serve(self, writer: Writer) -> None:
         """Backfill, then sync what changes until asked to stop."""

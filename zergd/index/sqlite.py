@@ -1,4 +1,4 @@
-"""Opening the index.
+"""The SQLite backend (the default): one file beside the archive.
 
 The full-text index is an FTS5 *external content* table whose content is a
 view over ``lines`` that re-derives each line's text from the archive through
@@ -16,21 +16,11 @@ from pathlib import Path
 
 import sqlite_utils
 
+from ..errors import BadQuery
 from . import migrations
+from .dialect import SQLITE, split_line_id
 from .parse import fts_text, needed_bytes
-
-# A line's id packs where it lives: generation id in the high bits, byte
-# offset in the archive file in the low 40 (files up to 1 TiB).
-OFFSET_BITS = 40
-OFFSET_MASK = (1 << OFFSET_BITS) - 1
-
-
-def line_id(generation_id: int, offset: int) -> int:
-    return (generation_id << OFFSET_BITS) | offset
-
-
-def split_line_id(lid: int) -> tuple[int, int]:
-    return lid >> OFFSET_BITS, lid & OFFSET_MASK
+from .reader import HIGHLIGHT, Hit, Reader, quote_fts
 
 
 class ArchiveReader:
@@ -98,3 +88,60 @@ def connect(path: Path, archive_dir: Path, *, readonly: bool = False) -> sqlite_
     conn.create_function("zerg_line_text", 2, reader.text, deterministic=True)
     db.archive_reader = reader  # type: ignore[attr-defined]
     return db
+
+
+class SqliteReader(Reader):
+    dialect = SQLITE
+
+    def _search(self, query, limit, raw, where, params, per_session) -> list[Hit]:
+        match = query if raw else quote_fts(query)
+        if not match:
+            return []
+        try:
+            return self._match(match, limit, where, params, per_session)
+        except sqlite3.OperationalError as e:
+            if raw and ("fts5" in str(e) or "syntax" in str(e) or "no such column" in str(e)):
+                raise BadQuery(f"bad FTS5 query: {e} (drop --raw / raw=true to search for the words as typed)") from None
+            raise
+
+    def _match(self, match, limit, where, params, per_session) -> list[Hit]:
+        conn = self.conn
+        joins = (" from lines_fts f join lines l on l.id = f.rowid join generations g on g.id = (f.rowid >> 40)"
+                 " join sessions x on x.source_id = g.source_id")
+        cond = "".join(f" and {w}" for w in where)
+        select = (f"select x.id, g.gen, f.rowid, l.lineno, l.ts, l.type, l.role,"
+                  f" snippet(lines_fts, 0, ?, ?, '…', 16), x.title, x.project{joins}")
+        if per_session:
+            # Rank without snippets (cheap), keep the best few of each session,
+            # then snippet only those.
+            ranked = conn.execute(f"select f.rowid, x.id{joins} where lines_fts match ?{cond} order by f.rank limit ?",
+                                  (match, *params, limit * 10)).fetchall()
+            chosen = self._cap_per_session(ranked, limit, per_session)
+            if not chosen:
+                return []
+            # Order is known already: no "order by rank", so FTS5 only visits these rows.
+            order = {rowid: i for i, rowid in enumerate(chosen)}
+            sql = f"{select} where lines_fts match ? and f.rowid in ({', '.join('?' * len(chosen))})"
+            rows = sorted(conn.execute(sql, (*HIGHLIGHT, match, *chosen)).fetchall(), key=lambda r: order[r[2]])
+        else:
+            rows = conn.execute(f"{select} where lines_fts match ?{cond} order by f.rank limit ?",
+                                (*HIGHLIGHT, match, *params, limit)).fetchall()
+        return self._hits(rows)
+
+
+def integrity(path: Path, archive_dir: Path) -> list[str]:
+    """SQLite's integrity check, and FTS5's: every indexed term re-derives
+    from the archive (it needs a writable connection; it writes nothing)."""
+    db = connect(path, archive_dir)
+    try:
+        problems = []
+        result = db.conn.execute("pragma integrity_check").fetchone()[0]
+        if result != "ok":
+            problems.append(f"sqlite integrity_check: {result}")
+        try:
+            db.conn.execute("insert into lines_fts(lines_fts, rank) values ('integrity-check', 1)")
+        except sqlite3.DatabaseError as e:  # the FTS index disagrees with the archive
+            problems.append(f"FTS5 integrity-check: {e}")
+        return problems
+    finally:
+        db.conn.close()

@@ -1,0 +1,38 @@
+"""Where the SQL of the two backends differs, and nothing else: the queries
+themselves are written once (reader.py, writer.py) with ``?`` parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# A line's id packs where it lives: generation id in the high bits, byte
+# offset in the archive file in the low 40 (files up to 1 TiB).  Only
+# zergd.index packs and unpacks it.
+OFFSET_BITS = 40
+OFFSET_MASK = (1 << OFFSET_BITS) - 1
+
+
+def line_id(generation_id: int, offset: int) -> int:
+    return (generation_id << OFFSET_BITS) | offset
+
+
+def split_line_id(lid: int) -> tuple[int, int]:
+    return lid >> OFFSET_BITS, lid & OFFSET_MASK
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str  # "sqlite" or "postgresql"
+    begin: str  # opens the writer's transaction
+    greatest: str  # the two-argument maximum
+    ilike: str  # case-insensitive LIKE
+    json_has: str  # "{col} (a JSON list) holds ?"
+
+    def has_model(self, col: str) -> str:
+        return self.json_has.format(col=col)
+
+
+SQLITE = Dialect("sqlite", begin="begin immediate", greatest="max", ilike="like",
+                 json_has="exists (select 1 from json_each({col}) where value = ?)")
+POSTGRES = Dialect("postgresql", begin="begin", greatest="greatest", ilike="ilike",
+                   json_has="exists (select 1 from json_array_elements_text({col}::json) m(value) where m.value = ?)")
