@@ -14,6 +14,7 @@ from test_tailing import LINE, found, project, wait_for
 from zergd.api.app import create_app
 from zergd.events import EventBus
 from zergd.index import sqlite as sqlite_mod
+from zergd.index.writer import sqlite_unavailable
 from zergd.invariants import check_all
 from zergd.watch import tailer
 from zergd.watch.service import ArchiveService
@@ -261,8 +262,10 @@ def test_a_name_that_is_not_utf8_does_not_lose_other_events(settings, make_servi
 @pytest.mark.parametrize("exc,kind", [
     (OSError(errno.ENOSPC, "No space left on device"), "waiting"),
     (OSError(errno.EDQUOT, "Disk quota exceeded"), "waiting"),
-    (sqlite3.OperationalError("database or disk is full"), "waiting"),
-    (sqlite3.OperationalError("database is locked"), "waiting"),
+    # The index's own errors reach the faults as the writer translates them.
+    (sqlite_unavailable(sqlite3.OperationalError("database or disk is full")), "waiting"),
+    (sqlite_unavailable(sqlite3.OperationalError("database is locked")), "waiting"),
+    (sqlite_unavailable(sqlite3.OperationalError("no such table: lines")), "error"),
     (OSError(errno.EACCES, "Permission denied"), "error"),
     (OSError(errno.ELOOP, "Too many levels of symbolic links"), "error"),
     (UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed"), "error"),

@@ -45,3 +45,15 @@ class NotReady(ZergError):
     """Cannot answer yet: the index is still being created, or chat is not set up."""
 
     status = 503
+
+
+class IndexUnavailable(ZergError):
+    """The index refused a write or a read (disk full, locked, its server
+    gone): the transaction was rolled back and nothing is lost - archived
+    bytes are adopted on the next pass.  ``transient``: it passes by itself."""
+
+    status = 503
+
+    def __init__(self, message: str, transient: bool = True):
+        super().__init__(message)
+        self.transient = transient

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sqlite3
 from dataclasses import dataclass
 
 import orjson
 
 from ..archive import archive_rel
+from ..errors import IndexUnavailable
 from .dialect import SQLITE, Dialect
 from .feed import Batch
 from .naming import SourceInfo, path_digest
@@ -53,11 +55,11 @@ _GEN_COLS = "id, gen, archive, archived, indexed, lines, inode, mtime_ns, crc, c
 
 
 class Writer:
-    def __init__(self, conn, dialect: Dialect = SQLITE, *, fts_insert: str = ""):
+    def __init__(self, conn, dialect: Dialect = SQLITE, *, unavailable=None):
         self.conn = conn
         self.dialect = dialect
-        # How a line's searchable text enters the full-text index.
-        self.fts_insert = fts_insert or "insert into lines_fts (rowid, text) values (?, ?)"
+        # The backend's errors that mean "the index cannot take this now" -> IndexUnavailable.
+        self.unavailable = unavailable or sqlite_unavailable
         # session id -> "created" | "updated" | "source_deleted", since the last
         # drain; the daemon publishes them once the transaction has committed.
         self.changes: dict[str, str] = {}
@@ -74,7 +76,7 @@ class Writer:
         """Group several writes in one transaction (a backfill commits every few
         MB instead of per file).  Archive bytes are fsync'd as they are written,
         so they are always durable before the commit that records them."""
-        return _Transaction(self.conn, self.dialect.begin)
+        return _Transaction(self.conn, self.dialect.begin, self.unavailable)
 
     # --- sources and generations ------------------------------------------
 
@@ -261,7 +263,7 @@ class Writer:
                     [(base | ln.offset, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
                       ln.tools, ln.sidechain, ln.malformed, 1 if ln.text else 0) for ln in lines],
                 )
-                conn.executemany(self.fts_insert, [(base | ln.offset, ln.text) for ln in lines if ln.text])
+                self._index_text([(base | ln.offset, ln.text) for ln in lines if ln.text])
                 self._update_session(source.session_id, lines)
                 self._changed(source.session_id, "updated")
             gen.indexed, gen.lines = batch.indexed, batch.lineno
@@ -278,6 +280,10 @@ class Writer:
                 "update generations set archived = ?, indexed = ?, lines = ?, crc = ? where id = ?",
                 (gen.archived, gen.indexed, gen.lines, gen.crc, gen.id),
             )
+
+    def _index_text(self, rows: list[tuple[int, str]]) -> None:
+        """(line id, searchable text) into the full-text index."""
+        self.conn.executemany("insert into lines_fts (rowid, text) values (?, ?)", rows)
 
     def _update_session(self, session_id: str, lines: list[Line]) -> None:
         conn = self.conn
@@ -333,25 +339,53 @@ class Writer:
         return new_messages
 
 
-class _Transaction:
-    """``BEGIN`` ... ``COMMIT``, rolled back on error; nests as a no-op."""
+def sqlite_unavailable(exc: BaseException) -> IndexUnavailable | None:
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    message = str(exc)
+    if "full" in message or "locked" in message or "busy" in message:
+        return IndexUnavailable(f"index: {message} (nothing is lost: indexing resumes by itself)")
+    return IndexUnavailable(f"index: {message}", transient=False)
 
-    def __init__(self, conn, begin: str):
+
+class _Transaction:
+    """``BEGIN`` ... ``COMMIT``, rolled back on error; nests as a no-op.
+    The backend's own "cannot now" errors leave as IndexUnavailable."""
+
+    def __init__(self, conn, begin: str, unavailable):
         self.conn = conn
         self.begin = begin
+        self.unavailable = unavailable
         self.outer = False
 
     def __enter__(self):
         if not self.conn.in_transaction:
-            self.conn.execute(self.begin)
+            try:
+                self.conn.execute(self.begin)
+            except Exception as e:
+                translated = self.unavailable(e)
+                if translated is None:
+                    raise
+                raise translated from e
             self.outer = True
         return self
 
-    def __exit__(self, exc_type, *_):
-        if not self.outer:
-            return False
-        if exc_type is None:
-            self.conn.execute("commit")
-        elif self.conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
-            self.conn.execute("rollback")
+    def __exit__(self, exc_type, exc, _tb):
+        try:
+            if self.outer:
+                if exc_type is None:
+                    self.conn.execute("commit")
+                elif self.conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
+                    self.conn.execute("rollback")
+        except Exception as e:  # the commit itself failed (disk full at commit time)
+            exc = e
+            if self.conn.in_transaction:
+                self.conn.execute("rollback")
+            translated = self.unavailable(e)
+            if translated is None:
+                raise
+            raise translated from e
+        translated = self.unavailable(exc) if exc is not None else None
+        if translated is not None:
+            raise translated from exc
         return False

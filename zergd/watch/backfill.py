@@ -5,7 +5,6 @@ at start and as its periodic rescan."""
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from ..archive import archive_rel
 from ..config import Settings
 from ..index.naming import describe
 from ..index.writer import Writer
-from .faults import ERROR, INDEX, Faults, IndexUnavailable, classify
+from .faults import ERROR, INDEX, Faults, IndexUnavailable
 from .sidecars import is_sidecar, sync_sidecar
 from .sources import Skipped, walk_root
 from .tailer import ArchiveDamaged, SourceUnstable, reconcile, sync_file
@@ -119,10 +118,10 @@ def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *,
         if not should_stop():
             report.deleted = mark_missing(settings, writer, seen)
             sync_sidecars(settings, writer, report)
-    except sqlite3.OperationalError as e:
+    except IndexUnavailable as e:
         faults.end_pass(complete=False)
         faults.record(INDEX, e)
-        raise IndexUnavailable(classify(e)[1]) from e
+        raise
     faults.end_pass(complete=not should_stop())
     faults.clear(INDEX)
     report.errors = [(f["path"], f["reason"]) for f in faults.snapshot()]
@@ -151,8 +150,8 @@ def _sync_all(settings, writer, todo, report, on_bytes, on_file, should_stop) ->
                     report.changed += 1 if copied else 0
                     if on_file:
                         on_file(item.path)
-        except sqlite3.OperationalError:
-            raise  # disk full or locked: the whole pass waits (see IndexUnavailable)
+        except IndexUnavailable:
+            raise  # disk full or locked: the whole pass waits
         except Exception as e:
             # Anything else (a bug, a name the index cannot hold) may have left
             # part of a file's writes in the group: the group was rolled back;

@@ -11,11 +11,11 @@ while something is not.
 from __future__ import annotations
 
 import errno
-import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass
 
+from ..errors import IndexUnavailable
 from ..index.naming import text_rel
 from .sources import Skipped
 from .tailer import SourceUnstable
@@ -24,12 +24,6 @@ SKIPPED, WAITING, ERROR = "skipped", "waiting", "error"
 TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ENOMEM}
 MAX_BACKOFF = 60.0
 INDEX = "index"  # the path under which faults of the index itself are kept
-
-
-class IndexUnavailable(Exception):
-    """The index refused a write (disk full, locked): the pass stopped, its
-    last group was rolled back, and nothing is lost - the archived bytes are
-    adopted on the next pass."""
 
 
 @dataclass
@@ -47,7 +41,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, Skipped):
         return SKIPPED, str(exc)
     if isinstance(exc, IndexUnavailable):
-        return WAITING, str(exc)
+        return (WAITING, str(exc)) if exc.transient else (ERROR, str(exc))
     if isinstance(exc, SourceUnstable):
         return WAITING, str(exc)
     if isinstance(exc, OSError):
@@ -55,11 +49,6 @@ def classify(exc: BaseException) -> tuple[str, str]:
         if exc.errno == errno.ENOSPC:
             why = "disk full (nothing is lost: archiving resumes when space is free)"
         return (WAITING if exc.errno in TRANSIENT_ERRNOS else ERROR), why
-    if isinstance(exc, sqlite3.OperationalError):
-        message = str(exc)
-        if "full" in message or "locked" in message or "busy" in message:
-            return WAITING, f"index: {message} (nothing is lost: indexing resumes by itself)"
-        return ERROR, f"index: {message}"
     return ERROR, f"{type(exc).__name__}: {exc}"
 
 
