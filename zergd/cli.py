@@ -5,9 +5,11 @@ lines over the library."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 import orjson
@@ -424,13 +426,22 @@ def serve(host, port):
 
 
 @zerg.command()
-@click.argument("session")
+@click.argument("session", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write here, not stdout")
 @click.option("--generation", type=click.IntRange(1), help="an earlier generation of a rewritten source")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "sqlite"]), default="jsonl", show_default=True,
+              help="jsonl: SESSION's transcript byte for byte; sqlite: the whole index as one standalone "
+                   "SQLite file (text included) for datasette or sqlite-utils, to -o FILE")
 @database_option
-def export(session, output, generation):
+def export(session, output, generation, fmt):
     """Write SESSION's transcript exactly as archived.  SESSION is a session
-    id, a unique prefix of one, or a source or archive file path."""
+    id, a unique prefix of one, or a source or archive file path.  With
+    --format sqlite, write the whole index to -o FILE instead."""
+    if fmt == "sqlite":
+        _export_sqlite(session, output, generation)
+        return
+    if session is None:
+        raise click.UsageError("give the SESSION to export (an id, a unique prefix of one, or a file path)")
     try:
         with _reader() as (settings, reader):
             session_id, gen_from_path = reader.resolve(session, settings)
@@ -452,6 +463,29 @@ def export(session, output, generation):
         raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"cannot write {output or 'to stdout'}: {e.strerror or e}") from None
+
+
+def _export_sqlite(session, output, generation):
+    from .index.standalone import write_sqlite
+
+    if session is not None or generation is not None:
+        raise click.UsageError("--format sqlite exports the whole index: give no SESSION or --generation")
+    if not output:
+        raise click.UsageError("--format sqlite needs -o FILE (a database does not go to a terminal)")
+    settings = _settings()
+    index = _index(settings)
+    try:
+        counts = write_sqlite(index, Path(output))
+    except NotReady:
+        raise click.ClickException(f"no index at {index.describe()}; run `zergd import` first") from None
+    except OSError as e:  # sqlite3.OperationalError is not one; unwritable folders are
+        raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None
+    except sqlite3.OperationalError as e:
+        raise click.ClickException(f"cannot write {output}: {e}") from None
+    finally:
+        index.close()
+    click.echo(f"wrote {output}: {plural(counts['sessions'], 'session')}, {plural(counts['lines'], 'line')}, "
+               f"{counts['lines_fts']:,} searchable", err=True)
 
 
 def _parse_since(value):

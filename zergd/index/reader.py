@@ -429,6 +429,32 @@ class Reader:
         """(provider, rel) of every source archived from ``host``."""
         return set(self.conn.execute("select provider, rel from sources where host = ?", (host,)).fetchall())
 
+    # --- whole tables, for a standalone copy -------------------------------
+
+    def table_rows(self, table: str, columns: list[str], batch: int = 20_000):
+        """Every row of one of the index's tables, in key order, a batch at a time."""
+        cols = ", ".join(columns)
+        if table != "lines":
+            key = {"sessions": "id", "usage": "session_id, msg_id, request_id"}.get(table, "id")
+            yield self.conn.execute(f"select {cols} from {table} order by {key}").fetchall()
+            return
+        after = -1
+        while rows := self.conn.execute(f"select {cols} from lines where id > ? order by id limit ?",
+                                        (after, batch)).fetchall():
+            yield rows
+            after = rows[-1][columns.index("id")]
+
+    # (line id, searchable text) of searchable lines after a line id, in id order.
+    texts_sql = ("select id, zerg_line_text(id, length) from lines where searchable = 1 and id > ?"
+                 " order by id limit ?")
+
+    def texts(self, batch: int = 5_000):
+        """(line id, searchable text) of every searchable line, a batch at a time."""
+        after = -1
+        while rows := self.conn.execute(self.texts_sql, (after, batch)).fetchall():
+            yield rows
+            after = rows[-1][0]
+
     # --- lines -------------------------------------------------------------
 
     def _generation_of(self, session_id: str, gen: int | None) -> tuple[int, int, Path] | None:
