@@ -1,3 +1,5 @@
+import pytest
+
 """I5: a source that shrinks or is rewritten starts a new generation; the
 old one stays, unchanged and exportable.  Crash leftovers are adopted."""
 
@@ -7,6 +9,9 @@ from zergd import archive
 from zergd.cli import zerg
 from zergd.index.feed import LineFeeder
 from zergd.invariants import check_all, check_immutable, snapshot
+
+# The index suite runs on both backends: SQLite and PostgreSQL (conftest.backend).
+pytestmark = pytest.mark.usefixtures("backend")
 
 A = b'{"type":"user","message":{"role":"user","content":"alpha original"}}\n'
 B = b'{"type":"user","message":{"role":"user","content":"bravo appended"}}\n'

@@ -8,6 +8,9 @@ from click.testing import CliRunner
 from zergd.cli import zerg
 from zergd.index.reader import HIGHLIGHT, quote_fts
 
+# The index suite runs on both backends: SQLite and PostgreSQL (conftest.backend).
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def test_finds_known_phrases(imported):
     hits = imported.search("Visa card partnerships")

@@ -9,6 +9,9 @@ from conftest import agent as agent_id
 
 from zergd.cli import zerg
 
+# The index suite runs on both backends: SQLite and PostgreSQL (conftest.backend).
+pytestmark = pytest.mark.usefixtures("backend")
+
 PARENTS = {
     "agent-a36efb2a1231c41e2": "ef958aa1-0e93-49f0-bb71-150f63befcd1",  # <session>/subagents/ layout
     "agent-a4ca7529859c158c2": "ef958aa1-0e93-49f0-bb71-150f63befcd1",

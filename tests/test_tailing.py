@@ -11,6 +11,9 @@ from zergd.events import EventBus
 from zergd.invariants import check_all
 from zergd.watch.service import ArchiveService
 
+# The index suite runs on both backends: SQLite and PostgreSQL (conftest.backend).
+pytestmark = pytest.mark.usefixtures("backend")
+
 LINE = '{"type":"user","message":{"role":"user","content":"%s"}}\n'
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from urllib.parse import quote
 from pathlib import Path
 
 import sqlite_utils
@@ -37,7 +38,7 @@ class ArchiveReader:
         path = self._paths.get(gen_id)
         if path is None:
             # A separate connection: SQL functions must not re-enter their own.
-            with sqlite3.connect(f"file:{self._db_path}?mode=ro", uri=True) as lookup:
+            with sqlite3.connect(f"file:{quote(self._db_path)}?mode=ro", uri=True) as lookup:
                 row = lookup.execute("select archive from generations where id = ?", (gen_id,)).fetchone()
             if row is None:
                 return None
@@ -72,7 +73,7 @@ class ArchiveReader:
 def connect(path: Path, archive_dir: Path, *, readonly: bool = False) -> sqlite_utils.Database:
     """Open (and, unless read-only, create and migrate) the index."""
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, check_same_thread=False)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -31,7 +31,8 @@ def open_index(settings, url: str | None = None) -> "Index":
         return PgIndex(url, settings.archive_dir)
     if url and not url.startswith("sqlite:"):
         raise BadQuery(f"unknown database {url!r}: give a postgresql://… URL or sqlite:///path/to/index.db")
-    path = Path(url.removeprefix("sqlite://").removeprefix("sqlite:")) if url else settings.index_path
+    # sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells them
+    path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite:")) if url else settings.index_path
     return SqliteIndex(path, settings.archive_dir)
 
 
