@@ -270,3 +270,28 @@ def test_a_start_that_times_out_leaves_nothing_running(settings):
     pid = int(re.search(r"pid (\d+)", proc.stderr).group(1))
     wait_for(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z")
     assert status()[0] == 3
+
+
+def test_daemon_on_postgresql(sample, daemon, pg_url):
+    """`zergd start --database postgresql://…`: the daemon writes there, the
+    Timeline's API reads there, and `zerg` finds it with the same flag."""
+    import urllib.request
+
+    _start, port = daemon
+    proc = zergd("start", "--port", str(port), "--database", pg_url, check=True)
+    assert f"http://127.0.0.1:{port}" in proc.stdout
+    info = wait_watching()
+    assert info["index"]["kind"] == "postgresql" and info["sessions"] > 0
+    live = sample.claude_dir / "projects" / "-pg-live" / "live.jsonl"
+    live.parent.mkdir()
+    live.write_bytes(b'{"type":"user","message":{"role":"user","content":"okapi in the database"}}\n')
+
+    def api_hits():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=okapi", timeout=5) as r:
+            return json.loads(r.read())["hits"]
+
+    [hit] = wait_for(api_hits)
+    assert hit["session_id"] == "live"
+    assert "live  line 1" in zerg("search", "okapi", "--database", pg_url).stdout
+    assert "live" not in zerg("search", "okapi").stdout  # the SQLite file was never written
+    assert "index: postgresql://" in zergd("status").stdout

@@ -220,6 +220,8 @@ def status(as_json):
             eta = f", about {progress['eta_s']:.0f}s left" if progress.get("eta_s") else ""
             click.echo(f"  backfill: {progress['files_done']:,} of {progress['files_total']:,} files, "
                        f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB ({progress['bytes_per_s'] / 1e6:.1f} MB/s{eta})")
+        if live.get("index"):
+            click.echo(f"  index: {live['index']['where']} ({live['index']['kind']})")
         for root in live["roots"]:
             click.echo(f"  watching {root['provider']}: {root['path']}{'' if root['exists'] else ' (not there yet)'}")
         faults = live.get("faults") or []

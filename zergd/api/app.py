@@ -170,6 +170,7 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
             "backlog": service.backlog if service else 0,
             "last_rescan": service.last_rescan if service else None,
             "zerg_home": str(settings.home),
+            "index": {"kind": app.state.index.kind, "where": app.state.index.describe()},
             "roots": [{"provider": r.provider, "path": str(r.path), "exists": r.path.is_dir()}
                       for r in settings.source_roots()],
             **counts,
