@@ -14,6 +14,10 @@ SCHEMA = "zerg"
 # them.  They live outside the index's schema, which a rebuild replaces.
 EXTENSIONS = "zerg_ext"
 
+# Han, kana, hangul and their compatibility forms: text in these scripts is
+# searched by substring (pg.py), through a trigram index of just those lines.
+CJK_CLASS = "[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
+
 MIGRATIONS = []
 
 
@@ -119,11 +123,21 @@ def pg001_initial() -> str:
         create table lines_fts (
             id bigint primary key,      -- the line's id
             text text not null,         -- its searchable text (SQLite re-derives it from the archive)
+            words text,                 -- written, never kept: the text's words (pg.words) for tsv
             tsv tsvector not null
         );
+        create function lines_fts_terms() returns trigger language plpgsql as $$
+        begin
+            new.tsv := to_tsvector('zerg_text', coalesce(new.words, ''));
+            new.words := null;
+            return new;
+        end $$;
+        create trigger lines_fts_terms before insert on lines_fts for each row execute function lines_fts_terms();
         create index lines_fts_tsv on lines_fts using gin (tsv);
-        create index lines_fts_trgm on lines_fts using gin (text gin_trgm_ops);
-    """
+        -- Substring search is for scripts written without spaces; a trigram
+        -- index over every line would cost 5x the import time for them.
+        create index lines_fts_trgm on lines_fts using gin (text gin_trgm_ops) where text ~ '%s';
+    """ % CJK_CLASS
 
 
 def migrate(conn, schema: str = SCHEMA) -> list[str]:

@@ -257,12 +257,9 @@ class Writer:
                 # The unfinished line shown before is re-read from its start.
                 conn.execute("delete from lines where id = ?", (base | gen.indexed,))
             if lines:
-                conn.executemany(
-                    "insert into lines (id, length, lineno, type, uuid, parent_uuid, ts, role, tools,"
-                    " sidechain, malformed, partial, searchable) values (?,?,?,?,?,?,?,?,?,?,?,0,?)",
-                    [(base | ln.offset, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
-                      ln.tools, ln.sidechain, ln.malformed, 1 if ln.text else 0) for ln in lines],
-                )
+                self._insert_lines([(base | ln.offset, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts,
+                                     ln.role, ln.tools, ln.sidechain, ln.malformed, 0, 1 if ln.text else 0)
+                                    for ln in lines])
                 self._index_text([(base | ln.offset, ln.text) for ln in lines if ln.text])
                 self._update_session(source.session_id, lines)
                 self._changed(source.session_id, "updated")
@@ -280,6 +277,14 @@ class Writer:
                 "update generations set archived = ?, indexed = ?, lines = ?, crc = ? where id = ?",
                 (gen.archived, gen.indexed, gen.lines, gen.crc, gen.id),
             )
+
+    LINE_COLUMNS = ("id", "length", "lineno", "type", "uuid", "parent_uuid", "ts", "role", "tools", "sidechain",
+                    "malformed", "partial", "searchable")
+
+    def _insert_lines(self, rows: list[tuple]) -> None:
+        """Rows of LINE_COLUMNS into ``lines``."""
+        self.conn.executemany(f"insert into lines ({', '.join(self.LINE_COLUMNS)}) values"
+                              f" ({', '.join('?' * len(self.LINE_COLUMNS))})", rows)
 
     def _index_text(self, rows: list[tuple[int, str]]) -> None:
         """(line id, searchable text) into the full-text index."""
