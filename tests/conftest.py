@@ -112,79 +112,24 @@ def imported(corpus, index):
 # --- PostgreSQL: a throwaway cluster for the second backend -------------------
 
 
-def _postgres_bin() -> Path | None:
-    for version in (18, 17, 16, 15):
-        folder = Path(f"/usr/lib/postgresql/{version}/bin")
-        if (folder / "initdb").exists():
-            return folder
-    found = shutil.which("pg_ctl")
-    return Path(found).parent if found else None
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def pg_server():
-    """A PostgreSQL cluster of its own under /tmp, on a free port, for the
-    whole run; skipped (with the reason) where PostgreSQL or psycopg is
-    missing.  initdb refuses root, so as root it runs as `postgres`."""
-    import os
-    import subprocess
-    import tempfile
+    """One cluster for the whole run; skipped (with the reason) where
+    PostgreSQL or psycopg is missing."""
+    from pgcluster import Cluster, Unavailable
 
     try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'zergd[postgres]')")
-    bindir = _postgres_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    as_user: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="zergd-pg-"))
-    if os.geteuid() == 0:
-        import pwd
-
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no `postgres` user to run initdb as")
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
-    run = lambda *cmd: subprocess.run([*as_user, *map(str, cmd)], check=True, capture_output=True, text=True)  # noqa: E731
-    try:
-        run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
-            "--no-sync")
-        run(bindir / "pg_ctl", "-D", data, "-w", "-l", root / "log", "start", "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-            " -c full_page_writes=off")
-    except subprocess.CalledProcessError as e:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL cluster: {(e.stderr or e.stdout or '').strip()[-300:]}")
-    yield f"postgresql://postgres@127.0.0.1:{port}"
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                   capture_output=True)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-_databases = iter(range(1, 1 << 30))
+        cluster = Cluster()
+    except Unavailable as e:
+        pytest.skip(str(e))
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture
 def pg_url(pg_server):
     """A new, empty database on the test cluster."""
-    import psycopg
-
-    name = f"t{next(_databases)}"
-    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
-        conn.execute(f"create database {name}")
-    return f"{pg_server}/{name}"
+    return pg_server.database()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
