@@ -244,3 +244,31 @@ def test_openapi_docs(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/sessions", "/api/search", "/api/sessions/{session_id}/lines"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 200
+
+
+def test_readers_beyond_the_pool_close_their_archive_files(sample):
+    """A burst of concurrent readers (20 clients searching) opens connections
+    beyond the pool; each must close the archive files its snippets opened,
+    or the daemon runs out of file descriptors (it did, under load)."""
+    import contextlib
+    import os
+
+    from zergd.index import open_index
+    from zergd.index.store import SqliteIndex
+    from zergd.watch.backfill import backfill
+
+    index = open_index(sample)
+    backfill(sample, index.writer())
+    index.close()
+    readers = SqliteIndex(sample.index_path, sample.archive_dir, pool_size=2)
+    fds = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
+    with readers.reader() as r:
+        r.search("the")  # warm: the pool's connections exist
+    before = fds()
+    for _round in range(3):
+        with contextlib.ExitStack() as stack:
+            for _ in range(12):
+                reader = stack.enter_context(readers.reader())
+                assert reader.search("the", per_session=0, limit=50)
+    assert fds() <= before + 2 * 12  # the pool's two connections and their files, at most
+    readers.close()

@@ -209,9 +209,9 @@ def test_export_sqlite_is_standalone(loaded, sample, tmp_path):
         assert db["sessions"].count == r.counts()["sessions"]
         assert db["lines"].count == r.counts()["lines"]
         want = {(h.session_id, h.offset) for h in r.search("the", limit=10_000)}
-    got = {(sid, line_id & ((1 << 40) - 1)) for sid, line_id in db.execute(
-        "select session_id, line_id from messages where line_id in"
-        " (select rowid from lines_fts where lines_fts match 'the')")}
+    got = set(db.execute(
+        "select session_id, byte_offset from messages where line_id in"
+        " (select rowid from lines_fts where lines_fts match 'the')").fetchall())
     assert got == want
     assert CliRunner().invoke(zerg, ["export", "--format", "sqlite"]).exit_code == 2  # needs -o
     assert CliRunner().invoke(zerg, ["export", "abc", "--format", "sqlite", "-o", str(out)]).exit_code == 2
@@ -230,3 +230,13 @@ def test_check_finds_damage(loaded, sample):
 
 def test_fixture_transcripts_exist():
     assert any((FIXTURES / "claude" / "projects").rglob("*.jsonl"))
+
+
+@pytest.mark.parametrize("command", [["import"], ["reindex"], ["check"]])
+def test_an_unreachable_database_is_a_clear_error(sample, command, pg_server, monkeypatch):
+    monkeypatch.setenv("ZERG_DATABASE_URL", "")
+    url = f"postgresql://nobody@127.0.0.1:{pg_server.port + 1 if pg_server.port < 65535 else 1}/nowhere"
+    result = CliRunner().invoke(zergd, [*command, "--database", url])
+    assert result.exit_code == 1, result.output
+    assert "cannot reach the database postgresql://nobody@127.0.0.1" in result.stderr
+    assert "Traceback" not in result.output

@@ -15,7 +15,7 @@ import click
 import orjson
 
 from .config import ConfigError, load_settings
-from .errors import BadQuery, NotReady
+from .errors import BadQuery, IndexUnavailable, NotReady
 from .index import HIGHLIGHT, SessionFilter, open_index, parse_when
 from .index import export as export_mod
 
@@ -354,7 +354,10 @@ def import_():
     settings = _settings()
     with _holding_home(settings, "import", "it keeps the archive current already"):
         index = _index(settings)
-        writer = index.writer()
+        try:
+            writer = index.writer()
+        except IndexUnavailable as e:
+            raise click.ClickException(str(e)) from None
         faults = Faults()
         todo, _seen = plan(settings, writer)
         try:
@@ -390,7 +393,7 @@ def reindex():
         with _progress("reindexing", total) as (bar, task):
             try:
                 built = rebuild(settings, on_bytes=lambda n: bar.advance(task, n))
-            except OSError as e:  # psycopg.OperationalError is one: the server cannot be reached
+            except (OSError, IndexUnavailable) as e:
                 raise click.ClickException(f"cannot rebuild the index: {e}") from None
     click.echo(f"rebuilt {built.describe()}", err=True)
 
@@ -565,7 +568,10 @@ def check():
 
     settings = _settings()
     index = _index(settings)  # never created here: checked only if it exists
-    exists = index.exists()
+    try:
+        exists = index.exists()
+    except IndexUnavailable as e:
+        raise click.ClickException(str(e)) from None
     try:
         problems = check_home(settings, index if exists else None)
     finally:

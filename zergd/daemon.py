@@ -155,6 +155,21 @@ def setup_logging(settings: Settings, *, foreground: bool) -> Path:
     return path
 
 
+def _raise_file_limit(want: int = 4096) -> None:
+    """Sources, archive files, index connections and clients all take file
+    descriptors; macOS starts a process with 256.  Ask for more, up to what
+    the system allows."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):
+        pass  # not on this platform, or not allowed: run with what there is
+
+
 def url_for(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
@@ -212,6 +227,7 @@ def run(settings: Settings, host: str, port: int, *, foreground: bool = True, on
             log.info("watching %s: %s%s", root.provider, root.path, "" if root.path.is_dir() else " (not there yet)")
         if on_listening:
             on_listening(url)
+        _raise_file_limit()
         service = ArchiveService(settings, EventBus(), rescan_interval=settings.rescan_interval)
         service.start()
         app = create_app(settings, service, bound_host=host, port=port)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -244,6 +245,7 @@ class PgIndex(Index):
         self.schema = schema
         self._pool_size = pool_size
         self._pool: psycopg_pool.ConnectionPool | None = None
+        self._pool_lock = threading.Lock()  # the API's threads all ask for the first reader at once
         self._conn: PgConn | None = None
         self._ready = False
 
@@ -281,18 +283,25 @@ class PgIndex(Index):
             self._writer = PgWriter(self._conn, POSTGRES, unavailable=pg_unavailable)
         return self._writer
 
+    def _readers(self) -> psycopg_pool.ConnectionPool:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = psycopg_pool.ConnectionPool(
+                    self.url, min_size=1, max_size=self._pool_size, kwargs=self._options(readonly=True),
+                    open=True, timeout=10, name="zergd-readers")
+            return self._pool
+
     @contextmanager
     def reader(self):
-        if self._pool is None:
-            self._pool = psycopg_pool.ConnectionPool(
-                self.url, min_size=1, max_size=self._pool_size, kwargs=self._options(readonly=True),
-                open=True, timeout=10, name="zergd-readers")
         if not self._ready:
-            self._ready = self.exists()
+            try:
+                self._ready = self.exists()
+            except IndexUnavailable as e:
+                raise NotReady(str(e)) from None
             if not self._ready:
                 raise NotReady(f"the index in {self.describe()} does not exist yet; is zergd still starting?")
         try:
-            with self._pool.connection() as raw:
+            with self._readers().connection() as raw:
                 yield PgReader(PgConn(raw), self.archive_dir)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as e:
             raise NotReady(f"the database {self.describe()} cannot be reached: {str(e).strip()}") from None

@@ -23,6 +23,10 @@ from .dialect import SQLITE, split_line_id
 from .parse import fts_text, needed_bytes
 from .reader import HIGHLIGHT, Hit, Reader, quote_fts
 
+# Archive files each read connection keeps open: a page of hits touches a
+# few sessions, and the API keeps up to 16 connections (store.SqliteIndex).
+OPEN_FILES = 8
+
 
 class ArchiveReader:
     """Reads archived line bytes by line id, keeping a few files open."""
@@ -38,8 +42,11 @@ class ArchiveReader:
         path = self._paths.get(gen_id)
         if path is None:
             # A separate connection: SQL functions must not re-enter their own.
-            with sqlite3.connect(f"file:{quote(self._db_path)}?mode=ro", uri=True) as lookup:
+            lookup = sqlite3.connect(f"file:{quote(self._db_path)}?mode=ro", uri=True)
+            try:
                 row = lookup.execute("select archive from generations where id = ?", (gen_id,)).fetchone()
+            finally:
+                lookup.close()
             if row is None:
                 return None
             path = self._paths[gen_id] = self.archive_dir / row[0]
@@ -53,7 +60,7 @@ class ArchiveReader:
                 path = self._path(gen_id)
                 if path is None or not path.exists():
                     return None
-                if len(self._files) > 64:
+                if len(self._files) >= OPEN_FILES:
                     for old in self._files.values():
                         old.close()
                     self._files.clear()
@@ -68,6 +75,12 @@ class ArchiveReader:
         for f in self._files.values():
             f.close()
         self._files.clear()
+
+
+def close(db: sqlite_utils.Database) -> None:
+    """Close a connection from ``connect`` and the archive files its reader holds open."""
+    db.archive_reader.close()
+    db.conn.close()
 
 
 def connect(path: Path, archive_dir: Path, *, readonly: bool = False) -> sqlite_utils.Database:
@@ -145,4 +158,4 @@ def integrity(path: Path, archive_dir: Path) -> list[str]:
             problems.append(f"FTS5 integrity-check: {e}")
         return problems
     finally:
-        db.conn.close()
+        close(db)

@@ -25,7 +25,7 @@ STANDALONE = """
     create virtual table lines_fts using fts5(text, tokenize = 'unicode61 remove_diacritics 2');
     create view messages as
         select x.id as session_id, x.title, coalesce(x.project, x.project_dir) as project, g.gen, l.lineno,
-               l.ts, l.type, l.role, f.text, l.id as line_id
+               l.id & 1099511627775 as byte_offset, l.ts, l.type, l.role, f.text, l.id as line_id
         from lines l join lines_fts f on f.rowid = l.id
         join generations g on g.id = (l.id >> 40) join sessions x on x.source_id = g.source_id;
 """
