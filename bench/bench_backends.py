@@ -2,7 +2,7 @@
 """SQLite beside PostgreSQL, same run, same corpus: import, index size, search,
 append->searchable, and 20 concurrent search clients during a live backfill.
 
-    python bench/bench_backends.py [--mb 200] [--clients 20] [--appends 200]
+    python bench/bench_backends.py [--mb 200] [--clients 20] [--appends 200] [--import-only]
 
 PostgreSQL is a throwaway cluster (tests/pgcluster.py) with fsync on, as a
 real server runs, on this same machine: the daemon, the clients and the
@@ -212,6 +212,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--appends", type=int, default=200)
+    ap.add_argument("--import-only", action="store_true", help="skip the live and load runs (a larger --mb)")
     ap.add_argument("--out", type=Path, default=HERE / "out")
     a = ap.parse_args()
     src = corpus(a.out, a.mb, a.seed)
@@ -229,8 +230,10 @@ def main():
             imported["ratio_to_baseline"] = round(base_s / imported["seconds"], 3)
             if url:
                 url = cluster.database("live")
-            result[name] = {"import": imported, "live": measure_live(work, src, url, a.appends),
-                            "load": measure_load(work, src, url, cluster, a.clients)}
+            result[name] = {"import": imported}
+            if not a.import_only:
+                result[name]["live"] = measure_live(work, src, url, a.appends)
+                result[name]["load"] = measure_load(work, src, url, cluster, a.clients)
         result["postgresql_over_sqlite"] = {
             "import_time": round(result["postgresql"]["import"]["seconds"] / result["sqlite"]["import"]["seconds"], 2),
             "search_p95": round(result["postgresql"]["import"]["search"]["p95_ms"]

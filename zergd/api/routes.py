@@ -4,6 +4,7 @@ Bad parameters are 4xx with a message, never a 500."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -38,8 +39,11 @@ Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Text = Annotated[str | None, Query(max_length=1000)]
 
 
+@contextmanager
 def reader(request: Request):
-    return request.app.state.index.reader()
+    """A Reader, once one of the API's read slots is free (see app.READ_SLOTS)."""
+    with request.app.state.read_slots, request.app.state.index.reader() as r:
+        yield r
 
 
 def json_bytes(body: bytes) -> Response:
