@@ -27,6 +27,7 @@ class Dialect:
     greatest: str  # the two-argument maximum
     ilike: str  # case-insensitive LIKE
     json_has: str  # "{col} (a JSON list) holds ?"
+    returning: bool = False  # new ids come back by "returning id" (else the cursor's lastrowid)
 
     def has_model(self, col: str) -> str:
         return self.json_has.format(col=col)
@@ -35,4 +36,5 @@ class Dialect:
 SQLITE = Dialect("sqlite", begin="begin immediate", greatest="max", ilike="like",
                  json_has="exists (select 1 from json_each({col}) where value = ?)")
 POSTGRES = Dialect("postgresql", begin="begin", greatest="greatest", ilike="ilike",
-                   json_has="exists (select 1 from json_array_elements_text({col}::json) m(value) where m.value = ?)")
+                   json_has="exists (select 1 from json_array_elements_text({col}::json) m(value) where m.value = ?)",
+                   returning=True)
