@@ -123,16 +123,23 @@ def test_delete_marks_session_and_publishes(settings, service, reader):
     assert archived(settings, "d.jsonl") == (LINE % "doomed").encode()
 
 
-def test_updates_carry_counts(settings, service, reader):
+def test_updates_carry_counts(settings, service):
     path = project(settings) / "u.jsonl"
-    path.write_bytes((LINE % "hello").encode())
-    wait_for(lambda: reader.session("u"))
-    with service.bus.subscribe() as sub:
-        with open(path, "ab") as f:
-            f.write((LINE % "again").encode())
+
+    def next_event_of_u(sub):
         event = sub.get(timeout=5)
         while event.session["id"] != "u":
             event = sub.get(timeout=5)
+        return event
+
+    with service.bus.subscribe() as sub:
+        path.write_bytes((LINE % "hello").encode())
+        # Changes between two publications are one event, so the append
+        # waits until the first write's session.created is out.
+        assert next_event_of_u(sub).type == "session.created"
+        with open(path, "ab") as f:
+            f.write((LINE % "again").encode())
+        event = next_event_of_u(sub)
     assert event.type == "session.updated"
     assert event.session["lines"] == 2 and event.session["user_messages"] == 2
     assert event.seq >= 1
