@@ -353,8 +353,12 @@ def import_():
 
     settings = _settings()
     with _holding_home(settings, "import", "it keeps the archive current already"):
+        from .reindex import rebuild_if_stale
+
         index = _index(settings)
         try:
+            if rebuild_if_stale(settings, index):
+                click.echo("re-derived the index from the archive (it was made by an older zergd)", err=True)
             writer = index.writer()
         except IndexUnavailable as e:
             raise click.ClickException(str(e)) from None

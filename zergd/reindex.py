@@ -8,6 +8,7 @@ time of the rebuild; file identities are re-checked by content on next read).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -16,9 +17,12 @@ from .archive import parse_archive_rel
 from .config import Settings
 from .index import Index, open_index
 from .index.naming import describe
+from .index.parse import PARSER_VERSION
 from .index.writer import Writer
 from .watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
 from .watch.tailer import index_archived, seal
+
+log = logging.getLogger("zergd.reindex")
 
 
 def archived_files(archive_dir: Path) -> dict[tuple[str, str, str], list[tuple[int, Path]]]:
@@ -45,10 +49,24 @@ def apply_sidecars(settings: Settings, writer: Writer) -> None:
         writer.set_agent_meta(host, provider, transcript_rel(rel), *meta_fields(newest.read_bytes()))
 
 
-def rebuild(settings: Settings, on_bytes=None, url: str | None = None) -> Index:
-    """Build the index ``url`` names (default: the configured one) afresh
-    beside the old one, then swap it in; returns it (closed)."""
-    target = open_index(settings, url)
+def rebuild_if_stale(settings: Settings, index: Index) -> bool:
+    """Re-derive ``index`` from the archive when an older parser made it
+    (parse.PARSER_VERSION): new titles, counts and searchable text for old
+    lines too.  True when it did."""
+    found = index.writer().parser_version()
+    if found >= PARSER_VERSION:
+        return False
+    log.info("the index was made by parser version %d, this is %d: re-deriving it from the archive",
+             found, PARSER_VERSION)
+    rebuild(settings, index=index)
+    return True
+
+
+def rebuild(settings: Settings, on_bytes=None, url: str | None = None, index: Index | None = None) -> Index:
+    """Build the index ``url`` names (default: the configured one; or
+    ``index`` itself) afresh beside the old one, then swap it in; returns it
+    (closed: its next reader or writer opens the new one)."""
+    target = index or open_index(settings, url)
     built = target.scratch()
     writer = built.writer()
     roots = {root.provider: root.path for root in settings.source_roots()}

@@ -184,3 +184,10 @@ def m005_pure_subagent_ids() -> str:
             where id in (select old from renames);
         drop table renames;
     """
+
+
+@migration
+def m006_meta() -> str:
+    # Facts about the index itself; parser_version says which parse.py made
+    # its rows (an older one means re-deriving them from the archive).
+    return "create table meta (key text primary key, value text);"

@@ -15,6 +15,11 @@ import re
 
 import orjson
 
+# Bumped whenever what a line is indexed under changes (its text, title,
+# counts): an index made by an older parser is re-derived from the archive
+# (reindex.rebuild_if_stale), since FTS5 must see the same text it indexed.
+PARSER_VERSION = 2
+
 # Cap on the text one line contributes to full-text search.  Lines of many
 # MB exist (tool output, file dumps); the archive keeps all of them, search
 # only needs enough to find the line.  Measured in bench/: keeps the index
@@ -38,7 +43,8 @@ class Line:
     __slots__ = (
         "offset", "length", "lineno", "partial", "type", "uuid", "parent_uuid", "ts", "role",
         "tools", "sidechain", "malformed", "text", "cwd", "branch", "model", "session_id",
-        "agent_id", "msg_key", "usage", "prompt", "ai_title", "summary", "is_assistant",
+        "agent_id", "msg_key", "usage", "prompt", "command", "ai_title", "custom_title", "summary",
+        "is_assistant",
     )
 
     def __init__(self, offset: int, length: int, lineno: int):
@@ -50,7 +56,8 @@ class Line:
         self.sidechain = self.malformed = 0
         self.text = ""
         self.cwd = self.branch = self.model = self.session_id = self.agent_id = None
-        self.msg_key = self.usage = self.prompt = self.ai_title = self.summary = None
+        self.msg_key = self.usage = self.prompt = self.command = self.ai_title = self.custom_title = None
+        self.summary = None
         self.is_assistant = False
 
 
@@ -122,6 +129,9 @@ def _claude(obj: dict, line: Line) -> None:
     elif t == "ai-title":
         line.ai_title = _str(get("aiTitle"))
         line.text = _cap([line.ai_title or ""])
+    elif t == "custom-title":  # the user's /rename: the last one names the session
+        line.custom_title = _title(_str(get("customTitle")) or "")
+        line.text = _cap([line.custom_title or ""])
     elif t == "system":
         content = get("content")
         if isinstance(content, str):
@@ -149,7 +159,7 @@ def _claude_message(obj: dict, msg: dict, line: Line) -> None:
                 prompt_parts.append(s)
             elif bt == "thinking":
                 parts.append(_str(block.get("thinking")) or "")
-            elif bt == "tool_use":
+            elif bt in ("tool_use", "server_tool_use"):  # server_tool_use: web search and fetch run by the API
                 name = _str(block.get("name")) or "?"
                 tools.append(name)
                 parts.append(name)
@@ -176,6 +186,8 @@ def _claude_message(obj: dict, msg: dict, line: Line) -> None:
                 )
     elif role == "user" and prompt_parts and _is_real_prompt(obj, prompt_parts):
         line.prompt = _title("\n".join(prompt_parts))
+    elif role == "user" and prompt_parts and not obj.get("isMeta"):
+        line.command = _slash_command(prompt_parts[0])
 
 
 # Lines Claude Code writes in the user's name that the user did not type.
@@ -187,6 +199,21 @@ def _is_real_prompt(obj: dict, parts: list[str]) -> bool:
         return False
     first = parts[0].lstrip()
     return bool(first) and not first.startswith(_NOT_PROMPTS)
+
+
+_COMMAND = re.compile(r"^\s*<command-(?:name|message)>([^<]*)</command-(?:name|message)>", re.S)
+_COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
+
+
+def _slash_command(text: str) -> str | None:
+    """``/name args`` of a slash command the user typed (Claude Code writes
+    it as <command-name>/name</command-name> ... <command-args>args</command-args>)."""
+    m = _COMMAND.match(text)
+    if not m or not m.group(1).strip():
+        return None
+    name = m.group(1).strip()
+    args = _COMMAND_ARGS.search(text)
+    return _title(("" if name.startswith("/") else "/") + name + (" " + args.group(1) if args else ""))
 
 
 def result_text(content) -> str:
@@ -229,6 +256,11 @@ def _codex(obj: dict, line: Line) -> None:
             line.role = "user"
             if message.strip():
                 line.prompt = _title(message)
+        elif pt == "thread_name_updated":  # the user named the thread
+            line.custom_title = _title(_str(payload.get("thread_name")) or "")
+            line.text = _cap([line.custom_title or ""])
+        elif pt == "error":
+            line.text = _cap([_str(payload.get("message")) or ""])
         elif pt == "token_count":
             info = payload.get("info")
             total = info.get("total_token_usage") if isinstance(info, dict) else None

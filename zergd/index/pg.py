@@ -281,6 +281,7 @@ class PgIndex(Index):
             self._conn = self._connect()
             migrate(self._conn, self.schema)
             self._writer = PgWriter(self._conn, POSTGRES, unavailable=pg_unavailable)
+            self._writer.parser_version()  # stamped while a new index is still empty
         return self._writer
 
     def _readers(self) -> psycopg_pool.ConnectionPool:

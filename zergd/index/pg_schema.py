@@ -140,6 +140,11 @@ def pg001_initial() -> str:
     """ % CJK_CLASS
 
 
+@migration
+def pg002_meta() -> str:
+    return "create table meta (key text collate \"C\" primary key, value text);"
+
+
 def migrate(conn, schema: str = SCHEMA) -> list[str]:
     """Create the schema if needed and apply pending migrations, one
     transaction each, one migrator at a time (an advisory lock)."""

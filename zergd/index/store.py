@@ -92,8 +92,9 @@ class SqliteIndex(Index):
         # Read-only connections, reused: each keeps its SQLite page cache warm,
         # which makes a search 3x faster than a fresh connection.  As many as
         # the API's busy threads use at once, or each burst opens new ones.
-        self._idle: queue.LifoQueue = queue.LifoQueue()
+        self._idle: queue.LifoQueue = queue.LifoQueue()  # of (epoch, connection)
         self._pool_size = pool_size
+        self._epoch = 0  # bumped when a rebuilt file replaces this one: older connections read the old file
         self._db = None
 
     def describe(self) -> str:
@@ -108,6 +109,7 @@ class SqliteIndex(Index):
         if self._writer is None:
             self._db = connect(self.path, self.archive_dir)
             self._writer = Writer(self._db.conn)
+            self._writer.parser_version()  # stamped while a new index is still empty
         return self._writer
 
     @contextmanager
@@ -116,10 +118,16 @@ class SqliteIndex(Index):
 
         if not self.path.exists():
             raise NotReady(f"the index {self.path} does not exist yet; is zergd still starting?")
-        try:
-            db = self._idle.get_nowait()
-        except queue.Empty:
-            db = connect(self.path, self.archive_dir, readonly=True)
+        epoch, db = self._epoch, None
+        while db is None:
+            try:
+                born, db = self._idle.get_nowait()
+            except queue.Empty:
+                db = connect(self.path, self.archive_dir, readonly=True)
+                break
+            if born != epoch:
+                close(db)
+                db = None
         try:
             yield SqliteReader(db.conn, self.archive_dir)
         except sqlite3.OperationalError as e:
@@ -127,8 +135,8 @@ class SqliteIndex(Index):
                 raise NotReady(f"the index {self.path} is being created") from None
             raise
         finally:
-            if self._idle.qsize() < self._pool_size:
-                self._idle.put(db)
+            if self._idle.qsize() < self._pool_size and epoch == self._epoch:
+                self._idle.put((epoch, db))
             else:
                 close(db)
 
@@ -156,6 +164,7 @@ class SqliteIndex(Index):
         for suffix in ("-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         os.replace(built.path, self.path)
+        self._epoch += 1
         for suffix in ("-wal", "-shm"):
             Path(f"{built.path}{suffix}").unlink(missing_ok=True)
 
@@ -171,4 +180,4 @@ class SqliteIndex(Index):
 
         self.close_writer()
         while not self._idle.empty():
-            close(self._idle.get_nowait())
+            close(self._idle.get_nowait()[1])

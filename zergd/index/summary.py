@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 from .parse import Line
 
-# Title sources, weakest first; a stronger one replaces a weaker one.
-RANK_SUMMARY, RANK_PROMPT, RANK_AI_TITLE = 1, 2, 3
+# Title sources, weakest first; a stronger one replaces a weaker one.  A
+# slash command titles a session only until its first typed prompt; a name
+# the user gave (/rename, Codex's thread name) beats everything, the last one wins.
+RANK_SUMMARY, RANK_COMMAND, RANK_PROMPT, RANK_AI_TITLE, RANK_CUSTOM = 1, 2, 3, 4, 5
 TITLE_CAP = 200
 
 
@@ -63,6 +65,12 @@ def fold(s: SessionSummary, lines: list[Line]) -> Added:
             added.user_messages += 1
             if s.title_rank < RANK_PROMPT:
                 s.title, s.title_rank = ln.prompt, RANK_PROMPT
+        elif ln.command and (s.is_subagent or not ln.sidechain):
+            added.user_messages += 1  # a session started by a command has a prompt: the command
+            if s.title_rank < RANK_COMMAND:
+                s.title, s.title_rank = ln.command, RANK_COMMAND
+        elif ln.custom_title:
+            s.title, s.title_rank = ln.custom_title, RANK_CUSTOM
         elif ln.ai_title and s.title_rank <= RANK_AI_TITLE:
             s.title, s.title_rank = ln.ai_title[:TITLE_CAP], RANK_AI_TITLE
         elif ln.summary and s.title_rank < RANK_SUMMARY:

@@ -16,7 +16,7 @@ from ..errors import IndexUnavailable
 from .dialect import SQLITE, Dialect
 from .feed import Batch
 from .naming import SourceInfo, path_digest
-from .parse import Line
+from .parse import PARSER_VERSION, Line
 from .summary import SessionSummary, fold
 
 
@@ -202,6 +202,20 @@ class Writer:
             with self.transaction():
                 self.conn.execute("update sessions set source_deleted_at = null where id = ?", (source.session_id,))
             source.deleted = False
+
+    # --- the index's own facts -------------------------------------------------
+
+    def parser_version(self) -> int:
+        """Which parse.PARSER_VERSION made the rows; stamped on first use: an
+        empty index is the current parser's, rows without a stamp are version 1's."""
+        row = self.conn.execute("select value from meta where key = 'parser_version'").fetchone()
+        if row is not None:
+            return int(row[0])
+        empty = self.conn.execute("select 1 from lines limit 1").fetchone() is None
+        version = PARSER_VERSION if empty else 1
+        with self.transaction():
+            self.conn.execute("insert into meta (key, value) values ('parser_version', ?)", (str(version),))
+        return version
 
     # --- what the tailer asks before it writes ------------------------------
 

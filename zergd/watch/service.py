@@ -120,6 +120,12 @@ class ArchiveService:
 
     def _serve(self, writer: Writer) -> None:
         """Backfill, then sync what changes until asked to stop."""
+        if self.last_rescan is None:
+            from ..reindex import rebuild_if_stale
+
+            self.state = "reindexing"
+            if rebuild_if_stale(self.settings, self.index):
+                writer = self.index.writer()
         if self._needs_reconcile or self.last_rescan is None:
             self.state = "backfilling"
             self._rescan(writer, reconcile=True)
