@@ -31,12 +31,16 @@ def all_pages(client, **params):
 
 
 def test_sessions_list_and_keyset_pages(client):
-    full = client.get("/api/sessions", params={"limit": 500, "subagents": True}).json()
+    full = client.get("/api/sessions", params={"limit": 500, "subagents": True, "empty": True}).json()
     assert len(full["sessions"]) == 33 and full["next"] is None
-    paged = all_pages(client, limit=4, subagents=True)
+    paged = all_pages(client, limit=4, subagents=True, empty=True)
     assert [s["id"] for s in paged] == [s["id"] for s in full["sessions"]]
     main = client.get("/api/sessions", params={"limit": 500}).json()["sessions"]
-    assert all(not s["is_subagent"] for s in main) and len(main) == 33 - 9
+    # Not listed: the 9 subagents (under their parents) and 3 files without a conversation
+    # (empty, or only summaries or bookkeeping); all of them stay archived and exportable.
+    assert all(not s["is_subagent"] and (s["user_messages"] or s["assistant_messages"]) for s in main)
+    assert len(main) == 33 - 9 - 3
+    assert client.get("/api/sessions/5b97e2d4-d624-4af2-9fb8-7fc02540282a").status_code == 200  # the 0-byte file
 
 
 @pytest.mark.parametrize("params,check", [

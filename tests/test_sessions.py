@@ -105,10 +105,12 @@ def test_files_without_messages(imported):
 
 
 def test_sessions_cli_json_has_every_field(imported):
-    result = CliRunner().invoke(zerg, ["sessions", "--json"])
+    result = CliRunner().invoke(zerg, ["sessions", "--json", "--subagents", "--all"])
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     assert len(rows) == 33
+    listed = json.loads(CliRunner().invoke(zerg, ["sessions", "--json"]).stdout)
+    assert len(listed) == 33 - 9 - 3  # subagents are under their parents; 3 files hold no conversation
     for key in ("id", "provider", "project", "title", "first_ts", "last_ts", "git_branch", "models",
                 "user_messages", "assistant_messages", "tool_calls", "parent_session_id", "agent_id",
                 "source_deleted_at", "input_tokens"):

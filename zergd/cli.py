@@ -510,11 +510,15 @@ def _parse_since(value):
 @click.option("--project", help="cwd or project folder (substring)")
 @click.option("--since", help="only sessions active since this date (2026-05-01) or days ago (7d)")
 @click.option("--deleted", is_flag=True, help="only sessions whose source file is gone (kept in the archive)")
+@click.option("--subagents", is_flag=True, help="list subagents' transcripts too (they are listed under their parent)")
+@click.option("--all", "everything", is_flag=True,
+              help="also files with no conversation (empty, or only bookkeeping lines; archived all the same)")
 @click.option("--json", "as_json", is_flag=True, help="every field of every session, as JSON")
 @database_option
-def sessions(project, since, deleted, as_json):
-    """List sessions, newest first."""
-    flt = SessionFilter(project=project, since=_parse_since(since), deleted=deleted)
+def sessions(project, since, deleted, subagents, everything, as_json):
+    """List sessions, newest first (subagents are counted under their parent)."""
+    flt = SessionFilter(project=project, since=_parse_since(since), deleted=deleted, subagents=subagents,
+                        empty=everything)
     with _reader() as (_settings_, reader):
         rows, _next = reader.sessions(flt)
     if as_json:

@@ -76,10 +76,13 @@ def list_sessions(
     provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
     subagents: Annotated[bool, Query(description="include subagent sessions")] = False,
     deleted: Annotated[bool, Query(description="only sessions whose source file is gone (kept here)")] = False,
+    empty: Annotated[bool, Query(description="also files with no conversation (empty, or only bookkeeping lines)")]
+    = False,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=2000, description="`next` from the previous page")] = None,
 ):
     flt = session_filter(project, since, until, branch, model, provider, subagents, deleted)
+    flt.empty = empty
     with reader(request) as r:
         rows, next_cursor = r.sessions(flt, limit=limit, cursor=cursor)
     return {"sessions": rows, "next": next_cursor}

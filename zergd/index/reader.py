@@ -75,6 +75,9 @@ class SessionFilter:
     provider: str | None = None
     subagents: bool = True
     deleted: bool = False  # only sessions whose source file is gone (kept in the archive)
+    # Files with no conversation (empty, or only bookkeeping or summary lines)
+    # stay archived and exportable, but are not listed unless asked for.
+    empty: bool = False
     ids: list[str] = field(default_factory=list)
 
     def where(self, alias: str = "", dialect: Dialect = SQLITE) -> tuple[list[str], list]:
@@ -247,6 +250,8 @@ class Reader:
         """Sessions newest first; with ``limit``, also the cursor of the next page."""
         flt = flt or SessionFilter()
         where, params = flt.where(dialect=self.dialect)
+        if not flt.empty:
+            where.append("(user_messages > 0 or assistant_messages > 0)")
         if cursor:
             key, sid = decode_cursor(cursor)
             where.append(f"({SORT_KEY} < ? or ({SORT_KEY} = ? and id > ?))")
