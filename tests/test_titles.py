@@ -145,3 +145,22 @@ def test_the_daemon_re_derives_an_old_index_before_it_serves(settings):
     finally:
         service.stop()
         index.close()
+
+
+@pytest.mark.parametrize("order", ["leaf first", "summary first"])
+def test_a_summary_titles_the_session_owning_its_leaf(settings, order):
+    """A resumed session's file starts with summaries of earlier ones: each
+    titles the session whose line is its leafUuid (when that session has no
+    better title), whichever file is indexed first, never its own file."""
+    leafy = [{"type": "assistant", "uuid": "leaf-1", "message": {"role": "assistant", "content": "done"}}]
+    resumed = [{"type": "summary", "summary": "Fixing the login redirect", "leafUuid": "leaf-1"},
+               prompt("carry on with the tests")]
+    index = open_index(settings)
+    writer = index.writer()
+    for name, lines in ([("earlier", leafy), ("resumed", resumed)] if order == "leaf first"
+                        else [("resumed", resumed), ("earlier", leafy)]):
+        write(settings, name, lines)
+        backfill(settings, writer)
+    assert session(index, "earlier")["title"] == "Fixing the login redirect"
+    assert session(index, "resumed")["title"] == "carry on with the tests"
+    index.close()

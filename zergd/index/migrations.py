@@ -191,3 +191,13 @@ def m006_meta() -> str:
     # Facts about the index itself; parser_version says which parse.py made
     # its rows (an older one means re-deriving them from the archive).
     return "create table meta (key text primary key, value text);"
+
+
+@migration
+def m007_summaries() -> str:
+    # A summary line titles the session owning its leafUuid, found through
+    # lines_uuid whichever file is indexed first (writer._apply_summaries).
+    return """
+        create index lines_uuid on lines (uuid) where uuid is not null;
+        create table summaries (leaf_uuid text primary key, title text not null);
+    """

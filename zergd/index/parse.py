@@ -18,7 +18,7 @@ import orjson
 # Bumped whenever what a line is indexed under changes (its text, title,
 # counts): an index made by an older parser is re-derived from the archive
 # (reindex.rebuild_if_stale), since FTS5 must see the same text it indexed.
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 
 # Cap on the text one line contributes to full-text search.  Lines of many
 # MB exist (tool output, file dumps); the archive keeps all of them, search
@@ -124,8 +124,11 @@ def _claude(obj: dict, line: Line) -> None:
     if isinstance(msg, dict):
         _claude_message(obj, msg, line)
     elif t == "summary":
-        line.summary = _str(get("summary"))
-        line.text = _cap([line.summary or ""])
+        # Names the conversation that ends at leafUuid, often in another file
+        # (a resumed session starts with its predecessors' summaries).
+        leaf = _str(get("leafUuid"))
+        line.summary = (leaf, _title(_str(get("summary")) or "")) if leaf else None
+        line.text = _cap([_str(get("summary")) or ""])
     elif t == "ai-title":
         line.ai_title = _str(get("aiTitle"))
         line.text = _cap([line.ai_title or ""])

@@ -145,6 +145,14 @@ def pg002_meta() -> str:
     return "create table meta (key text collate \"C\" primary key, value text);"
 
 
+@migration
+def pg003_summaries() -> str:
+    return """
+        create index lines_uuid on lines (uuid) where uuid is not null;
+        create table summaries (leaf_uuid text collate "C" primary key, title text not null);
+    """
+
+
 def migrate(conn, schema: str = SCHEMA) -> list[str]:
     """Create the schema if needed and apply pending migrations, one
     transaction each, one migrator at a time (an advisory lock)."""

@@ -40,6 +40,9 @@ class Added:
     tool_calls: int = 0
     lines: int = 0
     keyed: list[Line] = field(default_factory=list)
+    # (leaf uuid, title) of summary lines: they title whichever session owns
+    # the leaf, which only the index can find (Writer._apply_summaries).
+    summaries: list[tuple[str, str]] = field(default_factory=list)
 
 
 def fold(s: SessionSummary, lines: list[Line]) -> Added:
@@ -73,10 +76,10 @@ def fold(s: SessionSummary, lines: list[Line]) -> Added:
             s.title, s.title_rank = ln.custom_title, RANK_CUSTOM
         elif ln.ai_title and s.title_rank <= RANK_AI_TITLE:
             s.title, s.title_rank = ln.ai_title[:TITLE_CAP], RANK_AI_TITLE
-        elif ln.summary and s.title_rank < RANK_SUMMARY:
-            s.title, s.title_rank = ln.summary[:TITLE_CAP], RANK_SUMMARY
         if ln.session_id and s.parent_session_id is None and ln.sidechain and ln.session_id != s.session_id:
             s.parent_session_id = ln.session_id  # legacy agent-*.jsonl files name their parent inside
+        if ln.summary and ln.summary[1]:
+            added.summaries.append(ln.summary)
         if ln.msg_key:
             added.keyed.append(ln)
         elif ln.is_assistant:

@@ -17,7 +17,7 @@ from .dialect import SQLITE, Dialect
 from .feed import Batch
 from .naming import SourceInfo, path_digest
 from .parse import PARSER_VERSION, Line
-from .summary import SessionSummary, fold
+from .summary import RANK_SUMMARY, SessionSummary, fold
 
 
 def now_iso() -> str:
@@ -321,6 +321,16 @@ class Writer:
         added = fold(s, lines)
         if added.keyed:
             added.assistant_messages += self._record_usage(session_id, added.keyed)
+        if s.title_rank < RANK_SUMMARY:
+            # This session's leaves may have been summarised in a file indexed before it.
+            uuids = [ln.uuid for ln in lines if ln.uuid]
+            for chunk in range(0, len(uuids), 500):
+                part = uuids[chunk:chunk + 500]
+                row = conn.execute(f"select title from summaries where leaf_uuid in ({', '.join('?' * len(part))})"
+                                   " limit 1", part).fetchone()
+                if row:
+                    s.title, s.title_rank = row[0], RANK_SUMMARY
+                    break
         conn.execute(
             "update sessions set title = ?, title_rank = ?, first_ts = ?, last_ts = ?, git_branch = ?,"
             " models = ?, project = ?, parent_session_id = ?, user_messages = user_messages + ?,"
@@ -330,6 +340,23 @@ class Writer:
              orjson.dumps(s.models).decode() if s.models or had_models else None, s.project, s.parent_session_id,
              added.user_messages, added.assistant_messages, added.tool_calls, added.lines, now_iso(), session_id),
         )
+        if added.summaries:
+            self._apply_summaries(added.summaries)
+
+    def _apply_summaries(self, summaries: list[tuple[str, str]]) -> None:
+        """Each summary titles the session owning its leaf (if that session has
+        no better title yet), now or when the leaf's file is indexed."""
+        conn = self.conn
+        for leaf, title in summaries:
+            conn.execute("insert into summaries (leaf_uuid, title) values (?, ?)"
+                         " on conflict (leaf_uuid) do update set title = excluded.title", (leaf, title))
+            row = conn.execute("select x.id from lines l join generations g on g.id = (l.id >> 40)"
+                               " join sessions x on x.source_id = g.source_id where l.uuid = ? limit 1",
+                               (leaf,)).fetchone()
+            if row and conn.execute("update sessions set title = ?, title_rank = ?, updated_at = ? where id = ?"
+                                    " and title_rank < ?", (title, RANK_SUMMARY, now_iso(), row[0], RANK_SUMMARY)
+                                    ).rowcount:
+                self._changed(row[0], "updated")
 
     def _record_usage(self, session_id: str, keyed: list[Line]) -> int:
         """Upsert usage per (message.id, requestId); return how many assistant
