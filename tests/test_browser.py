@@ -343,3 +343,15 @@ def test_sample_live_append(sample_server, page, sample):
     with open(path, "ab") as f:
         f.write(b'{"type":"user","uuid":"live-1","timestamp":"2026-11-22T10:00:00Z","message":{"role":"user","content":"a wild narwhal appears live"}}\n')
     expect(page.get_by_text("a wild narwhal appears live")).to_be_visible(timeout=10_000)
+
+
+def test_sample_provider_filter(sample_server, page):
+    page.goto(sample_server + "/")
+    expect(page.locator(".card", has_text="Login form validation")).to_be_visible()
+    page.select_option("select[name=provider]", label="Codex")
+    expect(page).to_have_url(re.compile(r"provider=codex"))
+    expect(page.locator(".card", has_text="Login form validation")).to_have_count(0)
+    expect(page.locator(".card").first).to_be_visible()
+    page.select_option("select[name=provider]", label="Claude Code")
+    expect(page.locator(".card", has_text="Login form validation")).to_be_visible()
+    assert page.errors == []

@@ -71,6 +71,7 @@ async function route() {
 
 // --- list and search -----------------------------------------------------------
 
+const PROVIDERS = { claude: "Claude Code", codex: "Codex" };
 const FILTERS = ["project", "since", "until", "branch", "model", "provider", "subagents"];
 
 async function listPage() {
@@ -102,12 +103,18 @@ async function filterBar(filters, q) {
   [...projectSelect.querySelector("select").options].forEach((o) => (o.selected = o.value === filters.project));
   const modelSelect = select("model", "Model", stats.by_model.map((m) => m.model));
   [...modelSelect.querySelector("select").options].forEach((o) => (o.selected = o.value === filters.model));
+  const providerSelect = h("label", {}, "Agent",
+    h("select", { name: "provider", onchange: (e) => update("provider", e.target.value) },
+      h("option", { value: "" }, "any"),
+      Object.keys(stats.by_provider).sort().map((p) =>
+        h("option", { value: p, selected: p === filters.provider }, PROVIDERS[p] || p))));
   return h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
     projectSelect,
     h("label", {}, "From", h("input", { type: "date", name: "since", value: filters.since, onchange: (e) => update("since", e.target.value) })),
     h("label", {}, "To", h("input", { type: "date", name: "until", value: filters.until, onchange: (e) => update("until", e.target.value) })),
     h("label", {}, "Branch", h("input", { type: "text", name: "branch", value: filters.branch, placeholder: "any", onchange: (e) => update("branch", e.target.value.trim()) })),
     modelSelect,
+    providerSelect,
     h("label", { class: "check" }, h("input", { type: "checkbox", name: "subagents", checked: filters.subagents === "1", onchange: (e) => update("subagents", e.target.checked ? "1" : "") }), "Subagents"),
     FILTERS.some((k) => filters[k]) || q ? h("a", { href: "/", "data-nav": "", class: "reset" }, "Clear") : null);
 }
