@@ -164,3 +164,37 @@ def test_a_summary_titles_the_session_owning_its_leaf(settings, order):
     assert session(index, "earlier")["title"] == "Fixing the login redirect"
     assert session(index, "resumed")["title"] == "carry on with the tests"
     index.close()
+
+
+def test_codex_rollouts_before_the_envelope_are_read(settings):
+    """Codex CLI's 2025 format: a bare meta line, bare response items, state
+    markers; the cwd only inside <environment_context>."""
+    sid = "5973b6c0-94b8-487b-a530-2aeb6098ae0e"
+    write(settings, sid, [
+        {"id": sid, "timestamp": "2025-05-07T17:24:21.123Z", "instructions": None, "git": {"branch": "main"}},
+        {"record_type": "state"},
+        {"type": "message", "id": None, "role": "user",
+         "content": [{"type": "input_text", "text": "<user_instructions>be terse</user_instructions>"}]},
+        {"type": "message", "id": None, "role": "user", "content": [
+            {"type": "input_text", "text": "<environment_context>\n  <cwd>/Users/x/dev/legacy-thing</cwd>\n</environment_context>"}]},
+        {"type": "message", "id": None, "role": "user",
+         "content": [{"type": "input_text", "text": "why is the pangolin test flaky?"}]},
+        {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Looking at timing"}]},
+        {"type": "function_call", "id": "fc_1", "name": "shell",
+         "arguments": "{\"command\":[\"bash\",\"-lc\",\"pytest -k pangolin\"]}", "call_id": "call_1"},
+        {"type": "function_call_output", "call_id": "call_1", "output": "{\"output\":\"1 failed\"}"},
+        {"record_type": "state"},
+        {"type": "message", "id": "msg_1", "role": "assistant",
+         "content": [{"type": "output_text", "text": "It races the clock: freeze time in the fixture."}]},
+    ], provider="codex")
+    index = load(settings)
+    with index.reader() as r:
+        [s] = [s for s in r.sessions()[0] if s["provider"] == "codex"]
+        assert s["title"] == "why is the pangolin test flaky?"
+        assert s["project"] == "/Users/x/dev/legacy-thing" and s["git_branch"] == "main"
+        assert (s["user_messages"], s["assistant_messages"], s["tool_calls"]) == (1, 1, 1)
+        assert s["first_ts"] == "2025-05-07T17:24:21.123Z"
+        assert r.search("freeze time fixture")[0].session_id == s["id"]
+        assert r.search("pytest pangolin", per_session=0)  # the tool call is searchable
+    assert check_all(index) == []
+    index.close()

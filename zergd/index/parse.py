@@ -18,7 +18,7 @@ import orjson
 # Bumped whenever what a line is indexed under changes (its text, title,
 # counts): an index made by an older parser is re-derived from the archive
 # (reindex.rebuild_if_stale), since FTS5 must see the same text it indexed.
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 # Cap on the text one line contributes to full-text search.  Lines of many
 # MB exist (tool output, file dumps); the archive keeps all of them, search
@@ -90,6 +90,8 @@ def parse_line(raw: bytes, offset: int, lineno: int, length: int | None = None) 
         return line
     if "payload" in obj and "message" not in obj:
         _codex(obj, line)
+    elif _is_bare_codex(obj):
+        _codex_bare(obj, line)
     else:
         _claude(obj, line)
     return line
@@ -274,6 +276,50 @@ def _codex(obj: dict, line: Line) -> None:
                 line.usage = (_int(total.get("input_tokens")) - cached, _int(total.get("output_tokens")), 0, cached)
     elif t == "compacted":
         line.text = _cap([_str(payload.get("message")) or ""])
+
+
+# --- Codex CLI before the {timestamp, type, payload} envelope (to ~Sept 2025) ---
+#
+# Line 1 is {"id", "timestamp", "instructions", "git"}; then bare response
+# items ({"type": "message", "role", "content"}, function calls, reasoning)
+# and {"record_type": "state"} markers.  No line has its own timestamp, and
+# the cwd is only named inside the first user message's <environment_context>.
+
+_CODEX_ITEMS = {"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
+                "local_shell_call", "web_search_call", "reasoning"}
+_CWD = re.compile(r"<cwd>([^<]+)</cwd>|Current working directory: *([^\n]+)")
+_CODEX_CONTEXT = ("<environment_context>", "<user_instructions>", "<user_shell_command>")
+
+
+def _is_bare_codex(obj: dict) -> bool:
+    t = obj.get("type")
+    if t in _CODEX_ITEMS and not isinstance(obj.get("message"), dict):
+        return True
+    return "record_type" in obj or (t is None and "instructions" in obj and "id" in obj)
+
+
+def _codex_bare(obj: dict, line: Line) -> None:
+    t = _str(obj.get("type"))
+    if t is None:
+        if "record_type" in obj:
+            line.type = "state"
+            return
+        line.type = "session_meta"
+        line.session_id = _str(obj.get("id"))
+        line.ts = _str(obj.get("timestamp"))
+        git = obj.get("git")
+        if isinstance(git, dict):
+            line.branch = _str(git.get("branch"))
+        return
+    line.type = f"response_item/{t}"
+    _codex_item(t, obj, line)
+    if t == "message" and line.role == "user" and line.text:
+        head = line.text.lstrip()
+        if head.startswith("<environment_context>"):
+            m = _CWD.search(line.text)
+            line.cwd = (m.group(1) or m.group(2)).strip() if m else None
+        elif not head.startswith(_CODEX_CONTEXT):
+            line.prompt = _title(line.text)
 
 
 def _codex_item(pt: str | None, payload: dict, line: Line) -> None:
