@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
-from conftest import FIXTURES, needs_corpus
+from conftest import needs_corpus
 
 from zergd.cli import zerg, zergd
 from zergd.errors import BadQuery, NotReady
@@ -226,10 +226,6 @@ def test_check_finds_damage(loaded, sample):
     data[len(data) // 2] ^= 0x01
     gen.archive.write_bytes(bytes(data))
     assert any("changed since they were written" in p for p in check_all(loaded))
-
-
-def test_fixture_transcripts_exist():
-    assert any((FIXTURES / "claude" / "projects").rglob("*.jsonl"))
 
 
 @pytest.mark.parametrize("command", [["import"], ["reindex"], ["check"]])

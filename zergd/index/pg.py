@@ -27,7 +27,7 @@ from psycopg.adapt import Loader
 from ..errors import BadQuery, IndexUnavailable, NotReady
 from .dialect import POSTGRES
 from .pg_schema import CJK_CLASS, SCHEMA, migrate
-from .reader import HIGHLIGHT, Hit, Reader
+from .reader import HIGHLIGHT, QUERY_TOKEN, Hit, Reader
 from .store import Index
 from .writer import Writer
 
@@ -171,14 +171,11 @@ def _operand(token: str) -> str | None:
     return parts[0] if len(parts) == 1 else "(" + " <-> ".join(parts) + ")"
 
 
-_TOKEN = re.compile(r'"[^"]*"|[^\s"]+')
-
-
 def plain_tsquery(query: str) -> tuple[str, list[str]]:
     """Every word, "phrase" and prefix* must occur (the words as typed: AND,
     OR and NOT are words too).  Terms in CJK scripts are found as substrings."""
     operands, substrings = [], []
-    for token in _TOKEN.findall(query):
+    for token in QUERY_TOKEN.findall(query):
         bare = token.strip('"').rstrip("*")
         if CJK.search(bare):
             substrings.append(bare)

@@ -10,7 +10,7 @@ import base64
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
@@ -164,14 +164,15 @@ def _line_json(gen_no: int, row, fd) -> bytes:
     return head + b',"truncated":false,"raw":null,"obj":' + raw.rstrip(b"\r") + b"}"
 
 
-_TOKEN = re.compile(r'"[^"]*"|[^\s"]+')
+# A "quoted phrase" or a run of non-space: how user text splits into terms (both backends).
+QUERY_TOKEN = re.compile(r'"[^"]*"|[^\s"]+')
 
 
 def quote_fts(query: str) -> str:
     """Make user text a safe FTS5 query: each word a quoted string (so AND,
     OR, NOT, *, :, ( are plain words), a trailing * kept as a prefix search."""
     parts = []
-    for token in _TOKEN.findall(query):
+    for token in QUERY_TOKEN.findall(query):
         prefix = token.endswith("*") and not token.startswith('"')
         word = token.rstrip("*") if prefix else token.strip('"')
         word = word.replace('"', '""')
@@ -537,7 +538,7 @@ class Reader:
         one session (0: no cap), so one long chat cannot fill the page.  A raw
         query the engine cannot parse is a BadQuery."""
         query = query.replace("\x00", " ")  # no transcript text holds NUL (the index spells it as a space)
-        flt = SessionFilter(**{**flt.__dict__, "ids": list(flt.ids)}) if flt else SessionFilter()
+        flt = replace(flt, ids=list(flt.ids)) if flt else SessionFilter()  # a copy: the caller's stays as it was
         if session_id:
             flt.ids = [session_id]
         where, params = flt.where("x", self.dialect)

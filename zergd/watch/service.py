@@ -21,6 +21,7 @@ from ..config import Settings
 from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, EventBus, SessionChanged, StatusChanged
 from ..index.store import Index, open_index
 from ..index.writer import Writer
+from ..reindex import rebuild_if_stale
 from .backfill import backfill
 from .faults import INDEX, MAX_BACKOFF, Faults, is_transient
 from .sidecars import is_sidecar, sync_sidecar
@@ -121,8 +122,6 @@ class ArchiveService:
     def _serve(self, writer: Writer) -> None:
         """Backfill, then sync what changes until asked to stop."""
         if self.last_rescan is None:
-            from ..reindex import rebuild_if_stale
-
             self.state = "reindexing"
             if rebuild_if_stale(self.settings, self.index):
                 writer = self.index.writer()
