@@ -9,6 +9,7 @@ import sqlite3
 import sys
 import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import click
@@ -438,14 +439,16 @@ def serve(host, port):
 @click.argument("session", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write here, not stdout")
 @click.option("--generation", type=click.IntRange(1), help="an earlier generation of a rewritten source")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "sqlite"]), default="jsonl", show_default=True,
-              help="jsonl: SESSION's transcript byte for byte; sqlite: the whole index as one standalone "
-                   "SQLite file (text included) for datasette or sqlite-utils, to -o FILE")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "md", "html", "sqlite"]), default="jsonl", show_default=True,
+              help="jsonl: SESSION's transcript byte for byte; md or html: SESSION to read (Markdown, or one "
+                   "self-contained HTML file); sqlite: the whole index as one standalone SQLite file "
+                   "(text included) for datasette or sqlite-utils, to -o FILE")
 @database_option
 def export(session, output, generation, fmt):
     """Write SESSION's transcript exactly as archived.  SESSION is a session
     id, a unique prefix of one, or a source or archive file path.  With
-    --format sqlite, write the whole index to -o FILE instead."""
+    --format md or html, write it as a document to read; with --format
+    sqlite, write the whole index to -o FILE instead."""
     if fmt == "sqlite":
         _export_sqlite(session, output, generation)
         return
@@ -456,22 +459,33 @@ def export(session, output, generation, fmt):
             session_id, gen_from_path = reader.resolve(session, settings)
             gens = reader.generations(session_id)
             chosen = export_mod.pick_generation(gens, generation if generation is not None else gen_from_path)
+            session_row = reader.session(session_id)
     except export_mod.SessionLookupError as e:
         click.echo(f"Error: {e}", err=True)
         for candidate in e.candidates:
             click.echo(f"  {candidate}", err=True)
         sys.exit(2)
+    copy = export_mod.copy_archived if fmt == "jsonl" else partial(_write_document, fmt, session_row)
     try:
         if output:
             with open(output, "wb") as out:
-                export_mod.copy_archived(chosen, out)
+                copy(chosen, out)
         else:
-            export_mod.copy_archived(chosen, sys.stdout.buffer)
+            copy(chosen, sys.stdout.buffer)
             sys.stdout.buffer.flush()
     except export_mod.ArchiveUnreadable as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"cannot write {output or 'to stdout'}: {e.strerror or e}") from None
+
+
+def _write_document(fmt, session, gen, out) -> None:
+    from . import document
+
+    render = document.markdown if fmt == "md" else document.html_document
+    with export_mod.open_archived(gen) as f:
+        for piece in render(session, f):
+            out.write(piece.encode())
 
 
 def _export_sqlite(session, output, generation):

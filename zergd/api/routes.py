@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
+from .. import document
 from ..errors import ArchiveDamaged, BadQuery, NotFound
 from ..index import SessionFilter, parse_when, snippet_parts
 from ..index.dialect import OFFSET_MASK
@@ -119,12 +120,32 @@ def session_lines(
     return json_bytes(page.to_json())
 
 
+@router.get("/sessions/{session_id}/branches", responses=errors(404))
+def session_branches(request: Request, session_id: str,
+                     gen: Annotated[int | None, Query(ge=1, le=1 << 31, description="generation (default: the newest)")] = None):
+    """Where the conversation forks (rewind, edit and retry): each fork's line
+    and its branches, the newest marked ``latest``, with the offsets of their lines."""
+    with reader(request) as r:
+        found = r.branches(session_id, gen)
+    if found is None:
+        raise NotFound(f"no session {session_id!r}" + (f" generation {gen}" if gen else ""))
+    return {"forks": found}
+
+
+EXPORT_TYPES = {"jsonl": ("application/x-ndjson", "jsonl"), "md": ("text/markdown; charset=utf-8", "md"),
+                "html": ("text/html; charset=utf-8", "html")}
+
+
 @router.get("/sessions/{session_id}/export", responses=errors(404, 409),
-            response_class=Response, response_description="the transcript, application/x-ndjson")
-def export(request: Request, session_id: str, gen: Annotated[int | None, Query(ge=1, le=1 << 31)] = None):
-    """The transcript exactly as archived (byte for byte the source)."""
+            response_class=Response, response_description="the transcript (jsonl: byte for byte), or a document")
+def export(request: Request, session_id: str, gen: Annotated[int | None, Query(ge=1, le=1 << 31)] = None,
+           format: Annotated[str, Query(pattern="^(jsonl|md|html)$",
+                                        description="jsonl: exactly as archived; md or html: to read")] = "jsonl"):
+    """The transcript exactly as archived (byte for byte the source), or as
+    Markdown or one self-contained HTML file."""
     with reader(request) as r:
         gens = r.generations(session_id)
+        session = r.session(session_id) if format != "jsonl" else None
     if not gens:
         raise NotFound(f"no session {session_id!r}")
     chosen = pick_generation(gens, gen)
@@ -135,11 +156,17 @@ def export(request: Request, session_id: str, gen: Annotated[int | None, Query(g
 
     def body():
         with f:
-            while chunk := f.read(1 << 20):
-                yield chunk
+            if format == "jsonl":
+                while chunk := f.read(1 << 20):
+                    yield chunk
+                return
+            render = document.markdown if format == "md" else document.html_document
+            for piece in render(session, f):
+                yield piece.encode()
 
-    filename = f"{session_id}{suffix}.jsonl".encode("ascii", "replace").decode().replace('"', "_")
-    return StreamingResponse(body(), media_type="application/x-ndjson",
+    media, ext = EXPORT_TYPES[format]
+    filename = f"{session_id}{suffix}.{ext}".encode("ascii", "replace").decode().replace('"', "_")
+    return StreamingResponse(body(), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

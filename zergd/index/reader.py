@@ -17,6 +17,7 @@ import orjson
 
 from ..archive import parse_archive_rel
 from ..errors import BadQuery
+from .branches import Node, forks
 from .dialect import OFFSET_BITS, SQLITE, Dialect, split_line_id
 from .export import Generation, SessionLookupError
 
@@ -284,6 +285,8 @@ class Reader:
         if row is None:
             return None
         session = _session_dict(row)
+        session["source_path"] = conn.execute(
+            "select s.path from sources s join sessions x on x.source_id = s.id where x.id = ?", (session_id,)).fetchone()[0]
         session["generations"] = [
             {"gen": gen, "bytes": archived, "started_at": started}
             for gen, archived, started in conn.execute(
@@ -529,6 +532,26 @@ class Reader:
             after=offsets[-1] if rows and more_after else None,
             before=offsets[0] if rows and more_before else None,
         )
+
+    def branches(self, session_id: str, gen: int | None = None) -> list[dict] | None:
+        """Where the conversation forks (see branches.forks), or None if no such session."""
+        found = self._generation_of(session_id, gen)
+        if found is None:
+            return None
+        gen_id, _, apath = found
+        base = gen_id << OFFSET_BITS
+        rows = self.conn.execute(
+            "select id, length, uuid, parent_uuid, type, ts from lines where id >= ? and id < ? and uuid is not null"
+            " order by id", (base, base + (1 << OFFSET_BITS))).fetchall()
+        nodes, lengths = [], {}
+        for lid, length, uuid, parent, typ, ts in rows:
+            offset = lid - base
+            lengths[offset] = length
+            nodes.append(Node(offset, uuid, parent, typ, ts))
+        if not apath.exists():
+            return []
+        with open(apath, "rb") as f:
+            return forks(nodes, lambda n: os.pread(f.fileno(), min(lengths[n.offset], LINE_SEND_CAP), n.offset))
 
     # --- search ------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 // The Timeline: every page state lives in the URL (filters, search, the
 // message a link points at), so back, forward and bookmarks work.
 
-import { h, clear, fmtTime, fmtDate, fmtDay, fmtDuration, plural } from "./dom.js";
-import { renderLine } from "./render.js";
+import { h, clear, fmtTime, fmtDay, fmtDuration, plural } from "./dom.js";
+import { sessionPage } from "./session.js";
 import { live } from "./live.js";
 import { startBanner } from "./banner.js";
 
@@ -16,9 +16,14 @@ let teardown = () => {};
 export async function api(path, params) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
-  const resp = await fetch(url, { headers: { Accept: "application/json" } });
+  let resp;
+  try {
+    resp = await fetch(url, { headers: { Accept: "application/json" } });
+  } catch {
+    throw new Error(`zergd is not answering at ${location.origin} (is it running? \`zergd start\` starts it)`);
+  }
   const body = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(body.detail || `${resp.status} ${resp.statusText}`);
+  if (!resp.ok) throw new Error(`${url.pathname} answered ${resp.status}: ${body.detail || resp.statusText}`);
   return body;
 }
 
@@ -47,25 +52,47 @@ document.getElementById("search-form").addEventListener("submit", (e) => {
   navigate(`/?${params}`);
 });
 
+const SHORTCUTS = [["/", "search"], ["j / k", "next / previous turn"], ["n / N", "next / previous search hit in a session"],
+  ["?", "this list"], ["Esc", "close it"]];
+
+function showShortcuts() {
+  let dialog = document.getElementById("shortcuts");
+  if (!dialog) {
+    dialog = h("dialog", { id: "shortcuts", "aria-label": "Keyboard shortcuts" },
+      h("h2", {}, "Keyboard shortcuts"),
+      h("dl", { class: "kv" }, SHORTCUTS.map(([key, what]) => [h("dt", {}, h("kbd", {}, key)), h("dd", {}, what)])),
+      h("form", { method: "dialog" }, h("button", { class: "more" }, "Close")));
+    document.body.append(dialog);
+  }
+  if (!dialog.open) dialog.showModal();
+}
+
 document.addEventListener("keydown", (e) => {
-  if (e.key !== "/" || e.metaKey || e.ctrlKey || e.altKey) return;
+  if (e.metaKey || e.ctrlKey || e.altKey) return;
   const t = e.target;
   if (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName)) return;
-  e.preventDefault();
-  searchInput.focus();
-  searchInput.select();
+  if (e.key === "/") {
+    e.preventDefault();
+    searchInput.focus();
+    searchInput.select();
+  } else if (e.key === "?") {
+    e.preventDefault();
+    showShortcuts();
+  }
 });
 
 async function route() {
   teardown();
   teardown = () => {};
   const path = location.pathname;
+  const what = path.startsWith("/s/") ? "this session" : path === "/chat" ? "the chat" : "the Timeline";
   try {
-    if (path.startsWith("/s/")) await sessionPage(decodeURIComponent(path.slice(3)));
+    if (path.startsWith("/s/")) teardown = await sessionPage(main, decodeURIComponent(path.slice(3)), { api, navigate });
     else if (path === "/chat") await (await import("./chat.js")).chatPage(main, { api, navigate });
     else await listPage();
   } catch (err) {
-    clear(main).append(h("div", { class: "error" }, h("h2", {}, "Something went wrong"), h("p", {}, err.message)));
+    const retry = h("button", { type: "button", class: "more", onclick: () => route() }, "Retry");
+    clear(main).append(h("div", { class: "error", role: "alert" }, h("h2", {}, `Could not load ${what}`), h("p", {}, err.message), retry));
   }
 }
 
@@ -108,7 +135,10 @@ async function filterBar(filters, q) {
       h("option", { value: "" }, "any"),
       Object.keys(stats.by_provider).sort().map((p) =>
         h("option", { value: p, selected: p === filters.provider }, PROVIDERS[p] || p))));
-  return h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
+  // On a narrow screen the filters fold behind one button.
+  const active = FILTERS.filter((k) => filters[k]).length;
+  const toggle = h("button", { type: "button", class: "filters-toggle", "aria-expanded": "false" }, active ? `Filters (${active})` : "Filters");
+  const form = h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
     projectSelect,
     h("label", {}, "From", h("input", { type: "date", name: "since", value: filters.since, onchange: (e) => update("since", e.target.value) })),
     h("label", {}, "To", h("input", { type: "date", name: "until", value: filters.until, onchange: (e) => update("until", e.target.value) })),
@@ -117,6 +147,12 @@ async function filterBar(filters, q) {
     providerSelect,
     h("label", { class: "check" }, h("input", { type: "checkbox", name: "subagents", checked: filters.subagents === "1", onchange: (e) => update("subagents", e.target.checked ? "1" : "") }), "Subagents"),
     FILTERS.some((k) => filters[k]) || q ? h("a", { href: "/", "data-nav": "", class: "reset" }, "Clear") : null);
+  const bar = h("div", { class: "filter-bar" }, toggle, form);
+  toggle.addEventListener("click", () => {
+    const open = bar.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+  return bar;
 }
 
 function sessionQuery(filters) {
@@ -224,130 +260,10 @@ async function searchResults(results, q, filters) {
   }
   results.append(h("p", { class: "muted" }, `${found.hits.length}${found.hits.length === 50 ? "+" : ""} matches`));
   results.append(h("ol", { class: "hits" }, found.hits.map((hit) =>
-    h("li", {}, h("a", { class: "hit", href: `/s/${encodeURIComponent(hit.session_id)}#g${hit.generation}-${hit.offset}`, "data-nav": "" },
+    h("li", {}, h("a", { class: "hit", href: `/s/${encodeURIComponent(hit.session_id)}?q=${encodeURIComponent(q)}#g${hit.generation}-${hit.offset}`, "data-nav": "" },
       h("div", { class: "hit-title" }, hit.title || hit.session_id),
       h("div", { class: "snippet" }, hit.snippet.map((p) => (p.hit ? h("mark", {}, p.text) : p.text))),
       h("div", { class: "card-meta" }, h("span", {}, hit.project || ""), h("span", {}, hit.role || hit.type || ""), h("span", {}, fmtTime(hit.ts)), h("span", {}, `line ${hit.lineno}`)))))));
-}
-
-// --- one session -----------------------------------------------------------------
-
-async function sessionPage(id) {
-  const s = await api(`/api/sessions/${encodeURIComponent(id)}`);
-  document.title = `${s.title || s.id} · zergd`;
-  const params = new URLSearchParams(location.search);
-  const anchor = location.hash.match(/^#g(\d+)-(\d+)$/);
-  const gen = Number(params.get("gen") || (anchor && anchor[1]) || s.generations.at(-1)?.gen || 1);
-  const showMeta = params.get("meta") === "1";
-  clear(main);
-  const transcript = h("div", { class: `transcript${showMeta ? " show-meta" : ""}` });
-  const ctx = {
-    tools: new Map(),
-    findSubagent: (input) => {
-      // The sidecar keeps the Task call's description; older layouts only the prompt.
-      const byDescription = input.description && s.subagents.find((c) => c.agent_description === input.description);
-      const want = String(input.prompt || "").split(/\s+/).join(" ").slice(0, 200);
-      return byDescription || s.subagents.find((c) => c.title && want && c.title === want);
-    },
-    highlight: (a) => {
-      transcript.querySelectorAll(".target").forEach((el) => el.classList.remove("target"));
-      document.getElementById(a)?.classList.add("target");
-    },
-  };
-  main.append(...[sessionHeader(s, gen, showMeta), subagentList(s), transcript].filter(Boolean));
-
-  const older = h("button", { class: "more", type: "button" }, "Load earlier lines");
-  const newer = h("button", { class: "more", type: "button" }, "Load later lines");
-  let before = null;
-  let after = -1;
-  let atEnd = false;
-
-  const add = (page, where) => {
-    const nodes = page.lines.map((line) => renderLine(line, ctx)).filter(Boolean);
-    if (where === "top") older.after(...nodes);
-    else newer.before(...nodes);
-  };
-  transcript.append(older, newer);
-  if (anchor && Number(anchor[1]) === gen) {
-    const offset = Number(anchor[2]);
-    const [head, tail] = await Promise.all([
-      api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, before: offset, limit: 50 }),
-      api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, after: offset - 1, limit: 200 }),
-    ]);
-    add(head, "bottom");
-    add(tail, "bottom");
-    before = head.prev_before;
-    after = tail.lines.length ? tail.lines.at(-1).offset : offset;
-    atEnd = tail.next_after === null;
-    ctx.highlight(`g${gen}-${offset}`);
-    document.getElementById(`g${gen}-${offset}`)?.scrollIntoView({ block: "center" });
-  } else {
-    const page = await api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, limit: 200 });
-    add(page, "bottom");
-    after = page.lines.length ? page.lines.at(-1).offset : -1;
-    atEnd = page.next_after === null;
-  }
-  const sync = () => {
-    older.hidden = before === null;
-    newer.hidden = atEnd;
-  };
-  sync();
-  older.addEventListener("click", async () => {
-    const page = await api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, before, limit: 200 });
-    add(page, "top");
-    before = page.prev_before;
-    sync();
-  });
-  const loadNewer = async () => {
-    const page = await api(`/api/sessions/${encodeURIComponent(id)}/lines`, { gen, after, limit: 200 });
-    add(page, "bottom");
-    if (page.lines.length) after = page.lines.at(-1).offset;
-    atEnd = page.next_after === null;
-    sync();
-  };
-  newer.addEventListener("click", loadNewer);
-  const observer = new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting) && !atEnd) loadNewer();
-  });
-  observer.observe(newer);
-  const stopLive = live.on((event) => {
-    if (event.session?.id === id && atEnd && gen === (s.generations.at(-1)?.gen || 1)) loadNewer();
-  });
-  teardown = () => {
-    observer.disconnect();
-    stopLive();
-  };
-}
-
-function sessionHeader(s, gen, showMeta) {
-  const exportHref = `/api/sessions/${encodeURIComponent(s.id)}/export${s.generations.length > 1 ? `?gen=${gen}` : ""}`;
-  const toggleParams = new URLSearchParams(location.search);
-  if (showMeta) toggleParams.delete("meta");
-  else toggleParams.set("meta", "1");
-  return h("header", { class: "session-head" },
-    h("h1", {}, s.agent_description || s.title || "(untitled)"),
-    h("div", { class: "card-meta" },
-      s.source_deleted_at ? h("span", { class: "badge deleted", title: fmtTime(s.source_deleted_at) }, `source deleted on ${fmtDate(s.source_deleted_at)}, kept here`) : null,
-      s.is_subagent ? h("span", { class: "badge" }, s.agent_type ? `subagent · ${s.agent_type}` : "subagent") : null,
-      h("span", { class: "project" }, s.project || s.project_dir || ""),
-      s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,
-      (s.models || []).length ? h("span", { class: "model" }, s.models.join(", ")) : null,
-      h("span", {}, s.provider),
-      h("span", {}, `${fmtTime(s.first_ts)} – ${fmtTime(s.last_ts)}`),
-      h("span", {}, `${plural(s.user_messages, "prompt")} · ${plural(s.assistant_messages, "reply")} · ${plural(s.tool_calls, "tool call")}`)),
-    h("div", { class: "actions" },
-      h("code", { class: "sid", title: "session id" }, s.id),
-      s.parent_session_id ? h("a", { href: `/s/${encodeURIComponent(s.parent_session_id)}`, "data-nav": "" }, "↑ parent session") : null,
-      h("a", { href: exportHref, download: "", class: "button" }, "Download JSONL"),
-      h("a", { href: `${location.pathname}?${toggleParams}`, "data-nav": "", class: "button" }, showMeta ? "Hide bookkeeping lines" : "Show bookkeeping lines"),
-      s.generations.length > 1 ? h("span", {}, "Generation: ", s.generations.map((g) =>
-        h("a", { href: `${location.pathname}?gen=${g.gen}`, "data-nav": "", class: g.gen === gen ? "current" : "" }, String(g.gen)))) : null));
-}
-
-function subagentList(s) {
-  if (!s.subagents.length) return null;
-  return h("details", { class: "subagents" }, h("summary", {}, plural(s.subagents.length, "subagent")),
-    h("ul", {}, s.subagents.map((c) => h("li", {}, h("a", { href: `/s/${encodeURIComponent(c.id)}`, "data-nav": "" }, c.agent_description || c.title || c.id), ` · ${plural(c.lines, "line")}`))));
 }
 
 route();

@@ -4,6 +4,7 @@
 // lists, quotes, tables as text, inline code, bold, italic, links.
 
 import { h, safeUrl } from "./dom.js";
+import { highlight } from "./highlight.js";
 
 const RENDER_CAP = 200_000; // characters; longer text is shown plain
 
@@ -24,7 +25,7 @@ export function markdown(text) {
       i++;
       while (i < lines.length && !lines[i].trim().startsWith(fence[1])) body.push(lines[i++]);
       i++;
-      root.append(h("pre", { class: "code", "data-lang": fence[2] || null }, h("code", {}, body.join("\n"))));
+      root.append(h("pre", { class: "code", "data-lang": fence[2] || null }, highlight(body.join("\n"), fence[2].toLowerCase())));
       continue;
     }
     const heading = line.match(/^(#{1,6})\s+(.*)$/);

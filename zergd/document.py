@@ -1,0 +1,364 @@
+"""A session as a document to read or pass on: Markdown, or one self-contained
+HTML file (inline CSS, no script, nothing fetched).  Built from the archived
+bytes of one generation, turn by turn, with each tool call's result under the
+call, the way the Timeline shows it.  Bookkeeping lines are left out; the
+JSONL export keeps every byte."""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .index.parse import result_text
+
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+# What Codex writes into the conversation on the user's behalf.
+_INJECTED = re.compile(r"^\s*(<environment_context>|<user_instructions>|<permissions instructions>|# AGENTS\.md instructions)")
+_NOT_TYPED = ("<command-", "<local-command-", "Caveat: ", "<bash-", "[Request interrupted")
+_BARE_CODEX = {"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
+               "local_shell_call", "web_search_call", "reasoning"}
+
+
+@dataclass
+class Tool:
+    name: str
+    input: object
+    result: str | None = None
+    error: bool = False
+    images: list = field(default_factory=list)
+
+
+@dataclass
+class Part:
+    kind: str  # text, thinking, tool, image, context, notice
+    text: str = ""
+    tool: Tool | None = None
+    image: tuple[str, str] | None = None  # (media type, base64 data)
+
+
+@dataclass
+class Turn:
+    role: str  # user, assistant, divider
+    ts: str | None = None
+    model: str | None = None
+    parts: list[Part] = field(default_factory=list)
+
+
+def turns(lines: Iterable[bytes]) -> list[Turn]:
+    """The conversation in the lines: user turns, assistant turns (tool calls
+    with their results inside) and dividers (compaction, summaries)."""
+    out: list[Turn] = []
+    calls: dict[str, Tool] = {}
+
+    def current(role: str, ts, model=None) -> Turn:
+        if not out or out[-1].role != role or role == "user":
+            out.append(Turn(role, ts, model))
+        turn = out[-1]
+        turn.model = turn.model or model
+        return turn
+
+    def result(call_id, text: str, error: bool, images=()) -> None:
+        tool = calls.get(call_id) if isinstance(call_id, str) else None
+        if tool is None:  # its call is not in this file: show it alone
+            tool = Tool("tool result", None)
+            current("assistant", None).parts.append(Part("tool", tool=tool))
+        tool.result, tool.error = text, error
+        tool.images.extend(images)
+
+    for raw in lines:
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        if isinstance(obj.get("message"), dict):
+            _claude(obj, current, result, calls)
+        elif isinstance(obj.get("payload"), dict):
+            _codex(obj.get("type"), obj["payload"], obj.get("timestamp"), current, result, calls)
+        elif obj.get("type") in _BARE_CODEX:
+            _codex("response_item", obj, None, current, result, calls)
+        elif obj.get("type") == "summary" and isinstance(obj.get("summary"), str):
+            out.append(Turn("divider", parts=[Part("text", f"Summary: {obj['summary']}")]))
+        elif obj.get("type") == "system" and obj.get("subtype") == "compact_boundary":
+            out.append(Turn("divider", obj.get("timestamp"), parts=[Part("text", "Conversation compacted")]))
+    return [t for t in out if t.parts]
+
+
+def _claude(obj: dict, current, result, calls: dict) -> None:
+    msg = obj["message"]
+    ts = obj.get("timestamp")
+    content = msg.get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content if isinstance(content, list) else []
+    if obj.get("isCompactSummary"):
+        turn = current("divider", ts)
+        turn.parts.append(Part("context", _text_of(blocks), ))
+        return
+    if msg.get("role") == "assistant":
+        model = msg.get("model") if msg.get("model") != "<synthetic>" else None
+        turn = current("assistant", ts, model)
+        for b in blocks:
+            if not isinstance(b, dict):
+                continue
+            t = b.get("type")
+            if t == "text" and b.get("text"):
+                turn.parts.append(Part("text", b["text"]))
+            elif t == "thinking" and b.get("thinking"):
+                turn.parts.append(Part("thinking", b["thinking"]))
+            elif t in ("tool_use", "server_tool_use"):
+                tool = Tool(str(b.get("name") or "tool"), b.get("input"))
+                if isinstance(b.get("id"), str):
+                    calls[b["id"]] = tool
+                turn.parts.append(Part("tool", tool=tool))
+            elif t == "image":
+                _image(turn, b)
+        return
+    results = [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"]
+    for b in results:
+        images = [_image_of(c) for c in b.get("content") or [] if isinstance(c, dict) and c.get("type") == "image"]
+        result(b.get("tool_use_id"), result_text(b.get("content")), bool(b.get("is_error")), [i for i in images if i])
+    rest = [b for b in blocks if isinstance(b, dict) and b.get("type") in ("text", "image")]
+    if not rest or obj.get("isMeta"):
+        return
+    text = _text_of(rest)
+    typed = not text.lstrip().startswith(_NOT_TYPED)
+    turn = current("user", ts) if typed or not results else current("assistant", ts)
+    if text.strip():
+        turn.parts.append(Part("text" if typed else "context", text))
+    for b in rest:
+        if b.get("type") == "image":
+            _image(turn, b)
+
+
+def _codex(kind, p: dict, ts, current, result, calls: dict) -> None:
+    t = p.get("type")
+    if kind == "event_msg" and t == "error":
+        current("assistant", ts).parts.append(Part("notice", str(p.get("message") or "error")))
+        return
+    if kind == "compacted":
+        current("divider", ts).parts.append(Part("text", "Conversation compacted"))
+        return
+    if kind != "response_item":
+        return
+    if t == "message":
+        text = "\n\n".join(c.get("text") for c in p.get("content") or [] if isinstance(c, dict) and isinstance(c.get("text"), str))
+        role = p.get("role")
+        if role == "developer" or _INJECTED.match(text):
+            return
+        if role == "user":
+            current("user", ts).parts.append(Part("text", text))
+        elif text:
+            current("assistant", ts).parts.append(Part("text", text))
+    elif t in ("function_call", "custom_tool_call", "local_shell_call", "web_search_call"):
+        args = p.get("arguments", p.get("input", p.get("action")))
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except ValueError:
+                pass
+        tool = Tool(str(p.get("name") or t), args)
+        if isinstance(p.get("call_id"), str):
+            calls[p["call_id"]] = tool
+        current("assistant", ts).parts.append(Part("tool", tool=tool))
+    elif t in ("function_call_output", "custom_tool_call_output"):
+        out = p.get("output")
+        if isinstance(out, str):
+            try:  # Codex wraps shell output as {"output": ..., "metadata": {...}}
+                inner = json.loads(out)
+                out = inner.get("output", out) if isinstance(inner, dict) else out
+            except ValueError:
+                pass
+        result(p.get("call_id"), out if isinstance(out, str) else json.dumps(out, indent=2), False)
+    elif t == "reasoning":
+        text = "\n\n".join(s.get("text") for s in p.get("summary") or [] if isinstance(s, dict) and isinstance(s.get("text"), str))
+        if text:
+            current("assistant", ts).parts.append(Part("thinking", text))
+
+
+def _text_of(blocks) -> str:
+    return "\n\n".join(b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str))
+
+
+def _image_of(block: dict):
+    src = block.get("source") or {}
+    if src.get("type") == "base64" and src.get("media_type") in IMAGE_TYPES and isinstance(src.get("data"), str):
+        return (src["media_type"], src["data"])
+    return None
+
+
+def _image(turn: Turn, block: dict) -> None:
+    img = _image_of(block)
+    turn.parts.append(Part("image", image=img) if img else Part("notice", "(an image in a form not shown here)"))
+
+
+# --- what a tool call says, for both formats ----------------------------------
+
+
+def tool_view(tool: Tool) -> tuple[str, str, str]:
+    """(headline, body, body language) of a tool call: the command for Bash,
+    a diff for edits, the file for Write, key: value lines for the rest."""
+    inp = tool.input if isinstance(tool.input, dict) else {}
+    name = tool.name
+    if name in ("Bash", "shell", "exec_command", "local_shell_call") or "command" in inp and len(inp) <= 4:
+        cmd = inp.get("command") or inp.get("cmd")
+        if isinstance(cmd, list):
+            cmd = " ".join(map(str, cmd[2:] if cmd[:2] in (["bash", "-lc"], ["bash", "-c"]) else cmd))
+        return f"{name}: {inp.get('description') or ''}".rstrip(": "), str(cmd or ""), "sh"
+    if name in ("Edit", "MultiEdit") and isinstance(inp.get("file_path"), str):
+        edits = inp.get("edits") if name == "MultiEdit" else [inp]
+        diff = []
+        for e in edits if isinstance(edits, list) else []:
+            if isinstance(e, dict):
+                diff += difflib.unified_diff(str(e.get("old_string") or "").splitlines(),
+                                             str(e.get("new_string") or "").splitlines(), lineterm="", n=2)
+        return f"{name} {inp['file_path']}", "\n".join(line for line in diff if not line.startswith(("---", "+++"))), "diff"
+    if name == "Write" and isinstance(inp.get("file_path"), str):
+        return f"Write {inp['file_path']}", str(inp.get("content") or ""), ""
+    if name == "Read" and isinstance(inp.get("file_path"), str):
+        return f"Read {inp['file_path']}", "", ""
+    if name == "TodoWrite" and isinstance(inp.get("todos"), list):
+        marks = {"completed": "[x]", "in_progress": "[~]"}
+        return "Todo list", "\n".join(f"- {marks.get(t.get('status'), '[ ]')} {t.get('content', '')}"
+                                      for t in inp["todos"] if isinstance(t, dict)), "md"
+    if name in ("Task", "Agent"):
+        return f"{name}: {inp.get('description') or ''}", str(inp.get("prompt") or ""), ""
+    if name in ("WebFetch", "WebSearch", "web_search", "web_search_call"):
+        target = inp.get("url") or inp.get("query") or inp.get("action", {})
+        return f"{name} {target if isinstance(target, str) else json.dumps(target)}", str(inp.get("prompt") or ""), ""
+    if tool.input is None:
+        return name, "", ""
+    if not isinstance(tool.input, dict):
+        return name, tool.input if isinstance(tool.input, str) else json.dumps(tool.input, indent=2), ""
+    return name, "\n".join(f"{k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in inp.items()), ""
+
+
+# --- Markdown -------------------------------------------------------------------
+
+
+def _fence(text: str, lang: str = "") -> str:
+    ticks = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
+
+
+def _facts(session: dict) -> list[tuple[str, str]]:
+    tokens = sum(session.get(k) or 0 for k in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"))
+    facts = [("Session", session["id"]), ("Agent", {"claude": "Claude Code", "codex": "Codex"}.get(session["provider"], session["provider"])),
+             ("Project", session.get("project") or session.get("project_dir") or ""), ("Branch", session.get("git_branch") or ""),
+             ("Models", ", ".join(session.get("models") or [])),
+             ("Time", " – ".join(x for x in (session.get("first_ts"), session.get("last_ts")) if x)),
+             ("Tokens", f"{tokens:,} (input {session.get('input_tokens') or 0:,}, output {session.get('output_tokens') or 0:,}, "
+                        f"cache write {session.get('cache_creation_tokens') or 0:,}, cache read {session.get('cache_read_tokens') or 0:,})"
+              if tokens else "")]
+    return [(k, v) for k, v in facts if v]
+
+
+def markdown(session: dict, lines: Iterable[bytes]) -> Iterator[str]:
+    yield f"# {session.get('agent_description') or session.get('title') or session['id']}\n\n"
+    for key, value in _facts(session):
+        yield f"- **{key}:** {value}\n"
+    for turn in turns(lines):
+        if turn.role == "divider":
+            yield "\n---\n\n" + "".join(f"*{p.text}*\n" if p.kind == "text" else f"\n<details><summary>What was carried over</summary>\n\n{p.text}\n\n</details>\n"
+                                        for p in turn.parts)
+            continue
+        who = "User" if turn.role == "user" else f"Assistant{f' ({turn.model})' if turn.model else ''}"
+        yield f"\n## {who}{f' · {turn.ts}' if turn.ts else ''}\n\n"
+        for p in turn.parts:
+            yield _md_part(p) + "\n\n"
+
+
+def _md_part(p: Part) -> str:
+    if p.kind == "text":
+        return p.text.strip()
+    if p.kind == "thinking":
+        return "<details><summary>Thinking</summary>\n\n" + p.text.strip() + "\n\n</details>"
+    if p.kind in ("context", "notice"):
+        return "> " + p.text.strip().replace("\n", "\n> ")
+    if p.kind == "image":
+        return f"![image](data:{p.image[0]};base64,{p.image[1]})"
+    head, body, lang = tool_view(p.tool)
+    out = [f"**{head}**"]
+    if body:
+        out.append(body if lang == "md" else _fence(body, lang))
+    if p.tool.result is not None:
+        label = "Error" if p.tool.error else "Result"
+        out.append(f"<details><summary>{label} ({len(p.tool.result.splitlines())} lines)</summary>\n\n{_fence(p.tool.result)}\n\n</details>")
+    return "\n\n".join(out)
+
+
+# --- HTML ------------------------------------------------------------------------
+
+CSS = """
+:root{--bg:#fbfbfd;--fg:#1d1d24;--muted:#6b6b78;--line:#e4e4ec;--card:#fff;--code:#f3f3f7;--accent:#5b4bdb;--warn:#b3261e}
+@media (prefers-color-scheme:dark){:root{--bg:#15151a;--fg:#e8e8ee;--muted:#9a9aab;--line:#2c2c36;--card:#1d1d24;--code:#23232c;--accent:#9d93ff}}
+body{margin:0 auto;max-width:60rem;padding:1rem 1.2rem 4rem;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,sans-serif}
+h1{font-size:1.4rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;color:var(--muted);font-size:.9rem}
+dd{margin:0;word-break:break-all}section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:.5rem .9rem;margin:.6rem 0}
+section.user{border-left:4px solid #0b6bcb}.who{font-size:.8rem;font-weight:700;color:var(--muted);text-transform:uppercase}
+.text{white-space:pre-wrap;word-break:break-word}pre{background:var(--code);padding:.5rem .7rem;border-radius:6px;overflow:auto;white-space:pre-wrap;word-break:break-word;font:13px/1.45 ui-monospace,Menlo,monospace}
+details{margin:.3rem 0}summary{cursor:pointer;color:var(--muted)}.tool{border:1px solid var(--line);border-radius:8px;padding:.3rem .6rem;margin:.4rem 0}
+.tool>b{font-family:ui-monospace,Menlo,monospace;font-size:.9rem}.error>summary{color:var(--warn)}.divider{text-align:center;color:var(--muted);border-top:1px dashed var(--line);margin:1rem 0;padding-top:.4rem}
+.add{color:#1f8a4c}.del{color:var(--warn)}img{max-width:100%;border:1px solid var(--line);border-radius:6px}.notice{color:var(--muted);font-style:italic}
+"""
+# Even if something slipped past escaping, the file can run nothing and fetch nothing.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def html_document(session: dict, lines: Iterable[bytes]) -> Iterator[str]:
+    title = session.get("agent_description") or session.get("title") or session["id"]
+    yield (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+           f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+           f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+           f"<title>{_e(title)}</title><style>{CSS}</style></head><body>\n<h1>{_e(title)}</h1>\n<dl>")
+    for key, value in _facts(session):
+        yield f"<dt>{_e(key)}</dt><dd>{_e(value)}</dd>"
+    yield "</dl>\n"
+    for turn in turns(lines):
+        if turn.role == "divider":
+            for p in turn.parts:
+                yield (f'<div class="divider">{_e(p.text)}</div>\n' if p.kind == "text" else
+                       f'<details><summary>What was carried over</summary><div class="text">{_e(p.text)}</div></details>\n')
+            continue
+        who = "User" if turn.role == "user" else f"Assistant{f' · {turn.model}' if turn.model else ''}"
+        yield f'<section class="{turn.role}"><div class="who">{_e(who)}{f" · {_e(turn.ts)}" if turn.ts else ""}</div>\n'
+        for p in turn.parts:
+            yield _html_part(p) + "\n"
+        yield "</section>\n"
+    yield "<p class=\"notice\">Exported by zergd.</p></body></html>\n"
+
+
+def _html_part(p: Part) -> str:
+    if p.kind == "text":
+        return f'<div class="text">{_e(p.text.strip())}</div>'
+    if p.kind == "thinking":
+        return f'<details><summary>Thinking</summary><div class="text">{_e(p.text.strip())}</div></details>'
+    if p.kind in ("context", "notice"):
+        return f'<div class="text notice">{_e(p.text.strip())}</div>'
+    if p.kind == "image":
+        return f'<img alt="image from the transcript" src="data:{p.image[0]};base64,{_e(p.image[1])}">'
+    head, body, lang = tool_view(p.tool)
+    out = [f'<div class="tool"><b>{_e(head)}</b>']
+    if body:
+        out.append(f"<pre>{_diff_html(body) if lang == 'diff' else _e(body)}</pre>")
+    if p.tool.result is not None:
+        n = len(p.tool.result.splitlines())
+        out.append(f'<details class="{"error" if p.tool.error else "result"}"><summary>{"Error" if p.tool.error else "Result"}'
+                   f" ({n} line{'s' if n != 1 else ''})</summary><pre>{_e(p.tool.result)}</pre></details>")
+    out.extend(f'<img alt="image from the tool" src="data:{m};base64,{_e(d)}">' for m, d in p.tool.images)
+    out.append("</div>")
+    return "".join(out)
+
+
+def _diff_html(diff: str) -> str:
+    def one(line: str) -> str:
+        cls = "add" if line.startswith("+") else "del" if line.startswith("-") else ""
+        return f'<span class="{cls}">{_e(line)}</span>' if cls else _e(line)
+    return "\n".join(one(line) for line in diff.splitlines())

@@ -1,0 +1,221 @@
+// One tool call, rendered by what it does: the command and its output for a
+// shell, a diff for an edit, the file for Write and Read, a checklist for
+// TodoWrite, the subagent for Task.  The call's result is put inside the same
+// element (data-tool-use-id) when it arrives, however many lines later.
+
+import { h, plural } from "./dom.js";
+import { highlight, langOf } from "./highlight.js";
+import { markdown } from "./markdown.js";
+
+const FOLD_LINES = 12; // longer outputs show this many lines and a button for the rest
+const SHELLS = new Set(["Bash", "shell", "exec_command", "local_shell_call", "container.exec", "BashOutput"]);
+const SUBAGENT_TOOLS = new Set(["Task", "Agent"]);
+
+export function toolElement(name, id, input, ctx) {
+  const el = h("div", { class: "tool", "data-tool-use-id": id || null, "data-tool": name });
+  const renderer = RENDERERS[name] || (SHELLS.has(name) ? shell : null) || (name === "apply_patch" ? applyPatch : keyValues);
+  const { head, body } = renderer(input, name, ctx, el);
+  el.append(h("div", { class: "tool-head" }, h("span", { class: "tool-name" }, name), head || null));
+  if (body) el.append(body);
+  if (SUBAGENT_TOOLS.has(name) && input && typeof input === "object") {
+    const child = ctx.findSubagent?.(input);
+    if (child) el.append(subagentLink(child, ctx));
+  }
+  return el;
+}
+
+// The result of a call: output (folded when long), images, error marked.
+export function attachResult(el, { text, images = [], isError = false, anchor = null, lineno = null, agentId = null }, ctx) {
+  const name = el.dataset.tool || "";
+  const result = h("div", { class: `tool-result${isError ? " error" : ""}`, id: anchor, "data-lineno": lineno ?? null });
+  if (isError) result.append(h("div", { class: "result-label" }, "Error"));
+  const lang = name === "Read" ? langOf(el.dataset.path) : null;
+  const shown = name === "Read" ? stripLineNumbers(text) : text;
+  // A subagent answers in Markdown; everything else is output.
+  if (shown) result.append(SUBAGENT_TOOLS.has(name) ? foldedMarkdown(shown) : folded(stripAnsi(shown), lang));
+  for (const img of images) result.append(img);
+  if (!shown && !images.length) result.append(h("div", { class: "muted" }, "(no output)"));
+  el.append(result);
+  if (agentId && !el.querySelector(".subagent-link")) {
+    const child = ctx.subagentByAgentId?.(agentId);
+    if (child) el.append(subagentLink(child, ctx));
+  }
+  return result;
+}
+
+// Text in a <pre>, showing the first FOLD_LINES lines and a button for the rest.
+export function folded(text, lang = null, cls = "output") {
+  const lines = text.split("\n");
+  if (lines.length && lines.at(-1) === "") lines.pop();
+  const long = lines.length > FOLD_LINES + 3;
+  const pre = h("pre", { class: cls }, highlight(long ? lines.slice(0, FOLD_LINES).join("\n") : lines.join("\n"), lang));
+  if (!long) return pre;
+  const more = h("button", { type: "button", class: "expand" }, `Show all ${plural(lines.length, "line")}`);
+  more.addEventListener("click", () => {
+    pre.replaceChildren(highlight(lines.join("\n"), lang));
+    more.remove();
+  });
+  return h("div", { class: "fold-output" }, pre, more);
+}
+
+// Markdown cut to a few screens' height, with a button for the rest.
+function foldedMarkdown(text) {
+  const md = markdown(text);
+  if (text.split("\n").length <= FOLD_LINES * 2) return md;
+  md.classList.add("clamped");
+  const more = h("button", { type: "button", class: "expand" }, `Show all ${plural(text.split("\n").length, "line")}`);
+  more.addEventListener("click", () => {
+    md.classList.remove("clamped");
+    more.remove();
+  });
+  return h("div", { class: "fold-output" }, md, more);
+}
+
+const RENDERERS = {
+  Edit: edit,
+  MultiEdit: edit,
+  Write: write,
+  Read: read,
+  NotebookEdit: write,
+  TodoWrite: todos,
+  Task: task,
+  Agent: task,
+  WebFetch: (input) => ({ head: link(input?.url), body: input?.prompt ? h("div", { class: "tool-note" }, input.prompt) : null }),
+  WebSearch: (input) => ({ head: h("span", { class: "tool-arg" }, `“${input?.query ?? ""}”`) }),
+  web_search: (input) => ({ head: h("span", { class: "tool-arg" }, `“${input?.query ?? ""}”`) }),
+  web_search_call: (input) => ({ head: h("span", { class: "tool-arg" }, `“${input?.query ?? input?.action?.query ?? ""}”`) }),
+  Grep: (input) => ({ head: h("code", { class: "tool-arg" }, `${input?.pattern ?? ""}${input?.path ? "  in " + input.path : ""}`) }),
+  Glob: (input) => ({ head: h("code", { class: "tool-arg" }, `${input?.pattern ?? ""}${input?.path ? "  in " + input.path : ""}`) }),
+};
+
+function shell(input) {
+  let cmd = input && typeof input === "object" ? input.command ?? input.cmd : input;
+  if (Array.isArray(cmd)) cmd = (cmd[0] === "bash" && /^-l?c$/.test(cmd[1]) ? cmd.slice(2) : cmd).join(" ");
+  cmd = String(cmd ?? "");
+  const first = cmd.split("\n")[0];
+  const multi = cmd.includes("\n");
+  return {
+    head: h("span", { class: "tool-arg" }, input?.description ? h("span", { class: "tool-note" }, input.description) : null),
+    body: h("pre", { class: "command" }, highlight(multi ? cmd : `$ ${first}`, "sh")),
+  };
+}
+
+function edit(input, name, ctx, el) {
+  const path = input?.file_path || input?.notebook_path || "";
+  el.dataset.path = path;
+  const edits = name === "MultiEdit" && Array.isArray(input?.edits) ? input.edits : [input || {}];
+  const body = h("div", { class: "diffs" }, edits.map((e) => diff(String(e?.old_string ?? ""), String(e?.new_string ?? ""))));
+  return { head: h("code", { class: "tool-arg path" }, path), body };
+}
+
+function write(input, name, ctx, el) {
+  const path = input?.file_path || input?.notebook_path || "";
+  el.dataset.path = path;
+  const content = String(input?.content ?? input?.new_source ?? "");
+  return { head: h("code", { class: "tool-arg path" }, path), body: folded(content, langOf(path), "code") };
+}
+
+function read(input, name, ctx, el) {
+  const path = input?.file_path || input?.path || "";
+  el.dataset.path = path;
+  const range = input?.offset || input?.limit ? ` (lines ${input.offset || 1}${input.limit ? "–" + ((input.offset || 1) + input.limit - 1) : "+"})` : "";
+  return { head: h("code", { class: "tool-arg path" }, path + range) };
+}
+
+function todos(input) {
+  const items = Array.isArray(input?.todos) ? input.todos : [];
+  const mark = { completed: "☑", in_progress: "◐", pending: "☐" };
+  return {
+    head: h("span", { class: "tool-note" }, `${items.filter((t) => t?.status === "completed").length} of ${items.length} done`),
+    body: h("ul", { class: "todos" }, items.map((t) =>
+      h("li", { class: `todo ${t?.status || ""}`, "data-status": t?.status || "" }, h("span", { class: "check", "aria-hidden": "true" }, mark[t?.status] || "☐"), " ", String(t?.content ?? t?.activeForm ?? "")))),
+  };
+}
+
+function task(input) {
+  const body = h("details", { class: "fold prompt" }, h("summary", {}, "Prompt"));
+  body.addEventListener("toggle", () => {
+    if (body.open && !body.dataset.built) {
+      body.dataset.built = "1";
+      body.append(markdown(String(input?.prompt ?? "")));
+    }
+  }, { once: false });
+  return {
+    head: h("span", { class: "tool-arg" }, input?.description || "", input?.subagent_type ? h("span", { class: "badge" }, input.subagent_type) : null),
+    body: input?.prompt ? body : null,
+  };
+}
+
+function applyPatch(input) {
+  const text = typeof input === "string" ? input : String(input?.input ?? input?.patch ?? JSON.stringify(input));
+  const files = [...text.matchAll(/^\*\*\* (?:Update|Add|Delete) File: (.+)$/gm)].map((m) => m[1]);
+  return { head: h("code", { class: "tool-arg path" }, files.join(", ")), body: h("pre", { class: "diff" }, text.split("\n").map(diffLine)) };
+}
+
+// Any other tool: its input as a compact key/value list.
+function keyValues(input) {
+  if (input === null || input === undefined || input === "") return { head: null };
+  if (typeof input !== "object") return { head: null, body: h("pre", { class: "code" }, String(input)) };
+  const entries = Object.entries(input);
+  if (!entries.length) return { head: null };
+  return {
+    head: null,
+    body: h("dl", { class: "kv" }, entries.map(([k, v]) => [
+      h("dt", {}, k),
+      h("dd", {}, typeof v === "string" ? (v.includes("\n") ? folded(v, null, "code") : v) : h("code", {}, JSON.stringify(v))),
+    ])),
+  };
+}
+
+// A line diff of one edit: unchanged lines at either end are kept as context.
+export function diff(before, after) {
+  const a = before.split("\n");
+  const b = after.split("\n");
+  let start = 0;
+  while (start < a.length && start < b.length && a[start] === b[start]) start++;
+  let end = 0;
+  while (end < a.length - start && end < b.length - start && a[a.length - 1 - end] === b[b.length - 1 - end]) end++;
+  const ctxBefore = a.slice(Math.max(0, start - 2), start);
+  const ctxAfter = a.slice(a.length - end, a.length - end + 2);
+  const lines = [
+    ...ctxBefore.map((l) => " " + l),
+    ...a.slice(start, a.length - end).map((l) => "-" + l),
+    ...b.slice(start, b.length - end).map((l) => "+" + l),
+    ...ctxAfter.map((l) => " " + l),
+  ];
+  return h("pre", { class: "diff" }, lines.map(diffLine));
+}
+
+function diffLine(line) {
+  const cls = line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "";
+  return h("span", { class: cls ? `dl ${cls}` : "dl" }, line + "\n");
+}
+
+function link(url) {
+  if (!url) return null;
+  return h("a", { class: "tool-arg", href: String(url), rel: "noopener noreferrer nofollow", target: "_blank" }, String(url));
+}
+
+function subagentLink(child, ctx) {
+  const href = `/s/${encodeURIComponent(child.id)}`;
+  const inline = h("details", { class: "fold subagent-inline" }, h("summary", {}, `Show the subagent's ${plural(child.lines, "line")} here`));
+  inline.addEventListener("toggle", () => {
+    if (inline.open && !inline.dataset.built) {
+      inline.dataset.built = "1";
+      ctx.inlineSession?.(child.id, inline);
+    }
+  });
+  return h("div", { class: "subagent" },
+    h("a", { class: "subagent-link", href, "data-nav": "" }, `Open subagent transcript: ${child.agent_description || child.title || child.id}`),
+    inline);
+}
+
+function stripLineNumbers(text) {
+  // Read results number every line as "     1→"; the numbers are noise here.
+  if (!/^\s*\d+→/.test(text)) return text;
+  return text.split("\n").map((l) => l.replace(/^\s*\d+→/, "")).join("\n");
+}
+
+export function stripAnsi(text) {
+  return String(text).replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
+}
