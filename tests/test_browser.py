@@ -3,6 +3,7 @@ against the real daemon.  Screenshots go to tests/artifacts/."""
 
 import json
 import re
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -107,35 +108,71 @@ def test_search_finds_phrase_and_opens_the_message(server, page):
     target = page.locator(f"#{anchor}")
     expect(target).to_be_visible()
     expect(target).to_have_class(re.compile("target"))
-    expect(target).to_contain_text("lichess")
+    expect(target).to_have_attribute("aria-current", "true")
+    expect(target.locator("mark").first).to_have_text(re.compile("^lichess$", re.I))
 
 
 def test_session_view(server, page):
     page.goto(server + "/s/cb2e607c-c758-415a-8b45-c49e4631906a")
     expect(page.locator("h1")).to_contain_text("How can I make this possible to install as a library")
-    expect(page.get_by_role("link", name="Download JSONL")).to_have_attribute("href", "/api/sessions/cb2e607c-c758-415a-8b45-c49e4631906a/export")
+    base = "/api/sessions/cb2e607c-c758-415a-8b45-c49e4631906a/export"
+    expect(page.get_by_role("link", name="Download JSONL")).to_have_attribute("href", base)
+    expect(page.get_by_role("link", name="Markdown")).to_have_attribute("href", base + "?format=md")
+    expect(page.get_by_role("link", name="HTML")).to_have_attribute("href", base + "?format=html")
     stray = "[...document.querySelector('main').childNodes].filter(n => n.nodeType === 3 && n.textContent.trim()).length"
     assert page.evaluate(stray) == 0
+    # One element per turn, not per line: 348 lines, a handful of turns on the first page.
+    expect(page.locator(".turn").first).to_be_visible()
+    assert page.locator(".turn").count() < page.locator(".ln, .tool-result").count() / 3
+    # A call and its result share one element.
+    calls = page.locator(".tool[data-tool-use-id]:not(.orphan)")
+    assert calls.count() > 5
+    assert page.locator(".tool[data-tool-use-id]:not(.orphan):not(:has(.tool-result))").count() <= 1  # the last may still wait
     thinking = page.locator("details.thinking").first
     expect(thinking).not_to_have_attribute("open", "")
     thinking.locator("summary").click()
     expect(thinking.locator(".md")).to_be_visible()
-    # The Task call links to the subagent it started.
-    task = page.locator("details.tool", has_text="Task").first
-    task.locator("summary").click()
+    # The Task call links to the subagent it started, in plain sight.
+    task = page.locator(".tool[data-tool=Task]").first
+    expect(task).to_contain_text("Explore project structure for packaging")
     link = task.locator("a.subagent-link")
     expect(link).to_be_visible()
+    # ... and can show it inline.
+    task.locator("details.subagent-inline summary").click()
+    expect(task.locator(".transcript.inline .turn").first).to_be_visible()
     link.click()
     expect(page).to_have_url(re.compile(f"/s/{agent('agent-ea02459f')}$"))
     expect(page.get_by_role("link", name="↑ parent session")).to_be_visible()
     # 2.1.2+ layout: the sidecar's description ties the Agent call to its transcript.
     page.goto(server + "/s/ef958aa1-0e93-49f0-bb71-150f63befcd1")
-    call = page.locator("details.tool", has_text="Research Claude Code plan mode").first
-    call.locator("summary").click()
+    call = page.locator(".tool[data-tool=Agent]", has_text="Research Claude Code plan mode").first
     expect(call.locator("a.subagent-link")).to_have_attribute("href", f"/s/{agent('agent-a4ca7529859c158c2')}")
     call.locator("a.subagent-link").click()
     expect(page.locator("h1")).to_have_text("Research Claude Code plan mode")
     expect(page.locator(".session-head .badge")).to_contain_text("subagent · general-purpose")
+    assert page.errors == []
+
+
+def test_branches_show_the_latest_path_and_open_the_others(server, page):
+    page.goto(server + "/s/03eb5929-52b3-4b13-ada3-b93ae35806b8")
+    fork = page.locator(".divider.fork")
+    expect(fork).to_contain_text("showing branch 2 of 2, the latest")
+    newer, older = "I actually don't like much this idea", "I very much like this idea, and I used it already"
+    expect(page.locator(".turn-user", has_text=newer)).to_be_visible()
+    expect(page.locator(".turn-user", has_text=older)).to_have_count(0)
+    fork.get_by_role("link", name=re.compile("Open branch 1")).click()
+    expect(page).to_have_url(re.compile(r"branch=\d+"))
+    expect(page.locator(".turn-user", has_text=older)).to_be_visible()
+    expect(page.locator(".turn-user", has_text=newer)).to_have_count(0)
+    expect(page.locator(".divider.fork")).to_contain_text("showing branch 1 of 2")
+    page.go_back()
+    expect(page.locator(".turn-user", has_text=newer)).to_be_visible()
+    # Where the bash input re-parents to an earlier line, nothing is a fork.
+    page.goto(server + "/s/71c9afe9-d9cc-4583-86b3-e62ba682b83a")
+    expect(page.locator(".turn").first).to_be_visible()
+    expect(page.locator(".divider.fork")).to_have_count(0)
+    expect(page.locator(".turn-user", has_text="Please have a look at this patch diff")).to_be_visible()
+    assert page.errors == []
 
 
 def test_compaction_and_images(server, page):
@@ -156,7 +193,7 @@ def test_live_append_appears_without_reload(server, page, corpus):
     sid = "01131ba6-a26e-449d-8862-cc913608c7c2"
     path = corpus.claude_dir / "projects/-Users-nicksol-Desktop-agentic-wallet" / f"{sid}.jsonl"
     page.goto(server + f"/s/{sid}")
-    expect(page.locator(".line:not(.meta)").first).to_be_visible()
+    expect(page.locator(".turn").first).to_be_visible()
     expect(page.locator("#live-dot.on")).to_be_attached()
     with open(path, "ab") as f:
         f.write(b'{"type":"user","uuid":"live-1","timestamp":"2026-11-22T10:00:00Z","message":{"role":"user","content":"a wild quokka appears live"}}\n')
@@ -179,6 +216,12 @@ HOSTILE = [
         {"type": "thinking", "thinking": "<iframe src=\"javascript:alert('frame')\"></iframe>"},
         {"type": "tool_use", "id": "t1", "name": "<b onmouseover=alert(4)>Bash</b>", "input": {"command": "<script>alert('input')</script>"}},
         {"type": "image", "source": {"type": "base64", "media_type": "text/html", "data": "PHNjcmlwdD5hbGVydCgnaW1nJyk8L3NjcmlwdD4="}},
+        {"type": "tool_use", "id": "t2", "name": "WebFetch", "input": {"url": "javascript:window.__pwned=1;alert('fetch')", "prompt": "<img src=x onerror=alert(5)>"}},
+        {"type": "tool_use", "id": "t3", "name": "Edit", "input": {"file_path": "<img src=x onerror=alert(6)>.js", "old_string": "<script>alert(7)</script>", "new_string": "<b onclick=alert(8)>x</b>"}},
+        {"type": "tool_use", "id": "t4", "name": "TodoWrite", "input": {"todos": [{"content": "<img src=x onerror=alert(9)>", "status": "<script>"}]}},
+        {"type": "tool_use", "id": "t5", "name": "Task", "input": {"description": "<img src=x onerror=alert(10)>", "prompt": "[x](javascript:alert(11))", "subagent_type": "<svg onload=alert(12)>"}},
+        {"type": "tool_use", "id": "t6", "name": "Write", "input": {"file_path": "x.html", "content": "<script>alert(13)</script>"}},
+        {"type": "tool_use", "id": "t7", "name": "<script>alert(14)</script>", "input": {"<img src=x onerror=alert(15)>": "<iframe src=javascript:alert(16)>"}},
     ]}},
     {"type": "user", "uuid": "h3", "timestamp": "2026-11-01T10:00:02Z", "message": {"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "t1", "content": "<svg onload=alert('svg')></svg><style>body{display:none}</style>"}]}},
@@ -193,11 +236,13 @@ def test_hostile_transcript_renders_inert(sample, monkeypatch, page):
     path.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in HOSTILE) + b"<script>alert('raw')</script>\n")
     url = start_daemon(sample, monkeypatch)
     try:
-        for target in (url + "/s/evil-session?meta=1", url + "/?q=pwned", url + "/?q=script", url + "/"):
+        for target in (url + "/s/evil-session?meta=1", url + "/s/evil-session?q=script#g1-0", url + "/?q=pwned", url + "/?q=script", url + "/"):
             page.goto(target)
             page.wait_for_load_state("networkidle")
             for summary in page.locator("details > summary").all():
                 summary.click()
+            for button in page.locator("button.expand").all():
+                button.click()
             page.wait_for_timeout(200)
             assert page.dialogs == [], (target, page.dialogs)
             assert page.evaluate("window.__pwned") is None
@@ -205,6 +250,19 @@ def test_hostile_transcript_renders_inert(sample, monkeypatch, page):
             assert page.evaluate("[...document.querySelectorAll('main *')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length") == 0
             assert page.evaluate("[...document.querySelectorAll('main a')].filter(a => !/^(https?:|mailto:|\\/|#)/.test(a.getAttribute('href') || '/')).length") == 0
             assert page.evaluate("[...document.querySelectorAll('main img')].filter(i => !i.src.startsWith('data:image/png') && !i.src.startsWith('data:image/jpeg')).length") == 0
+        # The HTML export: the same content, escaped, under a CSP that runs nothing.
+        with urllib.request.urlopen(url + "/api/sessions/evil-session/export?format=html") as resp:
+            exported = resp.read().decode()
+        assert "Content-Security-Policy" in exported
+        page.set_content(exported)
+        for summary in page.locator("details > summary").all():
+            summary.click()
+        page.wait_for_timeout(200)
+        assert page.dialogs == [] and page.evaluate("window.__pwned") is None
+        assert page.evaluate("document.querySelectorAll('script, iframe, svg, object, embed').length") == 0
+        assert page.evaluate("[...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length") == 0
+        assert page.evaluate("document.querySelectorAll('a[href]').length") == 0
+        expect(page.locator("body")).to_contain_text("<script>window.__pwned=1;alert('script')</script> hello")
         page.goto(url + "/s/evil-session")
         expect(page.locator("main")).to_contain_text("<script>window.__pwned=1;alert('script')</script> hello")
         expect(page.locator("main")).to_contain_text("Click [here](javascript:window.__pwned=1;alert('link'))")
@@ -222,15 +280,25 @@ def test_empty_state_says_what_is_watched(empty_server, page, settings):
 
 def test_narrow_screen(sample_server, browser):
     server = sample_server
-    context = browser.new_context(viewport={"width": 375, "height": 800}, is_mobile=True)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     pg = context.new_page()
     try:
-        for path in ("/", "/s/5f0c6a8e-1d2b-4c3d-9e4f-0a1b2c3d4e5f"):
-            pg.goto(server + path)
-            expect(pg.locator("main .card, main .line:not(.meta)").first).to_be_visible()
-            assert pg.evaluate("document.documentElement.scrollWidth") <= 376
+        pg.goto(server + "/")
+        expect(pg.locator("main .card").first).to_be_visible()
+        # The filters fold behind one button.
+        expect(pg.locator("select[name=project]")).to_be_hidden()
+        pg.get_by_role("button", name="Filters").click()
+        expect(pg.locator("select[name=project]")).to_be_visible()
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 391
+        for sid in (SAMPLE, TOOLS):
+            pg.goto(server + f"/s/{sid}")
+            expect(pg.locator(".turn").first).to_be_visible()
+            assert pg.evaluate("document.documentElement.scrollWidth") <= 391
+            # The content uses the width: turns span nearly all of it.
+            assert pg.evaluate("document.querySelector('.turn').getBoundingClientRect().width") > 360
         ARTIFACTS.mkdir(exist_ok=True)
-        pg.screenshot(path=str(ARTIFACTS / "narrow.png"), full_page=False)
+        pg.screenshot(path=str(ARTIFACTS / "session-390.png"), full_page=False)
+        pg.screenshot(path=str(ARTIFACTS / "session-390-full.png"), full_page=True)
     finally:
         context.close()
 
@@ -267,7 +335,7 @@ def test_chat_page_streams_answers_with_citations(corpus, monkeypatch, page):
             expect(citation).to_have_attribute("href", re.compile(r"^/s/019aad50-a7e6-7422-b7a8-0b384290624f#g1-\d+$"))
             citation.click()
             expect(page).to_have_url(re.compile(r"/s/019aad50-a7e6-7422-b7a8-0b384290624f#g1-\d+$"))
-            expect(page.locator(".line.target")).to_contain_text("lichess")
+            expect(page.locator(".target")).to_contain_text("lichess")
             assert page.errors == [] and page.dialogs == []
         finally:
             zergd("stop")
@@ -301,6 +369,7 @@ def test_banner_shows_files_set_aside_and_deleted_sources_say_when(settings, mon
 # --- on the project's own fixtures (any clone) ---------------------------------
 
 SAMPLE = "5f0c6a8e-1d2b-4c3d-9e4f-0a1b2c3d4e5f"
+TOOLS = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 
 def test_sample_list_search_and_message(sample_server, page):
@@ -313,36 +382,213 @@ def test_sample_list_search_and_message(sample_server, page):
     first = page.locator("a.hit").first
     expect(first.locator("mark").first).to_have_text(re.compile("walrus", re.I))
     first.click()
-    expect(page.locator(".line.target")).to_contain_text("walrus")
+    expect(page).to_have_url(re.compile(r"\?q=walrus(\+|%20)test#g1-\d+$"))
+    current = page.locator("[aria-current=true]")
+    expect(current).to_have_count(1)
+    expect(current).to_have_class(re.compile("target"))
+    expect(current.locator("mark").first).to_have_text(re.compile("^walrus$", re.I))
+    # n and N step through this session's hits.
+    counter = page.locator(".hit-nav")
+    expect(counter).to_contain_text(re.compile(r"\d of 3 hits"))
+    k = int(re.search(r"(\d) of 3", counter.inner_text()).group(1))
+    first_id = current.get_attribute("id")
+    page.keyboard.press("n")
+    expect(counter).to_contain_text(f"{k % 3 + 1} of 3 hits")
+    expect(page.locator("[aria-current=true]")).not_to_have_attribute("id", first_id)
+    expect(page.locator("[aria-current=true] mark").first).to_be_visible()
+    page.keyboard.press("N")
+    expect(page.locator("[aria-current=true]")).to_have_attribute("id", first_id)
     assert page.errors == []
 
 
+def test_search_marks_accents_and_emoji_folded(sample_server, page):
+    page.goto(sample_server + "/?q=cafe")
+    hit = page.locator("a.hit").first
+    expect(hit).to_contain_text("café")
+    hit.click()
+    expect(page.locator("[aria-current=true] mark").first).to_have_text("café")
+    page.goto(sample_server + "/?q=%F0%9F%A6%AB")  # 🦫
+    expect(page.locator("a.hit").first).to_contain_text("Tour the tools")
+
+
 def test_sample_session_view(sample_server, page):
-    page.goto(sample_server + f"/s/{SAMPLE}?meta=1")
+    page.goto(sample_server + f"/s/{SAMPLE}")
     expect(page.locator("h1")).to_have_text("Login form validation")
     expect(page.get_by_role("link", name="Download JSONL")).to_have_attribute("href", f"/api/sessions/{SAMPLE}/export")
+    head = page.locator(".session-head")
+    expect(head).to_contain_text("/home/dev/webapp")
+    expect(head).to_contain_text("feature/login")
+    expect(head.locator(".token-total")).to_contain_text("tokens")
+    expect(head.locator(".source-path")).to_contain_text(f"-home-dev-webapp/{SAMPLE}.jsonl")
+    expect(head.get_by_role("button", name="Copy resume command")).to_have_attribute(
+        "data-command", f"cd /home/dev/webapp && claude --resume {SAMPLE}")
+    # The Bash call and its output in one element.
+    bash = page.locator('[data-tool-use-id="toolu_bash1"]')
+    expect(bash.locator(".tool-name")).to_have_text("Bash")
+    expect(bash.locator("pre.command")).to_have_text("$ npm test -- login")
+    expect(bash.locator(".tool-result")).to_contain_text("expected pelican error")
+    # An edit is a diff; its failure is marked as an error.
+    edit = page.locator('[data-tool-use-id="toolu_edit1"]')
+    expect(edit.locator(".dl.del")).to_contain_text("if (!email) return")
+    expect(edit.locator(".dl.add")).to_contain_text("setError('pelican')")
+    expect(edit.locator(".tool-result.error")).to_contain_text("String to replace not found")
+    # TodoWrite is a checklist.
+    todo = page.locator('[data-tool-use-id="toolu_todo1"]')
+    expect(todo.locator("li[data-status=in_progress]")).to_contain_text("Write walrus test")
+    expect(todo.locator("li[data-status=pending]")).to_contain_text("Run suite")
+    # The model is said once; tokens sit quietly under each call.
+    expect(page.locator(".context-change .model")).to_have_count(1)
+    expect(page.locator(".tokens").first).to_contain_text("cache read")
     thinking = page.locator("details.thinking").first
     expect(thinking).not_to_have_attribute("open", "")
-    expect(page.locator(".compaction").first).to_be_visible()
-    img = page.locator("img.shot").first
-    expect(img).to_be_visible()
-    assert img.get_attribute("src").startswith("data:image/png;base64,")
-    task = page.locator("details.tool", has_text="Find validation helpers").first
-    task.locator("summary").click()
+    expect(page.locator(".divider.compaction").first).to_be_visible()
+    expect(page.locator("img.shot").first).to_be_visible()
+    assert page.locator("img.shot").first.get_attribute("src").startswith("data:image/png;base64,")
+    # Bookkeeping is hidden, an unknown type is shown raw, a malformed line as text.
+    expect(page.locator(".ln.meta").first).to_be_hidden()
+    expect(page.locator(".ln.unknown")).to_contain_text("hologram-sync line")
+    expect(page.locator(".ln.raw-line")).to_contain_text("this line is not JSON")
+    page.get_by_role("link", name="Show bookkeeping").click()
+    expect(page).to_have_url(re.compile(r"meta=1"))
+    meta = page.locator(".ln.meta")
+    expect(meta.first).to_be_visible()
+    expect(page.locator(".ln.meta", has_text="queue: enqueue")).to_be_visible()
+    expect(page.locator(".ln.meta", has_text="turn took 21.0 s")).to_be_visible()
+    expect(page.locator(".ln.meta", has_text="stop hooks")).to_be_visible()
+    # The subagent: a visible link from the Task call (found by its agentId).
+    task = page.locator('[data-tool-use-id="toolu_task1"]')
+    expect(task).to_contain_text("Find validation helpers")
     task.locator("a.subagent-link").click()
     expect(page.locator("h1")).to_have_text("Find validation helpers")
     expect(page.locator(".session-head .badge")).to_contain_text("subagent · Explore")
     assert page.errors == []
 
 
-def test_sample_live_append(sample_server, page, sample):
-    path = sample.claude_dir / "projects" / "-home-dev-webapp" / f"{SAMPLE}.jsonl"
+def test_tool_renderers_and_rare_lines(sample_server, page):
+    page.goto(sample_server + f"/s/{TOOLS}")
+    expect(page.locator(".turn-user").first).to_contain_text("/review the parser")
+    write = page.locator('[data-tool-use-id="tu_write"]')
+    expect(write.locator(".path")).to_have_text("/home/dev/tools/app.py")
+    expect(write.locator(".tok-keyword").first).to_have_text("def")  # highlighted as Python
+    read = page.locator('[data-tool-use-id="tu_read"]')
+    expect(read.locator(".tool-result")).to_contain_text("return 'ocelot'")
+    expect(read.locator(".tool-result")).not_to_contain_text("1→")
+    expect(page.locator('[data-tool-use-id="tu_multi"] .dl.add')).to_contain_text("margay")
+    fetch = page.locator('[data-tool-use-id="tu_fetch"]')
+    expect(fetch.get_by_role("link", name="https://example.org/docs")).to_have_attribute("rel", "noopener noreferrer nofollow")
+    expect(page.locator('[data-tool-use-id="tu_search"]')).to_contain_text("“margay habitat”")
+    mcp = page.locator('[data-tool-use-id="tu_mcp"]')
+    expect(mcp.locator("dl.kv dt")).to_have_text(["title", "labels", "priority"])
+    expect(mcp.locator(".tool-result")).to_contain_text("Created issue #42")
+    # Long output: 12 lines, then a button for all 40.
+    build = page.locator('[data-tool-use-id="tu_build"]')
+    expect(build.locator(".tool-result pre")).not_to_contain_text("line 40 of the build log")
+    build.get_by_role("button", name="Show all 40 lines").click()
+    expect(build.locator(".tool-result pre")).to_contain_text("line 40 of the build log")
+    # Bash mode: the command and its output.
+    expect(page.locator(".turn-user pre.command", has_text="! git status")).to_be_visible()
+    expect(page.get_by_text("nothing to commit")).to_be_visible()
+    # Bookkeeping said in words once shown.
+    page.goto(sample_server + f"/s/{TOOLS}?meta=1")
+    expect(page.locator(".ln.meta", has_text="API error 529")).to_be_visible()
+    expect(page.locator(".ln.meta", has_text="micro-compaction · 12,000 tokens saved")).to_be_visible()
+    expect(page.locator(".ln.meta", has_text="teleported from")).to_be_attached()
+    assert page.locator(".ln.unknown").count() == 0
+    assert page.errors == []
+
+
+def test_keyboard_turns_and_shortcuts(sample_server, page):
+    page.goto(sample_server + f"/s/{TOOLS}")
+    expect(page.locator(".turn").first).to_be_visible()
+    page.keyboard.press("j")
+    turns = page.locator(".turn")
+    expect(turns.nth(0)).to_have_class(re.compile("focused"))
+    page.keyboard.press("j")
+    expect(turns.nth(1)).to_have_class(re.compile("focused"))
+    expect(turns.nth(1)).to_be_focused()
+    page.keyboard.press("k")
+    expect(turns.nth(0)).to_have_class(re.compile("focused"))
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Keyboard shortcuts")
+    expect(dialog).to_contain_text("next / previous turn")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.keyboard.press("/")
+    expect(page.locator("#search")).to_be_focused()
+
+
+def test_fork_in_the_fixture(sample_server, page):
+    page.goto(sample_server + f"/s/{TOOLS}")
+    expect(page.locator(".divider.fork")).to_contain_text("branch 2 of 2")
+    expect(page.get_by_text("Renamed to jaguarundi.")).to_be_visible()
+    expect(page.get_by_text("Renamed to serval.")).to_have_count(0)
+    # A link to a line on the other branch opens that branch.
+    hit = json.loads(zerg("search", "serval", "--json").stdout)
+    line = next(h for h in hit if h["session_id"] == TOOLS and h["role"] == "assistant")
+    page.goto(sample_server + f"/s/{TOOLS}#g{line['generation']}-{line['offset']}")
+    expect(page.get_by_text("Renamed to serval.")).to_be_visible()
+    expect(page.locator(".divider.fork")).to_contain_text("branch 1 of 2")
+
+
+def test_errors_name_what_failed_and_retry(sample_server, page):
+    page.goto(sample_server + "/s/no-such-session")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Could not load this session")
+    expect(alert).to_contain_text("404")
+    expect(alert).to_contain_text("no session 'no-such-session'")
+    # A request that fails once: Retry loads the page.
+    failed = []
+
+    def flaky(route):
+        if not failed:
+            failed.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(f"**/api/sessions/{SAMPLE}", flaky)
     page.goto(sample_server + f"/s/{SAMPLE}")
-    expect(page.locator(".line:not(.meta)").first).to_be_visible()
-    expect(page.locator("#live-dot.on")).to_be_attached()
-    with open(path, "ab") as f:
-        f.write(b'{"type":"user","uuid":"live-1","timestamp":"2026-11-22T10:00:00Z","message":{"role":"user","content":"a wild narwhal appears live"}}\n')
-    expect(page.get_by_text("a wild narwhal appears live")).to_be_visible(timeout=10_000)
+    expect(page.get_by_role("alert")).to_contain_text("zergd is not answering")
+    page.get_by_role("button", name="Retry").click()
+    expect(page.locator("h1")).to_have_text("Login form validation")
+
+
+def test_session_screenshots(sample_server, page):
+    page.goto(sample_server + f"/s/{TOOLS}")
+    expect(page.locator(".turn").first).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "session-1280.png"), full_page=True)
+
+
+def test_long_session_renders_lazily(sample, monkeypatch, page):
+    path = sample.claude_dir / "projects" / "-tmp-long" / "long-session.jsonl"
+    path.parent.mkdir()
+    with open(path, "wb") as f:
+        parent = None
+        for i in range(2500):
+            f.write(json.dumps({"type": "user", "uuid": f"u{i}", "parentUuid": parent, "timestamp": "2026-05-05T10:00:00Z",
+                                "message": {"role": "user", "content": f"question {i} about the tapir"}}).encode() + b"\n")
+            f.write(json.dumps({"type": "assistant", "uuid": f"a{i}", "parentUuid": f"u{i}", "timestamp": "2026-05-05T10:00:01Z",
+                                "message": {"id": f"m{i}", "role": "assistant", "model": "claude-opus-4-6",
+                                            "content": [{"type": "text", "text": f"answer {i}: **tapirs** are odd-toed"}]}}).encode() + b"\n")
+            parent = f"a{i}"
+    url = start_daemon(sample, monkeypatch)
+    try:
+        page.goto(url + "/s/long-session")
+        expect(page.get_by_text("question 0 about the tapir")).to_be_visible()
+        assert page.locator(".turn").count() <= 300  # not all 5,000 lines at once
+        for _ in range(40):  # scrolling loads the rest
+            if page.get_by_text("answer 2499:").count():
+                break
+            page.keyboard.press("End")
+            page.wait_for_timeout(150)
+        expect(page.get_by_text("answer 2499: tapirs are odd-toed")).to_be_attached()
+        assert page.locator(".turn").count() == 5000
+        assert page.errors == []
+    finally:
+        zergd("stop")
 
 
 def test_sample_provider_filter(sample_server, page):

@@ -28,7 +28,7 @@ export function h(tag, attrs, ...children) {
     } else if (key === "src") {
       if (/^data:image\/(png|jpeg|gif|webp);base64,/.test(value) || value.startsWith("/")) el.setAttribute("src", value);
     } else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
-    else if (key.startsWith("data-")) el.setAttribute(key, String(value));
+    else if (key.startsWith("data-") || key === "tabindex") el.setAttribute(key, String(value));
     else if (key.startsWith("aria-")) el.setAttribute(key, String(value));
     else if (ATTRS.has(key)) el[key] = value;
   }

@@ -322,10 +322,9 @@ export function markTerms(el, terms) {
     const at = []; // folded index -> [start, end) in text
     for (let i = 0; i < text.length;) {
       const ch = String.fromCodePoint(text.codePointAt(i));
-      for (const c of fold(ch)) {
-        folded += c;
-        at.push([i, i + ch.length]);
-      }
+      const f = fold(ch);
+      folded += f;
+      for (let j = 0; j < f.length; j++) at.push([i, i + ch.length]); // one per UTF-16 unit, as indexOf counts
       i += ch.length;
     }
     const ranges = [];
