@@ -475,6 +475,8 @@ def export(session, output, generation, fmt):
             sys.stdout.buffer.flush()
     except export_mod.ArchiveUnreadable as e:
         raise click.ClickException(str(e)) from None
+    except BrokenPipeError:  # `zerg export ID | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except OSError as e:
         raise click.ClickException(f"cannot write {output or 'to stdout'}: {e.strerror or e}") from None
 

@@ -236,6 +236,11 @@ def tool_view(tool: Tool) -> tuple[str, str, str]:
     return name, "\n".join(f"{k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in inp.items()), ""
 
 
+def _lines(text: str) -> str:
+    n = len(text.splitlines())
+    return f"{n:,} line{'' if n == 1 else 's'}"
+
+
 # --- Markdown -------------------------------------------------------------------
 
 
@@ -286,7 +291,7 @@ def _md_part(p: Part) -> str:
         out.append(body if lang == "md" else _fence(body, lang))
     if p.tool.result is not None:
         label = "Error" if p.tool.error else "Result"
-        out.append(f"<details><summary>{label} ({len(p.tool.result.splitlines())} lines)</summary>\n\n{_fence(p.tool.result)}\n\n</details>")
+        out.append(f"<details><summary>{label} ({_lines(p.tool.result)})</summary>\n\n{_fence(p.tool.result)}\n\n</details>")
     return "\n\n".join(out)
 
 
@@ -349,9 +354,8 @@ def _html_part(p: Part) -> str:
     if body:
         out.append(f"<pre>{_diff_html(body) if lang == 'diff' else _e(body)}</pre>")
     if p.tool.result is not None:
-        n = len(p.tool.result.splitlines())
         out.append(f'<details class="{"error" if p.tool.error else "result"}"><summary>{"Error" if p.tool.error else "Result"}'
-                   f" ({n} line{'s' if n != 1 else ''})</summary><pre>{_e(p.tool.result)}</pre></details>")
+                   f" ({_lines(p.tool.result)})</summary><pre>{_e(p.tool.result)}</pre></details>")
     out.extend(f'<img alt="image from the tool" src="data:{m};base64,{_e(d)}">' for m, d in p.tool.images)
     out.append("</div>")
     return "".join(out)
