@@ -497,6 +497,16 @@ def test_tool_renderers_and_rare_lines(sample_server, page):
     assert page.errors == []
 
 
+def test_subagent_without_a_prompt_is_linked_by_its_agent_id(sample_server, page):
+    page.goto(sample_server + f"/s/{TOOLS}")
+    task = page.locator('[data-tool-use-id="tu_task"]')
+    link = task.locator("a.subagent-link")
+    expect(link).to_have_text("Open subagent transcript: Survey the wild cats")
+    link.click()
+    expect(page.get_by_text("Ocelot, margay and jaguarundi live in the Americas.")).to_be_visible()
+    expect(page.get_by_role("link", name="↑ parent session")).to_have_attribute("href", f"/s/{TOOLS}")
+
+
 def test_keyboard_turns_and_shortcuts(sample_server, page):
     page.goto(sample_server + f"/s/{TOOLS}")
     expect(page.locator(".turn").first).to_be_visible()

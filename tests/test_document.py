@@ -131,7 +131,7 @@ def test_a_rewind_is_a_fork_and_the_newest_branch_is_latest(client):
     older, newer = fork["branches"]
     assert (older["preview"], newer["preview"]) == ("Now rename it to serval", "Actually rename it to jaguarundi")
     assert newer["latest"] and "latest" not in older
-    assert (older["lines"], newer["lines"]) == (2, 4)
+    assert (older["lines"], newer["lines"]) == (2, 6)
     assert fork["at"] < older["start"] < newer["start"]
     assert client.get(f"/api/sessions/{MAIN}/branches").json() == {"forks": []}
     assert client.get("/api/sessions/nope/branches").status_code == 404

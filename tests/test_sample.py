@@ -18,6 +18,7 @@ MAIN_FILE = FIXTURES / "claude/projects/-home-dev-webapp" / f"{MAIN}.jsonl"
 SUBAGENT = agent("agent-a1b2c3d4e5f6a7b8c", FIXTURES / "claude" / "projects")
 LEGACY = agent("agent-1a2b3c4d", FIXTURES / "claude" / "projects")
 TOOLS = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"  # the tool tour, with a fork
+NO_PROMPT = agent("agent-c0ffee1234567890a", FIXTURES / "claude" / "projects")
 
 
 @pytest.fixture
@@ -88,7 +89,12 @@ def test_the_api_on_the_fixtures(loaded):
     app = create_app(loaded.settings, None, bound_host="127.0.0.1", port=8080)
     with TestClient(app, base_url="http://127.0.0.1:8080") as client:
         listed = client.get("/api/sessions", params={"subagents": True}).json()["sessions"]
-        assert {s["id"] for s in listed} == {MAIN, CODEX, SUBAGENT, LEGACY, TOOLS}
+        # The legacy "Warmup" agent and a subagent nobody prompted are not listed...
+        assert {s["id"] for s in listed} == {MAIN, CODEX, SUBAGENT, TOOLS}
+        everything = client.get("/api/sessions", params={"subagents": True, "empty": True}).json()["sessions"]
+        assert {s["id"] for s in everything} == {MAIN, CODEX, SUBAGENT, LEGACY, TOOLS, NO_PROMPT}
+        # ... but still belong to their parent.
+        assert [s["id"] for s in client.get(f"/api/sessions/{TOOLS}").json()["subagents"]] == [NO_PROMPT]
         detail = client.get(f"/api/sessions/{MAIN}").json()
         assert {s["id"] for s in detail["subagents"]} == {SUBAGENT, LEGACY}
         lines = client.get(f"/api/sessions/{MAIN}/lines", params={"limit": 500}).json()["lines"]

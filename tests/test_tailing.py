@@ -91,6 +91,45 @@ def test_partial_line_archived_at_once_indexed_on_newline(settings, service, rea
     assert reader.session("p")["lines"] == 2
 
 
+def test_quiet_file_without_final_newline_is_indexed_and_finished_once(settings, service, reader):
+    path = project(settings) / "q.jsonl"
+    path.write_bytes((LINE % "first").encode() + (LINE % "okapi at the end").encode().rstrip(b"\n"))
+    wait_for(lambda: archived(settings, "q.jsonl") == path.read_bytes())
+    assert found(reader, "okapi") == []  # not while the file may still be written
+    # Quiet for a few seconds: the last line is indexed and counted.
+    wait_for(lambda: found(reader, "okapi") == ["q"], timeout=15)
+    assert reader.session("q")["user_messages"] == 2
+    assert check_all(reader.index) == []
+    # The newline arrives: the same line, complete; not found or counted twice.
+    with open(path, "ab") as f:
+        f.write(b"\n")
+    wait_for(lambda: reader.conn.execute("select count(*) from lines where partial != 0").fetchone()[0] == 0)
+    assert found(reader, "okapi") == ["q"] and len(reader.search("okapi")) == 1
+    assert reader.session("q")["user_messages"] == 2
+    assert check_all(reader.index) == []
+    # A line cut mid-JSON is never indexed, however quiet.
+    with open(path, "ab") as f:
+        f.write(b'{"type":"user","message":{"role":"user","content":"half a pang')
+    time.sleep(4.5)
+    assert found(reader, "pangolin") == [] and found(reader, "pang") == []
+    with open(path, "ab") as f:
+        f.write(b'olin"}}\n')
+    wait_for(lambda: found(reader, "pangolin") == ["q"])
+    assert reader.session("q")["user_messages"] == 3
+    assert check_all(reader.index) == []
+
+
+def test_a_quiet_line_that_grows_later_is_reindexed(settings, service, reader):
+    path = project(settings) / "g.jsonl"
+    path.write_bytes((LINE % "tapir").encode().rstrip(b"\n"))
+    wait_for(lambda: found(reader, "tapir") == ["g"], timeout=15)
+    with open(path, "ab") as f:  # more on the same line: it is one malformed line now
+        f.write(b' {"type":"user","message":{"role":"user","content":"zebu"}}\n')
+    wait_for(lambda: reader.conn.execute("select count(*) from lines where partial != 0").fetchone()[0] == 0)
+    assert check_all(reader.index) == []
+    assert reader.session("g")["user_messages"] == 1  # counted once, when it went quiet
+
+
 def test_truncate_and_rewrite_make_generations(settings, service, reader):
     path = project(settings) / "t.jsonl"
     first = (LINE % "one").encode() + (LINE % "two").encode()

@@ -18,7 +18,7 @@ import orjson
 # Bumped whenever what a line is indexed under changes (its text, title,
 # counts): an index made by an older parser is re-derived from the archive
 # (reindex.rebuild_if_stale), since FTS5 must see the same text it indexed.
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 
 # Cap on the text one line contributes to full-text search.  Lines of many
 # MB exist (tool output, file dumps); the archive keeps all of them, search

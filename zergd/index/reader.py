@@ -152,8 +152,10 @@ def _line_json(gen_no: int, row, fd) -> bytes:
     lid, length = meta.pop("id"), meta["length"]
     meta["offset"] = split_line_id(lid)[1]
     meta["gen"] = gen_no
+    # partial 2: an unterminated last line indexed once its file went quiet;
+    # whole JSON, shown as any other line.
     meta["sidechain"], meta["malformed"], meta["partial"] = (
-        bool(meta["sidechain"]), bool(meta["malformed"]), bool(meta["partial"]))
+        bool(meta["sidechain"]), bool(meta["malformed"]), meta["partial"] == 1)
     raw = os.pread(fd, min(length, LINE_SEND_CAP), meta["offset"]) if fd is not None else b""
     head = orjson.dumps(meta)[:-1]
     if meta["malformed"] or meta["partial"] or length > LINE_SEND_CAP or len(raw) < length:
@@ -230,7 +232,7 @@ class GenerationRecord:
 class LineRow:
     offset: int
     length: int
-    partial: bool
+    partial: int  # 0 newline-ended, 1 unfinished, 2 unfinished but indexed (its file went quiet)
     searchable: bool
     stored_text: str | None  # the backend's copy of the searchable text, if it keeps one
 
@@ -253,7 +255,8 @@ class Reader:
         flt = flt or SessionFilter()
         where, params = flt.where(dialect=self.dialect)
         if not flt.empty:
-            where.append("(user_messages > 0 or assistant_messages > 0)")
+            # A subagent nobody prompted (Claude Code 2.0's "Warmup" agents) holds no conversation either.
+            where.append("(user_messages > 0 or (assistant_messages > 0 and is_subagent = 0))")
         if cursor:
             key, sid = decode_cursor(cursor)
             where.append(f"({SORT_KEY} < ? or ({SORT_KEY} = ? and id > ?))")
@@ -425,7 +428,7 @@ class Reader:
     def line_rows(self, generation_id: int) -> list[LineRow]:
         """The line rows of one generation in file order."""
         base = generation_id << OFFSET_BITS
-        return [LineRow(lid - base, length, bool(partial), bool(searchable), text)
+        return [LineRow(lid - base, length, partial, bool(searchable), text)
                 for lid, length, partial, searchable, text in self.conn.execute(
                     f"select l.id, l.length, l.partial, l.searchable, {self.stored_text} from lines l"
                     " where l.id >= ? and l.id < ? order by l.id", (base, base + (1 << OFFSET_BITS)))]

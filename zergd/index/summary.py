@@ -45,6 +45,9 @@ class Added:
     summaries: list[tuple[str, str]] = field(default_factory=list)
 
 
+WARMUP = "Warmup"
+
+
 def fold(s: SessionSummary, lines: list[Line]) -> Added:
     """Fold ``lines`` (in file order) into ``s``; return what they add."""
     added = Added(lines=len(lines))
@@ -63,7 +66,9 @@ def fold(s: SessionSummary, lines: list[Line]) -> Added:
             s.models.append(ln.model)
         if ln.tools:
             added.tool_calls += ln.tools.count(",") + 1
-        if ln.prompt and (s.is_subagent or not ln.sidechain):
+        if ln.prompt and ln.sidechain and ln.prompt == WARMUP:
+            pass  # Claude Code 2.0 warms each subagent's cache with this: nobody asked it
+        elif ln.prompt and (s.is_subagent or not ln.sidechain):
             # Inline sidechain prompts (old format) are a subagent's, not the user's.
             added.user_messages += 1
             if s.title_rank < RANK_PROMPT:

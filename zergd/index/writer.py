@@ -16,8 +16,13 @@ from ..errors import IndexUnavailable
 from .dialect import SQLITE, Dialect
 from .feed import Batch
 from .naming import SourceInfo, path_digest
-from .parse import PARSER_VERSION, Line
+from .parse import PARSER_VERSION, Line, parse_line
 from .summary import RANK_SUMMARY, SessionSummary, fold
+
+# lines.partial: 0 a newline-ended line; 1 the unfinished last line, shown but
+# not searchable; 2 that line indexed because its file went quiet without
+# the newline (Claude Code sometimes ends a file so).
+QUIET_INDEXED = 2
 
 
 def now_iso() -> str:
@@ -272,8 +277,7 @@ class Writer:
         with self.transaction():
             conn = self.conn
             if gen.archived > gen.indexed:
-                # The unfinished line shown before is re-read from its start.
-                conn.execute("delete from lines where id = ?", (base | gen.indexed,))
+                lines = self._finish_unterminated(base, gen.indexed, lines)
             if lines:
                 self._insert_lines([(base | ln.offset, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts,
                                      ln.role, ln.tools, ln.sidechain, ln.malformed, 0, 1 if ln.text else 0)
@@ -296,6 +300,63 @@ class Writer:
                 (gen.archived, gen.indexed, gen.lines, gen.crc, gen.id),
             )
 
+    def _finish_unterminated(self, base: int, offset: int, lines: list[Line]) -> list[Line]:
+        """Before new lines go in: drop the row shown for the unfinished line
+        at ``line_id`` (it is re-read from its start).  If that line was indexed
+        while its file was quiet (partial = 2), its text leaves the full-text
+        index and the line is not counted in its session a second time."""
+        line_id = base | offset
+        row = self.conn.execute("select partial from lines where id = ?", (line_id,)).fetchone()
+        if row and row[0] == QUIET_INDEXED:
+            self._unindex_text([line_id])
+            if lines and lines[0].offset == offset:
+                first = lines[0]
+                self.conn.execute("delete from lines where id = ?", (line_id,))
+                self._insert_lines([(line_id, first.length, first.lineno, first.type, first.uuid, first.parent_uuid,
+                                     first.ts, first.role, first.tools, first.sidechain, first.malformed, 0,
+                                     1 if first.text else 0)])
+                if first.text:
+                    self._index_text([(line_id, first.text)])
+                return lines[1:]
+        self.conn.execute("delete from lines where id = ?", (line_id,))
+        return lines
+
+    def index_unterminated(self, source: Source, raw: bytes) -> bool:
+        """Index the last line of a quiet file that lacks its newline (``raw``:
+        the archived bytes after the last newline) as if it had one:
+        searchable, and counted in its session.  Its row stays partial (2)
+        until the newline comes (see _finish_unterminated).  False when the
+        bytes are not a whole JSON line or the generation moved on."""
+        gen = source.generation
+        row = self.conn.execute("select archived, indexed, lines from generations where id = ?", (gen.id,)).fetchone()
+        if row is None or row[0] != gen.indexed + len(raw) or row[1] != gen.indexed or not raw.strip():
+            return False
+        ln = parse_line(raw, gen.indexed, row[2] + 1, len(raw))
+        if ln.malformed:
+            return False
+        line_id = (gen.id << 40) | gen.indexed
+        with self.transaction():
+            self.conn.execute("delete from lines where id = ?", (line_id,))
+            self._insert_lines([(line_id, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
+                                 ln.tools, ln.sidechain, ln.malformed, QUIET_INDEXED, 1 if ln.text else 0)])
+            if ln.text:
+                self._index_text([(line_id, ln.text)])
+            self._update_session(source.session_id, [ln])
+            self._changed(source.session_id, "updated")
+        return True
+
+    def unterminated(self) -> list[Source]:
+        """Sources whose newest generation ends in an unfinished line that
+        parses whole and is not indexed yet: candidates for index_unterminated."""
+        rows = self.conn.execute(
+            "select s.id, x.id, s.host, s.provider, s.rel, s.path, x.source_deleted_at,"
+            " " + ", ".join(f"g.{c}" for c in _GEN_COLS.split(", ")) + " from generations g"
+            " join sources s on s.id = g.source_id join sessions x on x.source_id = s.id"
+            " join lines l on l.id = g.id * 1099511627776 + g.indexed"
+            " where g.archived > g.indexed and l.partial = 1 and l.malformed = 0"
+            " and g.gen = (select max(gen) from generations where source_id = s.id)").fetchall()
+        return [Source(r[0], r[1], r[2], r[3], r[4], r[5], Generation(*r[7:]), deleted=bool(r[6])) for r in rows]
+
     LINE_COLUMNS = ("id", "length", "lineno", "type", "uuid", "parent_uuid", "ts", "role", "tools", "sidechain",
                     "malformed", "partial", "searchable")
 
@@ -307,6 +368,13 @@ class Writer:
     def _index_text(self, rows: list[tuple[int, str]]) -> None:
         """(line id, searchable text) into the full-text index."""
         self.conn.executemany("insert into lines_fts (rowid, text) values (?, ?)", rows)
+
+    def _unindex_text(self, ids: list[int]) -> None:
+        """Take lines out of the full-text index.  FTS5 with external content
+        needs the text it indexed to remove it; the archive still has it."""
+        self.conn.executemany("insert into lines_fts (lines_fts, rowid, text)"
+                              " select 'delete', id, zerg_line_text(id, length) from lines where id = ?",
+                              [(i,) for i in ids])
 
     def _update_session(self, session_id: str, lines: list[Line]) -> None:
         conn = self.conn

@@ -15,7 +15,7 @@ from ..index.writer import Writer
 from .faults import ERROR, INDEX, Faults, IndexUnavailable
 from .sidecars import is_sidecar, sync_sidecar
 from .sources import Skipped, walk_root
-from .tailer import ArchiveDamaged, SourceUnstable, reconcile, sync_file
+from .tailer import ArchiveDamaged, SourceUnstable, index_quiet_tails, reconcile, sync_file
 
 
 @dataclass
@@ -118,6 +118,7 @@ def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *,
         if not should_stop():
             report.deleted = mark_missing(settings, writer, seen)
             sync_sidecars(settings, writer, report)
+            index_quiet_tails(writer, settings.archive_dir)
     except IndexUnavailable as e:
         faults.end_pass(complete=False)
         faults.record(INDEX, e)

@@ -26,7 +26,7 @@ from .backfill import backfill
 from .faults import INDEX, MAX_BACKOFF, Faults, is_transient
 from .sidecars import is_sidecar, sync_sidecar
 from .sources import is_transcript, rel_for
-from .tailer import sync_file
+from .tailer import QUIET_SECONDS, index_quiet_tails, sync_file
 from .watcher import Watcher, watch_targets
 
 log = logging.getLogger("zergd.watch")
@@ -61,6 +61,7 @@ class ArchiveService:
         self._watched: tuple[Path, ...] = ()
         self._targets: tuple[tuple[Path, ...], tuple[Path, ...]] = ((), ())
         self._rescan_now = False
+        self._next_tail_check = 0.0
         self._threads: list[threading.Thread] = []
         self.ready = threading.Event()  # set once the start-up backfill is done
 
@@ -147,6 +148,10 @@ class ArchiveService:
                   or time.time() - (self.last_rescan or 0) >= self.rescan_interval):
                 self._rescan_now = False
                 self._rescan(writer)
+            if path is None and time.time() >= self._next_tail_check:
+                self._next_tail_check = time.time() + QUIET_SECONDS / 3
+                index_quiet_tails(writer, self.settings.archive_dir)
+                self._publish(writer)
 
     def _next_path(self) -> Path | None:
         """The next path to sync, or None when it is time to look at the roots."""

@@ -25,14 +25,16 @@ the checks saw.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import time
 import zlib
 from pathlib import Path
 
 from .. import archive
 from ..config import Settings
 from ..errors import ArchiveDamaged
-from ..index.feed import LineFeeder
+from ..index.feed import TAIL_CAP, LineFeeder
 from ..index.naming import describe, text_rel
 from ..index.writer import Source, Writer
 from .sources import open_transcript
@@ -244,3 +246,35 @@ def _copy_new_bytes(writer: Writer, archive_dir: Path, source: Source, src, on_b
     if copied == 0 and not apath.exists():
         archive.create_empty(apath)  # an empty source still exports (as empty)
     return copied, True
+
+
+# A file whose last line has no newline and that has not changed for this
+# long gets that line indexed anyway (Claude Code sometimes ends a file so).
+QUIET_SECONDS = 3.0
+log = logging.getLogger("zergd.watch")
+
+
+def index_quiet_tails(writer: Writer, archive_dir: Path, *, quiet: float = QUIET_SECONDS) -> int:
+    """Index the unterminated last line of every file quiet for ``quiet``
+    seconds (a source that is gone is quiet).  Returns how many still wait."""
+    waiting = 0
+    now = time.time()
+    for source in writer.unterminated():
+        gen = source.generation
+        size = gen.archived - gen.indexed
+        if size > TAIL_CAP:
+            continue  # not a line anyone is finishing; it stays shown, unindexed
+        try:
+            mtime = os.stat(source.path).st_mtime if source.path and not source.deleted else 0.0
+        except OSError:
+            mtime = 0.0
+        if now - mtime < quiet:
+            waiting += 1
+            continue
+        try:
+            raw = archive.read_range(archive_dir / gen.archive, gen.indexed, size)
+        except OSError as e:  # one unreadable archive file does not stop the others
+            log.warning("cannot read the unterminated line of %s: %s", gen.archive, e)
+            continue
+        writer.index_unterminated(source, raw)
+    return waiting

@@ -192,9 +192,11 @@ function resumeButton(s) {
 }
 
 function subagentList(s) {
-  if (!s.subagents.length) return null;
-  const items = s.subagents.map((c) => h("li", {}, h("a", { href: `/s/${encodeURIComponent(c.id)}`, "data-nav": "" }, c.agent_description || c.title || c.id), h("span", { class: "muted" }, ` · ${plural(c.lines, "line")}`)));
-  return h("nav", { class: "subagents", "aria-label": "subagents" }, h("h2", {}, plural(s.subagents.length, "subagent")), h("ul", {}, items));
+  // Subagents nobody prompted (Claude Code 2.0's "Warmup" agents) are left out.
+  const real = s.subagents.filter((c) => c.user_messages > 0);
+  if (!real.length) return null;
+  const items = real.map((c) => h("li", {}, h("a", { href: `/s/${encodeURIComponent(c.id)}`, "data-nav": "" }, c.agent_description || c.title || c.id), h("span", { class: "muted" }, ` · ${plural(c.lines, "line")}`)));
+  return h("nav", { class: "subagents", "aria-label": "subagents" }, h("h2", {}, plural(real.length, "subagent")), h("ul", {}, items));
 }
 
 // --- branches ---------------------------------------------------------------------

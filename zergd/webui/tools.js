@@ -18,8 +18,9 @@ export function toolElement(name, id, input, ctx) {
   el.append(h("div", { class: "tool-head" }, h("span", { class: "tool-name" }, name), head || null));
   if (body) el.append(body);
   if (SUBAGENT_TOOLS.has(name) && input && typeof input === "object") {
+    if (typeof input.description === "string") el.dataset.description = input.description;
     const child = ctx.findSubagent?.(input);
-    if (child) el.append(subagentLink(child, ctx));
+    if (child) el.append(subagentLink(child, ctx, input.description));
   }
   return el;
 }
@@ -38,7 +39,7 @@ export function attachResult(el, { text, images = [], isError = false, anchor = 
   el.append(result);
   if (agentId && !el.querySelector(".subagent-link")) {
     const child = ctx.subagentByAgentId?.(agentId);
-    if (child) el.append(subagentLink(child, ctx));
+    if (child) el.append(subagentLink(child, ctx, el.dataset.description));
   }
   return result;
 }
@@ -196,7 +197,7 @@ function link(url) {
   return h("a", { class: "tool-arg", href: String(url), rel: "noopener noreferrer nofollow", target: "_blank" }, String(url));
 }
 
-function subagentLink(child, ctx) {
+function subagentLink(child, ctx, label) {
   const href = `/s/${encodeURIComponent(child.id)}`;
   const inline = h("details", { class: "fold subagent-inline" }, h("summary", {}, `Show the subagent's ${plural(child.lines, "line")} here`));
   inline.addEventListener("toggle", () => {
@@ -206,7 +207,7 @@ function subagentLink(child, ctx) {
     }
   });
   return h("div", { class: "subagent" },
-    h("a", { class: "subagent-link", href, "data-nav": "" }, `Open subagent transcript: ${child.agent_description || child.title || child.id}`),
+    h("a", { class: "subagent-link", href, "data-nav": "" }, `Open subagent transcript: ${child.agent_description || label || child.title || child.id}`),
     inline);
 }
 
