@@ -98,16 +98,24 @@ def test_search_syntax_is_the_same_on_both(settings):
     index.close()
 
 
-def test_cjk_text_is_found(settings, backend):
-    write_session(settings, "cjk", ["日本語のテキストを検索する", "中文全文检索测试"])
+def test_scripts_without_spaces_and_emoji_are_found_by_substring(settings, backend):
+    write_session(settings, "cjk", ["日本語のテキストを検索する", "中文全文检索测试", "ภาษาไทยไม่มีช่องว่าง",
+                                    "deploy went fine 🚀 then 😀 Tokyo東京tower", "no match here ✅"])
     index = open_index(settings)
     backfill(settings, index.writer())
     with index.reader() as r:
-        assert [h.session_id for h in r.search("日本語のテキストを検索する")] == ["cjk"]  # the whole run: both
-        if backend == "postgresql":  # a substring: the trigram index; FTS5's unicode61 cannot split CJK
-            [hit] = r.search("テキスト")
-            assert "\x02テキスト\x03" in hit.snippet
-            assert [h.lineno for h in r.search("全文检索")] == [2]
+        def lines(q):
+            return sorted(h.lineno for h in r.search(q))
+
+        assert lines("日本語のテキストを検索する") == [1]  # the whole run
+        [hit] = r.search("テキスト")  # a piece of it
+        assert "\x02テキスト\x03" in hit.snippet
+        assert lines("全文检索") == [2] and lines("检索") == [2]  # two characters too
+        assert lines("ไม่มี") == [3]  # Thai, no spaces either
+        assert lines("🚀") == [4] and lines("😀") == [4] and lines("✅") == [5]
+        assert lines("🚀 deploy") == [4] and lines("🚀 nothing") == []  # substrings and words together
+        assert lines("東京tower") == [4] and lines("東京 Tokyo") == [4]  # a mixed token: its run and its word
+        assert lines("京東") == []
     index.close()
 
 
@@ -236,3 +244,37 @@ def test_an_unreachable_database_is_a_clear_error(sample, command, pg_server, mo
     assert result.exit_code == 1, result.output
     assert "cannot reach the database postgresql://nobody@127.0.0.1" in result.stderr
     assert "Traceback" not in result.output
+
+
+# --- every word, every script, and snippets cut where the words are -------------
+
+
+def test_no_word_is_lost_past_any_length(settings, backend):
+    filler = " ".join(f"word{i}" for i in range(20_000))  # ~190,000 characters
+    write_session(settings, "long", [f"start {filler} the final narwhal"])
+    idx = open_index(settings)
+    backfill(settings, idx.writer())
+    with idx.reader() as r:
+        [hit] = r.search("narwhal")
+        assert hit.session_id == "long" and "\x02narwhal\x03" in hit.snippet
+        assert len(hit.snippet) < 400  # a window around the word, not the whole line
+    idx.close()
+
+
+def test_snippets_find_words_the_way_the_index_does():
+    from zergd.index.snippets import word_snippet
+
+    text = "Ping Yalçın about the Café menu; DEPLOYMENT notes: deploying deployed. undeployable is not a hit"
+    assert "\x02Yalçın\x03" in word_snippet(text, "yalcin")
+    assert "\x02Café\x03" in word_snippet(text, "cafe")
+    marked = word_snippet(text, "deploy*")
+    assert "\x02deploying\x03" in marked and "\x02deployed\x03" in marked and "un\x02" not in marked
+    assert "\x02DEPLOYMENT\x03" in word_snippet("Only DEPLOYMENT here", "deploy*")
+    assert "\x02Deployment\x03" in word_snippet("Only Deployment here", "DEPLOY*")
+    assert "\x02" not in word_snippet(text, "deploy")  # whole words only, as the index matches
+    long = "x " * 5000 + "the needle is here " + "y " * 5000
+    snip = word_snippet(long, "needle")
+    assert snip.startswith("…") and snip.endswith("…") and "\x02needle\x03" in snip and len(snip) < 300
+    # The window with most of the words wins over the first occurrence.
+    text = "alpha " + "z " * 200 + "alpha beta together"
+    assert "\x02alpha\x03 \x02beta\x03" in word_snippet(text, "alpha beta")

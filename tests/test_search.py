@@ -54,3 +54,4 @@ def test_search_cli(imported):
     result = runner.invoke(zerg, ["search", "lichess"])
     assert "019aad50-a7e6-7422-b7a8-0b384290624f  line" in result.stdout
     assert runner.invoke(zerg, ["search", "(((", "--raw"]).exit_code == 1
+

@@ -201,3 +201,11 @@ def m007_summaries() -> str:
         create index lines_uuid on lines (uuid) where uuid is not null;
         create table summaries (leaf_uuid text primary key, title text not null);
     """
+
+
+@migration
+def m008_substring_runs() -> str:
+    # Runs of scripts written without spaces (CJK, Thai...) and emoji, space-
+    # separated, for substring search through a trigram index (reader.runs_text);
+    # only lines that have such runs get a row, so it stays small.
+    return "create virtual table lines_runs using fts5(text, tokenize = 'trigram');"

@@ -18,13 +18,16 @@ import orjson
 # Bumped whenever what a line is indexed under changes (its text, title,
 # counts): an index made by an older parser is re-derived from the archive
 # (reindex.rebuild_if_stale), since FTS5 must see the same text it indexed.
-PARSER_VERSION = 5
+PARSER_VERSION = 6
 
 # Cap on the text one line contributes to full-text search.  Lines of many
 # MB exist (tool output, file dumps); the archive keeps all of them, search
 # only needs enough to find the line.  Measured in bench/: keeps the index
 # well under a third of the raw size.
-TEXT_CAP = 8_000
+# Every word of every message is searchable: a line's text is not cut.  A
+# line that is not JSON (or too long to parse) is indexed from this many
+# characters of its start.
+RAW_TEXT_CAP = 64_000
 TITLE_CAP = 200
 # A line longer than this is archived, indexed and shown raw, but not parsed
 # as JSON: parsing takes several times a line's size in memory, and the
@@ -61,13 +64,48 @@ class Line:
         self.is_assistant = False
 
 
+# Scripts written without spaces between words (CJK, Thai, Lao, Khmer,
+# Myanmar) and emoji: a word index cannot find a piece of them, so runs of
+# these characters are also found as substrings (reader.split_terms, a trigram
+# index on each backend).
+SUBSTRING_CLASS = ("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2600-\u27bf\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
+                   "\uff66-\uff9f\U0001f000-\U0001faff]")
+_RUN = re.compile(SUBSTRING_CLASS + "+")
+WORD_JOINER = "\u2060"
+
+
 def _cap(parts: list[str]) -> str:
-    text = "\n".join(p for p in parts if p)
-    return text[:TEXT_CAP] if len(text) > TEXT_CAP else text
+    return "\n".join(p for p in parts if p)
+
+
+def separate_runs(text: str) -> str:
+    """Where a run of those scripts touches letters or digits of another
+    ("Pythonのコード"), put a word joiner (U+2060: invisible, not a word
+    character) between them, so both word indexes see "python" as a word."""
+    pieces, last = [], 0
+    for m in _RUN.finditer(text):
+        start, end = m.span()
+        if start and (text[start - 1].isalnum()):
+            pieces.append(text[last:start])
+            pieces.append(WORD_JOINER)
+            last = start
+        if end < len(text) and text[end].isalnum():
+            pieces.append(text[last:end])
+            pieces.append(WORD_JOINER)
+            last = end
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def index_text(text: str) -> str:
+    """A line's text as both word indexes take it (runs set apart, see separate_runs)."""
+    return text if text.isascii() or not _RUN.search(text) else separate_runs(text)
 
 
 def _decode_raw(raw: bytes) -> str:
-    return raw[: TEXT_CAP * 4].decode("utf-8", "replace").replace("\x00", " ")[:TEXT_CAP]
+    return raw[: RAW_TEXT_CAP * 4].decode("utf-8", "replace").replace("\x00", " ")[:RAW_TEXT_CAP]
 
 
 def _load(raw: bytes):
@@ -78,9 +116,17 @@ def _load(raw: bytes):
     return obj if isinstance(obj, dict) else None
 
 
-def parse_line(raw: bytes, offset: int, lineno: int, length: int | None = None) -> Line:
+def parse_line(raw: bytes, offset: int, lineno: int, length: int | None = None, *, for_index: bool = True) -> Line:
     """``length`` is the line's true length when ``raw`` is only its start
-    (a line too long to parse, see PARSE_CAP): then only its text is kept."""
+    (a line too long to parse, see PARSE_CAP): then only its text is kept.
+    ``for_index=False`` leaves the text as written (for display: snippets)."""
+    line = _parse(raw, offset, lineno, length)
+    if for_index and line.text:
+        line.text = index_text(line.text)
+    return line
+
+
+def _parse(raw: bytes, offset: int, lineno: int, length: int | None) -> Line:
     length = len(raw) if length is None else length
     line = Line(offset, length, lineno)
     obj = _load(raw) if len(raw) == length <= PARSE_CAP else None
@@ -102,9 +148,14 @@ def fts_text(raw: bytes, length: int | None = None) -> str:
     return parse_line(raw, 0, 0, length).text
 
 
+def display_text(raw: bytes, length: int | None = None) -> str:
+    """The same text as written, for snippets."""
+    return parse_line(raw, 0, 0, length, for_index=False).text
+
+
 def needed_bytes(length: int) -> int:
     """How much of a line of ``length`` bytes parsing it reads."""
-    return length if length <= PARSE_CAP else TEXT_CAP * 4
+    return length if length <= PARSE_CAP else RAW_TEXT_CAP * 4
 
 
 # --- Claude Code -------------------------------------------------------------
@@ -366,7 +417,7 @@ def _json_text(v) -> str:
         text = _dumps(v).decode()
     except TypeError:
         return ""
-    return text[: TEXT_CAP * 2]
+    return text
 
 
 # Context the IDE or harness wraps around what the user typed; not a title.

@@ -26,20 +26,41 @@ from psycopg.adapt import Loader
 
 from ..errors import BadQuery, IndexUnavailable, NotReady
 from .dialect import POSTGRES
-from .pg_schema import CJK_CLASS, SCHEMA, migrate
-from .reader import HIGHLIGHT, QUERY_TOKEN, Hit, Reader
+from .parse import WORD_JOINER
+from .pg_schema import SCHEMA, migrate
+from .reader import SUBSTRING_CLASS, Hit, Reader, split_terms, substring_snippet
+from .snippets import word_snippet
 from .store import Index
 from .writer import Writer
 
 # Runs of letters and digits: the terms FTS5's unicode61 tokenizer makes.
 WORD = re.compile(r"[^\W_]+")
-CJK = re.compile(CJK_CLASS)
-HEADLINE_CHARS = 20_000  # ts_headline reads this much of a line, at most
+
+
+# PostgreSQL refuses a tsvector over 1 MB.  Past this many characters of
+# words, a line's further words are kept once each (so each is still found;
+# a phrase only within the first part), within a budget that fits.
+WORDS_WHOLE = 300_000
+WORDS_EXTRA_BUDGET = 400_000
 
 
 def words(text: str) -> str:
     """The text as the tsvector sees it: its words, space-separated."""
-    return " ".join(WORD.findall(text))
+    found = WORD.findall(text)
+    joined = " ".join(found)
+    if len(joined) <= WORDS_WHOLE:
+        return joined
+    head = joined[:WORDS_WHOLE].rsplit(" ", 1)[0]
+    seen = set(head.split(" "))
+    extra, budget = [], WORDS_EXTRA_BUDGET
+    for word in found:
+        if word not in seen:
+            seen.add(word)
+            budget -= len(word.encode()) + 8
+            if budget < 0:
+                break
+            extra.append(word)
+    return head + " " + " ".join(extra)
 
 
 @functools.lru_cache(maxsize=512)
@@ -128,7 +149,7 @@ class PgReader(Reader):
             cparams.append(tsquery)
         for s in substrings:
             # The first condition is the trigram index's own: the planner uses it only when the query says so.
-            conds.append(f"f.text ~ '{CJK_CLASS}' and f.text ilike ? escape '\\'")
+            conds.append(f"f.text ~ '{SUBSTRING_CLASS}' and f.text ilike ? escape '\\'")
             cparams.append("%" + s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
         joins = (" from lines_fts f join generations g on g.id = (f.id >> 40)"
                  " join sessions x on x.source_id = g.source_id")
@@ -142,19 +163,17 @@ class PgReader(Reader):
             chosen = self._cap_per_session(ranked, limit, per_session) if per_session else [r[0] for r in ranked]
             if not chosen:
                 return []
-            headline = (f"ts_headline('zerg_text', left(f.text, {HEADLINE_CHARS}), to_tsquery('zerg_text', ?),"
-                        " 'StartSel=\x02, StopSel=\x03, MaxWords=24, MinWords=10, ShortWord=1, MaxFragments=1')"
-                        if tsquery else f"left(f.text, {HEADLINE_CHARS})")
+            # The snippet is cut in Python from the stored text, as on SQLite (snippets.py).
             rows = self.conn.execute(
-                f"select x.id, g.gen, f.id, l.lineno, l.ts, l.type, l.role, {headline}, x.title, x.project"
-                f"{joins} join lines l on l.id = f.id where f.id = any(?)", (*rank_params, chosen)).fetchall()
+                f"select x.id, g.gen, f.id, l.lineno, l.ts, l.type, l.role, f.text, x.title, x.project"
+                f"{joins} join lines l on l.id = f.id where f.id = any(?)", (chosen,)).fetchall()
         except (psycopg.errors.SyntaxError, psycopg.errors.InvalidTextRepresentation) as e:
             raise BadQuery(f"bad query: {str(e).strip()} (drop --raw / raw=true to search for the words as typed)") \
                 from None
         order = {lid: i for i, lid in enumerate(chosen)}
         rows.sort(key=lambda r: order[r[2]])
-        if substrings:
-            rows = [(*r[:7], _substring_snippet(r[7], substrings) if not tsquery else r[7], *r[8:]) for r in rows]
+        cut = (lambda text: word_snippet(text, query, raw)) if tsquery else (lambda text: substring_snippet(text, substrings))
+        rows = [(*r[:7], cut((r[7] or "").replace(WORD_JOINER, "")), *r[8:]) for r in rows]
         return self._hits(rows)
 
 
@@ -176,16 +195,10 @@ def _operand(token: str) -> str | None:
 
 def plain_tsquery(query: str) -> tuple[str, list[str]]:
     """Every word, "phrase" and prefix* must occur (the words as typed: AND,
-    OR and NOT are words too).  Terms in CJK scripts are found as substrings."""
-    operands, substrings = [], []
-    for token in QUERY_TOKEN.findall(query):
-        bare = token.strip('"').rstrip("*")
-        if CJK.search(bare):
-            substrings.append(bare)
-            continue
-        op = _operand(token)
-        if op:
-            operands.append(op)
+    OR and NOT are words too).  Runs of scripts without spaces (and emoji)
+    are found as substrings (reader.split_terms)."""
+    tokens, substrings = split_terms(query)
+    operands = [op for op in map(_operand, tokens) if op]
     return " & ".join(operands), substrings
 
 
@@ -224,16 +237,6 @@ def raw_tsquery(query: str) -> tuple[str, list[str]]:
         out.append(op)
         want_operand = False
     return " ".join(out), []
-
-
-def _substring_snippet(text: str, needles: list[str], width: int = 60) -> str:
-    low = text.lower()
-    at = min((i for i in (low.find(n.lower()) for n in needles) if i >= 0), default=0)
-    start, end = max(0, at - width), min(len(text), at + width)
-    piece = text[start:end]
-    for n in needles:
-        piece = re.sub(re.escape(n), lambda m: HIGHLIGHT[0] + m.group(0) + HIGHLIGHT[1], piece, flags=re.I)
-    return ("…" if start else "") + piece + ("…" if end < len(text) else "")
 
 
 class PgIndex(Index):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from .reader import SUBSTRING_CLASS
+
 SCHEMA = "zerg"
 # unaccent and pg_trgm are "trusted" extensions: a database owner may create
 # them.  They live outside the index's schema, which a rebuild replaces.
 EXTENSIONS = "zerg_ext"
 
-# Han, kana, hangul and their compatibility forms: text in these scripts is
-# searched by substring (pg.py), through a trigram index of just those lines.
+# Han, kana, hangul and their compatibility forms: the lines pg001 gave a
+# trigram index for substring search (pg004 widened it to SUBSTRING_CLASS).
 CJK_CLASS = "[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
 
 MIGRATIONS = []
@@ -151,6 +153,15 @@ def pg003_summaries() -> str:
         create index lines_uuid on lines (uuid) where uuid is not null;
         create table summaries (leaf_uuid text collate "C" primary key, title text not null);
     """
+
+
+@migration
+def pg004_substring_scripts() -> str:
+    # Substrings for Thai, Lao, Khmer, Myanmar and emoji too, not only CJK.
+    return """
+        drop index lines_fts_trgm;
+        create index lines_fts_trgm on lines_fts using gin (text gin_trgm_ops) where text ~ '%s';
+    """ % SUBSTRING_CLASS
 
 
 def migrate(conn, schema: str = SCHEMA) -> list[str]:

@@ -20,6 +20,8 @@ from ..errors import BadQuery
 from .branches import Node, forks
 from .dialect import OFFSET_BITS, SQLITE, Dialect, split_line_id
 from .export import Generation, SessionLookupError
+from .parse import SUBSTRING_CLASS
+from .snippets import HIGHLIGHT
 
 SESSION_FIELDS = (
     "id", "provider", "host", "project", "project_dir", "title", "first_ts", "last_ts", "git_branch",
@@ -170,6 +172,43 @@ def _line_json(gen_no: int, row, fd) -> bytes:
 # A "quoted phrase" or a run of non-space: how user text splits into terms (both backends).
 QUERY_TOKEN = re.compile(r'"[^"]*"|[^\s"]+')
 
+SUBSTRING_RUN = re.compile(SUBSTRING_CLASS + "+")
+
+
+def split_terms(query: str) -> tuple[list[str], list[str]]:
+    """(word tokens, substring runs) of a plain query: each run of the
+    substring scripts becomes a substring to find; the rest of its token
+    stays a word, "phrase" or prefix*."""
+    tokens, runs = [], []
+    for token in QUERY_TOKEN.findall(query):
+        found = SUBSTRING_RUN.findall(token)
+        if not found:
+            tokens.append(token)
+            continue
+        runs += found
+        rest = SUBSTRING_RUN.sub(" ", token.strip('"'))
+        if token.startswith('"'):
+            tokens.append('"' + rest.strip() + '"')
+        else:
+            tokens += rest.split()
+    return [t for t in tokens if t.strip('"*')], runs
+
+
+def runs_text(text: str) -> str:
+    """The substring-script runs of a text, space-separated: what the
+    trigram index holds (a run cannot be matched across the space)."""
+    return " ".join(SUBSTRING_RUN.findall(text))
+
+
+def substring_snippet(text: str, needles: list[str], width: int = 60) -> str:
+    low = text.lower()
+    at = min((i for i in (low.find(n.lower()) for n in needles) if i >= 0), default=0)
+    start, end = max(0, at - width), min(len(text), at + width)
+    piece = text[start:end]
+    for n in needles:
+        piece = re.sub(re.escape(n), lambda m: HIGHLIGHT[0] + m.group(0) + HIGHLIGHT[1], piece, flags=re.I)
+    return ("…" if start else "") + piece + ("…" if end < len(text) else "")
+
 
 def quote_fts(query: str) -> str:
     """Make user text a safe FTS5 query: each word a quoted string (so AND,
@@ -201,7 +240,6 @@ class Hit:
         return dict(self.__dict__)
 
 
-HIGHLIGHT = ("\x02", "\x03")  # markers callers turn into bold / <mark>
 
 
 def snippet_parts(snippet: str) -> list[dict]:

@@ -19,13 +19,14 @@ import sqlite_utils
 
 from ..errors import BadQuery
 from . import migrations
-from .dialect import SQLITE, split_line_id
-from .parse import fts_text, needed_bytes
-from .reader import HIGHLIGHT, Hit, Reader, quote_fts
+from .dialect import OFFSET_BITS, SQLITE, split_line_id
+from .parse import display_text, fts_text, needed_bytes
+from .reader import Hit, Reader, quote_fts, split_terms, substring_snippet
+from .snippets import word_snippet
 
 # Archive files each read connection keeps open: a page of hits touches a
 # few sessions, and the API keeps up to 16 connections (store.SqliteIndex).
-OPEN_FILES = 8
+OPEN_FILES = 24
 
 
 class ArchiveReader:
@@ -67,9 +68,22 @@ class ArchiveReader:
                 f = self._files[gen_id] = open(path, "rb")
             return os.pread(f.fileno(), length, offset)
 
+    def know_archives(self, conn, gen_ids) -> None:
+        """Learn the archive files of these generations over ``conn`` (outside
+        any SQL function, so no second connection is needed)."""
+        missing = [g for g in gen_ids if g not in self._paths]
+        if missing:
+            for gen_id, archive in conn.execute(
+                    f"select id, archive from generations where id in ({', '.join('?' * len(missing))})", missing):
+                self._paths[gen_id] = self.archive_dir / archive
+
     def text(self, lid: int, length: int) -> str | None:
         raw = self.read(lid, needed_bytes(length))
         return None if raw is None else fts_text(raw, length)
+
+    def display(self, lid: int, length: int) -> str | None:
+        raw = self.read(lid, needed_bytes(length))
+        return None if raw is None else display_text(raw, length)
 
     def close(self) -> None:
         for f in self._files.values():
@@ -107,40 +121,65 @@ def connect(path: Path, archive_dir: Path, *, readonly: bool = False) -> sqlite_
 class SqliteReader(Reader):
     dialect = SQLITE
 
+    def __init__(self, conn, archive_dir: Path, lines: ArchiveReader | None = None):
+        super().__init__(conn, archive_dir)
+        self.lines = lines or ArchiveReader(conn, archive_dir)
+
     def _search(self, query, limit, raw, where, params, per_session) -> list[Hit]:
-        match = query if raw else quote_fts(query)
-        if not match:
+        if raw:
+            match, runs = query, []
+        else:
+            tokens, runs = split_terms(query)
+            match = quote_fts(" ".join(tokens))
+        if not match and not runs:
             return []
         try:
-            return self._match(match, limit, where, params, per_session)
+            rows = self._match(match, runs, limit, where, params, per_session)
         except sqlite3.OperationalError as e:
             if raw and ("fts5" in str(e) or "syntax" in str(e) or "no such column" in str(e)):
                 raise BadQuery(f"bad FTS5 query: {e} (drop --raw / raw=true to search for the words as typed)") from None
             raise
+        # Snippets are cut here from the hits' text as written (snippets.py), not by FTS5.
+        cut = (lambda text: word_snippet(text, query, raw)) if match else (lambda text: substring_snippet(text, runs))
+        self.lines.know_archives(self.conn, {r[2] >> OFFSET_BITS for r in rows})
+        return self._hits([(*r[:7], cut(self.lines.display(r[2], r[7]) or ""), *r[8:]) for r in rows])
 
-    def _match(self, match, limit, where, params, per_session) -> list[Hit]:
+    def _match(self, match, runs, limit, where, params, per_session) -> list[tuple]:
+        """Lines matching the FTS5 query ``match`` (words) and holding every
+        substring in ``runs`` (lines_runs' trigram index finds those)."""
         conn = self.conn
-        joins = (" from lines_fts f join lines l on l.id = f.rowid join generations g on g.id = (f.rowid >> 40)"
+        likes = ["%" + r.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for r in runs]
+        if match:
+            source, first, first_params, rank = "lines_fts", "lines_fts match ?", [match], "f.rank"
+            conds = [first] + ["f.rowid in (select rowid from lines_runs where text like ? escape '\\')"] * len(likes)
+        else:  # substrings only: newest first
+            source, rank = "lines_runs", "f.rowid desc"
+            conds = ["f.text like ? escape '\\'"] * len(likes)
+            first_params = []
+        cond_params = first_params + likes
+        joins = (f" from {source} f join lines l on l.id = f.rowid join generations g on g.id = (f.rowid >> 40)"
                  " join sessions x on x.source_id = g.source_id")
-        cond = "".join(f" and {w}" for w in where)
-        select = (f"select x.id, g.gen, f.rowid, l.lineno, l.ts, l.type, l.role,"
-                  f" snippet(lines_fts, 0, ?, ?, '…', 16), x.title, x.project{joins}")
+        cond = " and ".join(conds + list(where))
+        # The line's length in the snippet's place: _search cuts it from the text.
+        select = f"select x.id, g.gen, f.rowid, l.lineno, l.ts, l.type, l.role, l.length, x.title, x.project{joins}"
         if per_session:
             # Rank without snippets (cheap), keep the best few of each session,
             # then snippet only those.
-            ranked = conn.execute(f"select f.rowid, x.id{joins} where lines_fts match ?{cond} order by f.rank limit ?",
-                                  (match, *params, limit * 10)).fetchall()
+            ranked = conn.execute(f"select f.rowid, x.id{joins} where {cond} order by {rank} limit ?",
+                                  (*cond_params, *params, limit * 10)).fetchall()
             chosen = self._cap_per_session(ranked, limit, per_session)
             if not chosen:
                 return []
-            # Order is known already: no "order by rank", so FTS5 only visits these rows.
+            # Order is known already: these rows only, no full-text query again.
             order = {rowid: i for i, rowid in enumerate(chosen)}
-            sql = f"{select} where lines_fts match ? and f.rowid in ({', '.join('?' * len(chosen))})"
-            rows = sorted(conn.execute(sql, (*HIGHLIGHT, match, *chosen)).fetchall(), key=lambda r: order[r[2]])
+            sql = ("select x.id, g.gen, l.id, l.lineno, l.ts, l.type, l.role, l.length,"
+                   " x.title, x.project from lines l join generations g on g.id = (l.id >> 40)"
+                   f" join sessions x on x.source_id = g.source_id where l.id in ({', '.join('?' * len(chosen))})")
+            rows = sorted(conn.execute(sql, chosen).fetchall(), key=lambda r: order[r[2]])
         else:
-            rows = conn.execute(f"{select} where lines_fts match ?{cond} order by f.rank limit ?",
-                                (*HIGHLIGHT, match, *params, limit)).fetchall()
-        return self._hits(rows)
+            rows = conn.execute(f"{select} where {cond} order by {rank} limit ?",
+                                (*cond_params, *params, limit)).fetchall()
+        return rows
 
 
 def integrity(path: Path, archive_dir: Path) -> list[str]:

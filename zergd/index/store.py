@@ -129,7 +129,7 @@ class SqliteIndex(Index):
                 close(db)
                 db = None
         try:
-            yield SqliteReader(db.conn, self.archive_dir)
+            yield SqliteReader(db.conn, self.archive_dir, db.archive_reader)
         except sqlite3.OperationalError as e:
             if "no such table" in str(e):  # the writer is creating it this moment
                 raise NotReady(f"the index {self.path} is being created") from None

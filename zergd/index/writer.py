@@ -17,6 +17,7 @@ from .dialect import SQLITE, Dialect
 from .feed import Batch
 from .naming import SourceInfo, path_digest
 from .parse import PARSER_VERSION, Line, parse_line
+from .reader import runs_text
 from .summary import RANK_SUMMARY, SessionSummary, fold
 
 # lines.partial: 0 a newline-ended line; 1 the unfinished last line, shown but
@@ -366,8 +367,12 @@ class Writer:
                               f" ({', '.join('?' * len(self.LINE_COLUMNS))})", rows)
 
     def _index_text(self, rows: list[tuple[int, str]]) -> None:
-        """(line id, searchable text) into the full-text index."""
+        """(line id, searchable text) into the full-text index, and the
+        substring runs of those that have any into lines_runs."""
         self.conn.executemany("insert into lines_fts (rowid, text) values (?, ?)", rows)
+        runs = [(lid, found) for lid, text in rows if (found := runs_text(text))]
+        if runs:
+            self.conn.executemany("insert into lines_runs (rowid, text) values (?, ?)", runs)
 
     def _unindex_text(self, ids: list[int]) -> None:
         """Take lines out of the full-text index.  FTS5 with external content
@@ -375,6 +380,7 @@ class Writer:
         self.conn.executemany("insert into lines_fts (lines_fts, rowid, text)"
                               " select 'delete', id, zerg_line_text(id, length) from lines where id = ?",
                               [(i,) for i in ids])
+        self.conn.executemany("delete from lines_runs where rowid = ?", [(i,) for i in ids])
 
     def _update_session(self, session_id: str, lines: list[Line]) -> None:
         conn = self.conn
