@@ -205,6 +205,44 @@ def test_rename(settings, service, reader):
     assert archived(settings, "old.jsonl") == archived(settings, "new.jsonl")
 
 
+CODEX_LINE = ('{"timestamp":"2026-05-02T10:00:01.000Z","type":"response_item","payload":{"type":"message","role":"user",'
+              '"content":[{"type":"input_text","text":"%s"}]}}\n')
+
+
+def test_codex_archiving_a_session_moves_it_and_it_stays_one(settings, service, reader):
+    sid = "0199cccc-dddd-7eee-8fff-000011112222"
+    live = settings.codex_dir / "sessions" / "2026" / "05" / "02" / f"rollout-2026-05-02T10-00-00-{sid}.jsonl"
+    live.parent.mkdir(parents=True)
+    live.write_bytes((CODEX_LINE % "an axolotl question").encode())
+    wait_for(lambda: found(reader, "axolotl") == [sid])
+    # `codex` archives it: the file moves (archived_sessions/ may not exist yet).
+    moved = settings.codex_dir / "archived_sessions" / live.name
+    moved.parent.mkdir()
+    os.rename(live, moved)
+    wait_for(lambda: reader.conn.execute("select path from sources").fetchone()[0] == str(moved))
+    with open(moved, "ab") as f:
+        f.write((CODEX_LINE % "and a later quetzal").encode())
+    wait_for(lambda: found(reader, "quetzal") == [sid])
+    s = reader.session(sid)
+    assert s["source_deleted_at"] is None and s["lines"] == 2
+    assert reader.conn.execute("select count(*) from sessions").fetchone()[0] == 1
+    assert reader.conn.execute("select count(*) from generations").fetchone()[0] == 1
+    assert check_all(reader.index) == []
+
+
+def test_a_copied_codex_rollout_is_a_session_of_its_own(settings, service, reader):
+    sid = "0199cccc-dddd-7eee-8fff-000033334444"
+    live = settings.codex_dir / "sessions" / "2026" / "05" / "03" / f"rollout-2026-05-03T10-00-00-{sid}.jsonl"
+    live.parent.mkdir(parents=True)
+    live.write_bytes((CODEX_LINE % "a wombat").encode())
+    wait_for(lambda: found(reader, "wombat") == [sid])
+    copy = settings.codex_dir / "archived_sessions" / live.name
+    copy.parent.mkdir()
+    copy.write_bytes(live.read_bytes())
+    wait_for(lambda: len(found(reader, "wombat")) == 2)
+    assert reader.session(sid)["source_deleted_at"] is None
+
+
 def test_50mb_line(settings, service, reader):
     path = project(settings) / "big.jsonl"
     payload = b"y" * (50 << 20)
@@ -236,3 +274,28 @@ def test_files_created_while_down_are_backfilled(settings):
         assert archived(settings, "early.jsonl") == path.read_bytes()
     finally:
         svc.stop()
+
+
+def test_a_rollout_archived_while_down_is_followed_at_start(settings):
+    sid = "0199cccc-dddd-7eee-8fff-000055556666"
+    live = settings.codex_dir / "sessions" / "2026" / "05" / "04" / f"rollout-2026-05-04T10-00-00-{sid}.jsonl"
+    live.parent.mkdir(parents=True)
+    live.write_bytes((CODEX_LINE % "a capybara").encode())
+    for move in (False, True):
+        if move:
+            moved = settings.codex_dir / "archived_sessions" / live.name
+            moved.parent.mkdir()
+            os.rename(live, moved)
+        svc = ArchiveService(settings, EventBus(), rescan_interval=60)
+        svc.start()
+        try:
+            assert svc.ready.wait(10)
+        finally:
+            svc.stop()
+    idx = Index(settings)
+    try:
+        assert idx.conn.execute("select id, source_deleted_at from sessions").fetchall() == [(sid, None)]
+        assert idx.conn.execute("select path from sources").fetchone()[0] == str(moved)
+        assert check_all(idx.index) == []
+    finally:
+        idx.index.close()

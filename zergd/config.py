@@ -79,6 +79,8 @@ class Settings:
         return [
             SourceRoot("claude", self.claude_dir / "projects"),
             SourceRoot("codex", self.codex_dir / "sessions"),
+            # `codex` archives a session by moving its rollout here (tailer._follow_move).
+            SourceRoot("codex", self.codex_dir / "archived_sessions"),
         ]
 
 

@@ -203,6 +203,24 @@ class Writer:
                 (when or now_iso(), now_iso(), session_id),
             )
 
+    def moved_candidate(self, host: str, info: SourceInfo) -> tuple[int, str | None] | None:
+        """(source id, its path) of the source that already has the session id
+        ``info`` names, when ``info``'s file is not registered: the same
+        session moved (Codex moves a rollout into archived_sessions/)."""
+        if self.conn.execute("select 1 from sources where host = ? and provider = ? and rel = ?",
+                             (host, info.provider, info.rel)).fetchone():
+            return None
+        row = self.conn.execute(
+            "select s.id, s.path from sessions x join sources s on s.id = x.source_id"
+            " where x.id = ? and s.host = ? and s.provider = ?", (info.session_id, host, info.provider)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def move_source(self, source_id: int, rel: str, path: str) -> None:
+        """The source's file is now at ``rel`` (``path``): the same session,
+        its archive and generations continue (sync decides whether the bytes do)."""
+        with self.transaction():
+            self.conn.execute("update sources set rel = ?, path = ? where id = ?", (rel, path, source_id))
+
     def mark_present(self, source: Source) -> None:
         if source.deleted:
             with self.transaction():

@@ -53,8 +53,25 @@ def sync_file(writer: Writer, settings: Settings, provider: str, rel: str, path:
     """Open ``path`` safely (``sources.Skipped`` if it is no regular file
     inside the roots), register it on first sight and sync it."""
     with open_transcript(path, settings.source_roots()) as src:
-        source = writer.open_source(settings.host, describe(provider, rel), text_rel(str(path)))
+        info = describe(provider, rel)
+        if provider == "codex":
+            _follow_move(writer, settings, info, text_rel(str(path)))
+        source = writer.open_source(settings.host, info, text_rel(str(path)))
         return sync_source(writer, settings.archive_dir, source, src, on_bytes, full_check=full_check)
+
+
+def _follow_move(writer: Writer, settings: Settings, info, path: str) -> None:
+    """A Codex rollout named by a session already archived from a file that
+    is gone was moved (`codex` archives a session by moving it from
+    sessions/ to archived_sessions/): it stays one session.  A copy, whose
+    first file still exists, is a session of its own (a qualified id)."""
+    found = writer.moved_candidate(settings.host, info)
+    if found is None:
+        return
+    source_id, old_path = found
+    if old_path and os.path.lexists(old_path):
+        return
+    writer.move_source(source_id, info.rel, path)
 
 
 def sync_source(writer: Writer, archive_dir: Path, source: Source, src, on_bytes=None, *,
