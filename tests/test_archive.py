@@ -125,6 +125,8 @@ def test_reindex_rebuilds_identical_rows(imported):
     rebuild(settings)
     after_idx = Index(settings)
     after = _rows(after_idx)
+    for a, b in zip(after[0], before[0]):
+        assert a == b, [(i, x, y) for i, (x, y) in enumerate(zip(a, b)) if x != y]
     assert after[0] == before[0]
     assert after[1] == before[1]
     assert after[2] == before[2]

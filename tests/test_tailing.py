@@ -9,6 +9,7 @@ from conftest import Index
 
 from zergd.events import EventBus
 from zergd.invariants import check_all
+from zergd.reindex import rebuild
 from zergd.watch.service import ArchiveService
 
 # The index suite runs on both backends: SQLite and PostgreSQL (conftest.backend).
@@ -292,10 +293,18 @@ def test_a_rollout_archived_while_down_is_followed_at_start(settings):
             assert svc.ready.wait(10)
         finally:
             svc.stop()
-    idx = Index(settings)
-    try:
-        assert idx.conn.execute("select id, source_deleted_at from sessions").fetchall() == [(sid, None)]
-        assert idx.conn.execute("select path from sources").fetchone()[0] == str(moved)
-        assert check_all(idx.index) == []
-    finally:
-        idx.index.close()
+    for step in ("started", "reindexed", "started again"):
+        if step == "reindexed":
+            rebuild(settings)  # from the archive alone: it finds the file where it went
+        elif step == "started again":
+            svc = ArchiveService(settings, EventBus(), rescan_interval=60)
+            svc.start()
+            assert svc.ready.wait(10)
+            svc.stop()
+        idx = Index(settings)
+        try:
+            assert idx.conn.execute("select id, source_deleted_at from sessions").fetchall() == [(sid, None)], step
+            assert idx.conn.execute("select path from sources").fetchone()[0] == str(moved)
+            assert check_all(idx.index) == []
+        finally:
+            idx.index.close()

@@ -49,6 +49,17 @@ def apply_sidecars(settings: Settings, writer: Writer) -> None:
         writer.set_agent_meta(host, provider, transcript_rel(rel), *meta_fields(newest.read_bytes()))
 
 
+def local_path(settings: Settings, provider: str, rel: str) -> Path:
+    """Where this machine's file for an archived ``rel`` is: under whichever of
+    the provider's roots has it (a Codex rollout may have moved from
+    sessions/ to archived_sessions/, keeping its name), else the first root."""
+    roots = [r.path for r in settings.source_roots() if r.provider == provider]
+    for candidate in [root / rel for root in roots] + [root / Path(rel).name for root in roots[1:]]:
+        if candidate.exists():
+            return candidate
+    return roots[0] / rel
+
+
 def rebuild_if_stale(settings: Settings, index: Index) -> bool:
     """Re-derive ``index`` from the archive when an older parser made it
     (parse.PARSER_VERSION): new titles, counts and searchable text for old
@@ -69,10 +80,8 @@ def rebuild(settings: Settings, on_bytes=None, url: str | None = None, index: In
     target = index or open_index(settings, url)
     built = target.scratch()
     writer = built.writer()
-    roots = {root.provider: root.path for root in settings.source_roots()}
     for (host, provider, rel), gens in archived_files(settings.archive_dir).items():
-        local = roots.get(provider) if host == settings.host else None
-        path = local / rel if local is not None else None
+        path = local_path(settings, provider, rel) if host == settings.host else None
         source = writer.open_source(host, describe(provider, rel), str(path) if path else None)
         for gen, apath in gens:
             while source.generation.gen < gen:

@@ -69,7 +69,7 @@ def _follow_move(writer: Writer, settings: Settings, info, path: str) -> None:
     if found is None:
         return
     source_id, old_path = found
-    if old_path and os.path.lexists(old_path):
+    if old_path and old_path != path and os.path.lexists(old_path):
         return
     writer.move_source(source_id, info.rel, path)
 
