@@ -8,6 +8,7 @@ import { live } from "./live.js";
 
 const FIRST_PAGE = 100; // lines painted before anything else happens
 const PAGE = 200;
+const PRELOAD_PX = 1500; // the next page loads when the end is this close
 const PROVIDER_NAMES = { claude: "Claude Code", codex: "Codex" };
 
 export async function sessionPage(main, id, { api, navigate }) {
@@ -82,20 +83,27 @@ export async function sessionPage(main, id, { api, navigate }) {
     before = page.prev_before;
     sync();
   });
+  // The observer below says when the end comes near; it says nothing while
+  // the end stays near (a page that is short, or scroll anchoring keeping
+  // the button in view), so each load looks again itself.
+  const near = () => !newer.hidden && newer.getBoundingClientRect().top < innerHeight + PRELOAD_PX;
   const loadNewer = () => {
     loading ??= lines({ after, limit: PAGE }).then((page) => {
       view.append(page.lines, newer);
       if (page.lines.length) after = page.lines.at(-1).offset;
       atEnd = page.next_after === null;
       sync();
-    }).finally(() => (loading = null));
+    }).finally(() => {
+      loading = null;
+      requestAnimationFrame(() => { if (!atEnd && near()) loadNewer(); });
+    });
     return loading;
   };
   newer.addEventListener("click", loadNewer);
   // Pages load before you reach the end, so scrolling does not stop.
   const observer = new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting) && !atEnd) loadNewer();
-  }, { rootMargin: "0px 0px 1500px 0px" });
+  }, { rootMargin: `0px 0px ${PRELOAD_PX}px 0px` });
   observer.observe(newer);
 
   const hits = new Hits(found.hits.filter((hit) => hit.generation === gen), q, transcript, navigate);
