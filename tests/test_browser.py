@@ -468,6 +468,48 @@ def test_sample_session_view(sample_server, page):
     assert page.errors == []
 
 
+def test_exports_and_resume_command_from_the_header(sample_server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=sample_server)
+    page = context.new_page()
+    try:
+        page.goto(sample_server + f"/s/{SAMPLE}")
+        expect(page.locator(".divider.summary")).to_contain_text("Login form validation and tests")
+        for name, start in (("Markdown", b"# Login form validation\n"), ("HTML", b"<!doctype html>"),
+                            ("Download JSONL", b'{"type":"summary"')):
+            with page.expect_download() as info:
+                page.get_by_role("link", name=name).click()
+            assert Path(info.value.path()).read_bytes().startswith(start), name
+        page.get_by_role("button", name="Copy resume command").click()
+        expect(page.get_by_role("button", name="Copied")).to_be_visible()
+        assert page.evaluate("navigator.clipboard.readText()") == f"cd /home/dev/webapp && claude --resume {SAMPLE}"
+    finally:
+        context.close()
+
+
+def test_unterminated_line_and_archived_rollout_in_the_timeline(sample_server, page, sample):
+    path = sample.claude_dir / "projects" / "-home-dev-webapp" / f"{SAMPLE}.jsonl"
+    with open(path, "ab") as f:  # Claude Code sometimes ends a file without the newline
+        f.write(b'{"type":"user","uuid":"q-1","timestamp":"2026-11-22T10:00:00Z","message":{"role":"user","content":"the quiet manatee"}}')
+    page.goto(sample_server + "/?q=manatee")
+    for _ in range(30):  # searchable once the file has been quiet a few seconds
+        if page.locator("a.hit").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(page.locator("a.hit").first).to_contain_text("the quiet manatee")
+    # Codex archives a rollout by moving it: still one session, not "deleted".
+    [rollout] = (sample.codex_dir / "sessions").rglob("rollout-*.jsonl")
+    (sample.codex_dir / "archived_sessions").mkdir()
+    rollout.rename(sample.codex_dir / "archived_sessions" / rollout.name)
+    page.goto(sample_server + "/?provider=codex")
+    card = page.locator(".card", has_text="Why does the quokka endpoint return 500?")
+    page.wait_for_timeout(3000)
+    page.reload()
+    expect(card).to_have_count(1)
+    expect(card.locator(".badge.deleted")).to_have_count(0)
+
+
 def test_tool_renderers_and_rare_lines(sample_server, page):
     page.goto(sample_server + f"/s/{TOOLS}")
     expect(page.locator(".turn-user").first).to_contain_text("/review the parser")

@@ -221,6 +221,8 @@ def test_codex_archiving_a_session_moves_it_and_it_stays_one(settings, service, 
     moved.parent.mkdir()
     os.rename(live, moved)
     wait_for(lambda: reader.conn.execute("select path from sources").fetchone()[0] == str(moved))
+    time.sleep(1.5)  # the old path's deletion may be noticed after: the session must stay present
+    assert reader.session(sid)["source_deleted_at"] is None
     with open(moved, "ab") as f:
         f.write((CODEX_LINE % "and a later quetzal").encode())
     wait_for(lambda: found(reader, "quetzal") == [sid])

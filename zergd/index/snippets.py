@@ -128,8 +128,9 @@ def word_snippet(text: str, query: str, raw: bool = False) -> str:
     start = matches[best][0]
     # A little context before the first word, at a word boundary.
     lead = max(0, start - WIDTH // 4)
-    space = text.rfind(" ", lead, start)
-    lead = space + 1 if space > lead else lead
+    if lead:  # not in the middle of a word
+        space = text.find(" ", lead, start)
+        lead = space + 1 if space >= 0 else lead
     end = min(len(text), lead + WIDTH)
     space = text.find(" ", end)
     end = space if 0 < space < end + 20 else end

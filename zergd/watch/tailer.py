@@ -82,10 +82,10 @@ def sync_source(writer: Writer, archive_dir: Path, source: Source, src, on_bytes
     gen = source.generation
     apath = archive_dir / gen.archive
     alen = apath.stat().st_size if apath.exists() else 0
+    writer.mark_present(source)  # before the shortcut: a file moved back into view is unchanged
     unchanged = alen == gen.archived == st.st_size and (gen.inode, gen.mtime_ns) == (st.st_ino, st.st_mtime_ns)
     if unchanged and (not full_check or gen.checked_mtime_ns == st.st_mtime_ns):
         return 0
-    writer.mark_present(source)
     reconcile(writer, archive_dir, source)
     for _attempt in range(ATTEMPTS):
         while not _continues(writer, archive_dir, source, src, st.st_size, full_check):
