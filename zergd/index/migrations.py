@@ -206,6 +206,6 @@ def m007_summaries() -> str:
 @migration
 def m008_substring_runs() -> str:
     # Runs of scripts written without spaces (CJK, Thai...) and emoji, space-
-    # separated, for substring search through a trigram index (reader.runs_text);
+    # separated, for substring search through a trigram index (parse.index_text);
     # only lines that have such runs get a row, so it stays small.
     return "create virtual table lines_runs using fts5(text, tokenize = 'trigram');"

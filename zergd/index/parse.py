@@ -20,10 +20,6 @@ import orjson
 # (reindex.rebuild_if_stale), since FTS5 must see the same text it indexed.
 PARSER_VERSION = 6
 
-# Cap on the text one line contributes to full-text search.  Lines of many
-# MB exist (tool output, file dumps); the archive keeps all of them, search
-# only needs enough to find the line.  Measured in bench/: keeps the index
-# well under a third of the raw size.
 # Every word of every message is searchable: a line's text is not cut.  A
 # line that is not JSON (or too long to parse) is indexed from this many
 # characters of its start.
@@ -47,7 +43,7 @@ class Line:
         "offset", "length", "lineno", "partial", "type", "uuid", "parent_uuid", "ts", "role",
         "tools", "sidechain", "malformed", "text", "cwd", "branch", "model", "session_id",
         "agent_id", "msg_key", "usage", "prompt", "command", "ai_title", "custom_title", "summary",
-        "is_assistant",
+        "is_assistant", "runs",
     )
 
     def __init__(self, offset: int, length: int, lineno: int):
@@ -58,6 +54,7 @@ class Line:
         self.type = self.uuid = self.parent_uuid = self.ts = self.role = self.tools = None
         self.sidechain = self.malformed = 0
         self.text = ""
+        self.runs = ""  # its runs of scripts without spaces, for substring search (index_text)
         self.cwd = self.branch = self.model = self.session_id = self.agent_id = None
         self.msg_key = self.usage = self.prompt = self.command = self.ai_title = self.custom_title = None
         self.summary = None
@@ -68,9 +65,13 @@ class Line:
 # Myanmar) and emoji: a word index cannot find a piece of them, so runs of
 # these characters are also found as substrings (reader.split_terms, a trigram
 # index on each backend).
+# Scripts written without spaces between words (CJK, Thai, Lao, Khmer,
+# Myanmar) and emoji: a word index cannot find a piece of them, so their runs
+# are also found as substrings (reader.split_terms; a trigram index on each backend).
 SUBSTRING_CLASS = ("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2600-\u27bf\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
                    "\uff66-\uff9f\U0001f000-\U0001faff]")
 _RUN = re.compile(SUBSTRING_CLASS + "+")
+_ONE = re.compile(SUBSTRING_CLASS)
 WORD_JOINER = "\u2060"
 
 
@@ -78,30 +79,29 @@ def _cap(parts: list[str]) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def separate_runs(text: str) -> str:
-    """Where a run of those scripts touches letters or digits of another
-    ("Pythonのコード"), put a word joiner (U+2060: invisible, not a word
-    character) between them, so both word indexes see "python" as a word."""
-    pieces, last = [], 0
-    for m in _RUN.finditer(text):
+def index_text(text: str) -> tuple[str, str]:
+    """(the text as both word indexes take it, its substring runs space-
+    separated).  Where a run touches letters or digits of another script
+    ("Pythonのコード") a word joiner (U+2060: invisible, not a word character)
+    goes between them, so the word indexes see "python" as a word.  One pass
+    over the text: this runs for every line of every import."""
+    first = None if text.isascii() else _ONE.search(text)  # one character: the fastest scan
+    if first is None:
+        return text, ""
+    pieces, runs, last = [], [], 0
+    for m in _RUN.finditer(text, first.start()):
         start, end = m.span()
-        if start and (text[start - 1].isalnum()):
-            pieces.append(text[last:start])
-            pieces.append(WORD_JOINER)
+        runs.append(m.group())
+        if start and text[start - 1].isalnum():
+            pieces += (text[last:start], WORD_JOINER)
             last = start
         if end < len(text) and text[end].isalnum():
-            pieces.append(text[last:end])
-            pieces.append(WORD_JOINER)
+            pieces += (text[last:end], WORD_JOINER)
             last = end
-    if not pieces:
-        return text
-    pieces.append(text[last:])
-    return "".join(pieces)
-
-
-def index_text(text: str) -> str:
-    """A line's text as both word indexes take it (runs set apart, see separate_runs)."""
-    return text if text.isascii() or not _RUN.search(text) else separate_runs(text)
+    if pieces:
+        pieces.append(text[last:])
+        text = "".join(pieces)
+    return text, " ".join(runs)
 
 
 def _decode_raw(raw: bytes) -> str:
@@ -122,7 +122,7 @@ def parse_line(raw: bytes, offset: int, lineno: int, length: int | None = None, 
     ``for_index=False`` leaves the text as written (for display: snippets)."""
     line = _parse(raw, offset, lineno, length)
     if for_index and line.text:
-        line.text = index_text(line.text)
+        line.text, line.runs = index_text(line.text)
     return line
 
 

@@ -130,6 +130,9 @@ class PgWriter(Writer):
     def _index_text(self, rows):
         self._copy("copy lines_fts (id, text, words) from stdin", ((lid, text, words(text)) for lid, text in rows))
 
+    def _index_runs(self, rows):
+        pass  # the trigram index is on lines_fts.text itself (pg004)
+
     def _unindex_text(self, ids):
         self.conn.execute("delete from lines_fts where id = any(?)", (list(ids),))
 

@@ -194,12 +194,6 @@ def split_terms(query: str) -> tuple[list[str], list[str]]:
     return [t for t in tokens if t.strip('"*')], runs
 
 
-def runs_text(text: str) -> str:
-    """The substring-script runs of a text, space-separated: what the
-    trigram index holds (a run cannot be matched across the space)."""
-    return " ".join(SUBSTRING_RUN.findall(text))
-
-
 def substring_snippet(text: str, needles: list[str], width: int = 60) -> str:
     low = text.lower()
     at = min((i for i in (low.find(n.lower()) for n in needles) if i >= 0), default=0)

@@ -17,7 +17,6 @@ from .dialect import SQLITE, Dialect
 from .feed import Batch
 from .naming import SourceInfo, path_digest
 from .parse import PARSER_VERSION, Line, parse_line
-from .reader import runs_text
 from .summary import RANK_SUMMARY, SessionSummary, fold
 
 # lines.partial: 0 a newline-ended line; 1 the unfinished last line, shown but
@@ -302,6 +301,7 @@ class Writer:
                                      ln.role, ln.tools, ln.sidechain, ln.malformed, 0, 1 if ln.text else 0)
                                     for ln in lines])
                 self._index_text([(base | ln.offset, ln.text) for ln in lines if ln.text])
+                self._index_runs([(base | ln.offset, ln.runs) for ln in lines if ln.runs])
                 self._update_session(source.session_id, lines)
                 self._changed(source.session_id, "updated")
             gen.indexed, gen.lines = batch.indexed, batch.lineno
@@ -336,6 +336,7 @@ class Writer:
                                      1 if first.text else 0)])
                 if first.text:
                     self._index_text([(line_id, first.text)])
+                    self._index_runs([(line_id, first.runs)] if first.runs else [])
                 return lines[1:]
         self.conn.execute("delete from lines where id = ?", (line_id,))
         return lines
@@ -360,6 +361,7 @@ class Writer:
                                  ln.tools, ln.sidechain, ln.malformed, QUIET_INDEXED, 1 if ln.text else 0)])
             if ln.text:
                 self._index_text([(line_id, ln.text)])
+                self._index_runs([(line_id, ln.runs)] if ln.runs else [])
             self._update_session(source.session_id, [ln])
             self._changed(source.session_id, "updated")
         return True
@@ -371,10 +373,17 @@ class Writer:
             "select s.id, x.id, s.host, s.provider, s.rel, s.path, x.source_deleted_at,"
             " " + ", ".join(f"g.{c}" for c in _GEN_COLS.split(", ")) + " from generations g"
             " join sources s on s.id = g.source_id join sessions x on x.source_id = s.id"
-            " join lines l on l.id = g.id * 1099511627776 + g.indexed"
-            " where g.archived > g.indexed and l.partial = 1 and l.malformed = 0"
+            " where g.archived > g.indexed"
             " and g.gen = (select max(gen) from generations where source_id = s.id)").fetchall()
-        return [Source(r[0], r[1], r[2], r[3], r[4], r[5], Generation(*r[7:]), deleted=bool(r[6])) for r in rows]
+        found = []
+        for r in rows:
+            gen = Generation(*r[7:])
+            # One primary-key lookup each: joined in SQL, the planner scanned every line.
+            line = self.conn.execute("select partial, malformed from lines where id = ?",
+                                     ((gen.id << 40) | gen.indexed,)).fetchone()
+            if line == (1, 0):
+                found.append(Source(r[0], r[1], r[2], r[3], r[4], r[5], gen, deleted=bool(r[6])))
+        return found
 
     LINE_COLUMNS = ("id", "length", "lineno", "type", "uuid", "parent_uuid", "ts", "role", "tools", "sidechain",
                     "malformed", "partial", "searchable")
@@ -385,12 +394,13 @@ class Writer:
                               f" ({', '.join('?' * len(self.LINE_COLUMNS))})", rows)
 
     def _index_text(self, rows: list[tuple[int, str]]) -> None:
-        """(line id, searchable text) into the full-text index, and the
-        substring runs of those that have any into lines_runs."""
+        """(line id, searchable text) into the full-text index."""
         self.conn.executemany("insert into lines_fts (rowid, text) values (?, ?)", rows)
-        runs = [(lid, found) for lid, text in rows if (found := runs_text(text))]
-        if runs:
-            self.conn.executemany("insert into lines_runs (rowid, text) values (?, ?)", runs)
+
+    def _index_runs(self, rows: list[tuple[int, str]]) -> None:
+        """(line id, its substring runs: Line.runs) into the trigram index."""
+        if rows:
+            self.conn.executemany("insert into lines_runs (rowid, text) values (?, ?)", rows)
 
     def _unindex_text(self, ids: list[int]) -> None:
         """Take lines out of the full-text index.  FTS5 with external content
