@@ -58,6 +58,16 @@ def corpus(out: Path, mb: float, seed: int) -> Path:
     return target
 
 
+def zerg_env(home: Path, src: Path) -> dict:
+    """The environment for a zergd whose home is ``home`` reading the corpus ``src``."""
+    return dict(os.environ, ZERG_HOME=str(home), CLAUDE_CONFIG_DIR=str(src / "claude"),
+                CODEX_HOME=str(src / "codex"), ZERG_HOST="bench")
+
+
+def index_bytes(home: Path) -> int:
+    return sum(p.stat().st_size for p in home.glob("index.db*"))
+
+
 def raw_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*.jsonl"))
 
@@ -105,11 +115,10 @@ def main():
     work.mkdir(parents=True)
     base_s, base_rss, base_out = run_measured([sys.executable, str(SHARED / "tools" / "baseline_pipeline.py"),
                                                str(src), str(work / "baseline")])
-    env = dict(os.environ, ZERG_HOME=str(work / "zerg"), CLAUDE_CONFIG_DIR=str(src / "claude"),
-               CODEX_HOME=str(src / "codex"), ZERG_HOST="bench")
+    env = zerg_env(work / "zerg", src)
     zergd = [sys.executable, "-m", "zergd"]  # this environment's zergd, whatever PATH says
     ours_s, ours_rss, _ = run_measured([*zergd, "import"], env=env)
-    index = sum(p.stat().st_size for p in (work / "zerg").glob("index.db*"))
+    index = index_bytes(work / "zerg")
     archive = raw_bytes(work / "zerg" / "sessions")
     assert archive == raw, f"archive holds {archive} bytes, corpus {raw}"
 

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from bench_import import QUERIES, corpus, raw_bytes, run_measured, search_figures  # noqa: E402
+from bench_import import QUERIES, corpus, index_bytes, raw_bytes, run_measured, search_figures, zerg_env  # noqa: E402
 
 CCL_VERSION = "1.7.0"
 CCL_SEARCH = r"""
@@ -169,10 +169,8 @@ def main():
     work = a.out / "view-run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    env = dict(os.environ, ZERG_HOME=str(work / "zerg"), CLAUDE_CONFIG_DIR=str(src / "claude"),
-               CODEX_HOME=str(src / "codex"), ZERG_HOST="bench")
-    import_s, _rss, _ = run_measured([sys.executable, "-m", "zergd", "import"], env=env)
-    index = sum(p.stat().st_size for p in (work / "zerg").glob("index.db*"))
+    import_s, _rss, _ = run_measured([sys.executable, "-m", "zergd", "import"], env=zerg_env(work / "zerg", src))
+    index = index_bytes(work / "zerg")
 
     os.environ["ZERG_HOME"] = str(work / "zerg")
     sys.path.insert(0, str(ROOT))

@@ -210,11 +210,17 @@ CODEX_LINE = ('{"timestamp":"2026-05-02T10:00:01.000Z","type":"response_item","p
               '"content":[{"type":"input_text","text":"%s"}]}}\n')
 
 
+def codex_rollout(settings, sid: str, day: int, text: str):
+    """A rollout where Codex writes it, holding one prompt."""
+    path = settings.codex_dir / "sessions" / "2026" / "05" / f"{day:02d}" / f"rollout-2026-05-{day:02d}T10-00-00-{sid}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes((CODEX_LINE % text).encode())
+    return path
+
+
 def test_codex_archiving_a_session_moves_it_and_it_stays_one(settings, service, reader):
     sid = "0199cccc-dddd-7eee-8fff-000011112222"
-    live = settings.codex_dir / "sessions" / "2026" / "05" / "02" / f"rollout-2026-05-02T10-00-00-{sid}.jsonl"
-    live.parent.mkdir(parents=True)
-    live.write_bytes((CODEX_LINE % "an axolotl question").encode())
+    live = codex_rollout(settings, sid, 2, "an axolotl question")
     wait_for(lambda: found(reader, "axolotl") == [sid])
     # `codex` archives it: the file moves (archived_sessions/ may not exist yet).
     moved = settings.codex_dir / "archived_sessions" / live.name
@@ -235,9 +241,7 @@ def test_codex_archiving_a_session_moves_it_and_it_stays_one(settings, service, 
 
 def test_a_copied_codex_rollout_is_a_session_of_its_own(settings, service, reader):
     sid = "0199cccc-dddd-7eee-8fff-000033334444"
-    live = settings.codex_dir / "sessions" / "2026" / "05" / "03" / f"rollout-2026-05-03T10-00-00-{sid}.jsonl"
-    live.parent.mkdir(parents=True)
-    live.write_bytes((CODEX_LINE % "a wombat").encode())
+    live = codex_rollout(settings, sid, 3, "a wombat")
     wait_for(lambda: found(reader, "wombat") == [sid])
     copy = settings.codex_dir / "archived_sessions" / live.name
     copy.parent.mkdir()
@@ -281,9 +285,7 @@ def test_files_created_while_down_are_backfilled(settings):
 
 def test_a_rollout_archived_while_down_is_followed_at_start(settings):
     sid = "0199cccc-dddd-7eee-8fff-000055556666"
-    live = settings.codex_dir / "sessions" / "2026" / "05" / "04" / f"rollout-2026-05-04T10-00-00-{sid}.jsonl"
-    live.parent.mkdir(parents=True)
-    live.write_bytes((CODEX_LINE % "a capybara").encode())
+    live = codex_rollout(settings, sid, 4, "a capybara")
     for move in (False, True):
         if move:
             moved = settings.codex_dir / "archived_sessions" / live.name
