@@ -553,6 +553,36 @@ def test_subagent_without_a_prompt_is_linked_by_its_agent_id(sample_server, page
     expect(page.get_by_role("link", name="↑ parent session")).to_have_attribute("href", f"/s/{TOOLS}")
 
 
+def test_codex_rollout_before_the_envelope_reads_as_a_conversation(sample, monkeypatch, page):
+    sid = "5973b6c0-94b8-487b-a530-2aeb6098ae0e"
+    path = sample.codex_dir / "sessions" / "2025" / "05" / "07" / f"rollout-2025-05-07T17-24-21-{sid}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(x) + "\n" for x in [
+        {"id": sid, "timestamp": "2025-05-07T17:24:21.123Z", "instructions": None, "git": {"branch": "main"}},
+        {"record_type": "state"},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>\n  <cwd>/Users/x/dev/legacy</cwd>\n</environment_context>"}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "why is the pangolin test flaky?"}]},
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Looking at timing"}]},
+        {"type": "function_call", "name": "shell", "arguments": "{\"command\":[\"bash\",\"-lc\",\"pytest -k pangolin\"]}", "call_id": "call_1"},
+        {"type": "function_call_output", "call_id": "call_1", "output": "{\"output\":\"1 failed\"}"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "It races the clock."}]},
+    ]))
+    url = start_daemon(sample, monkeypatch)
+    try:
+        page.goto(url + f"/s/{sid}")
+        expect(page.locator(".turn-user")).to_have_count(1)
+        expect(page.locator(".turn-user")).to_contain_text("why is the pangolin test flaky?")
+        shell = page.locator('[data-tool-use-id="call_1"]')
+        expect(shell.locator("pre.command")).to_have_text("$ pytest -k pangolin")
+        expect(shell.locator(".tool-result")).to_contain_text("1 failed")
+        expect(page.locator(".turn-assistant")).to_contain_text("It races the clock.")
+        expect(page.locator("details.thinking")).not_to_have_attribute("open", "")
+        expect(page.get_by_text("<environment_context>")).to_be_hidden()  # bookkeeping, shown on request
+        assert page.errors == []
+    finally:
+        zergd("stop")
+
+
 def test_keyboard_turns_and_shortcuts(sample_server, page):
     page.goto(sample_server + f"/s/{TOOLS}")
     expect(page.locator(".turn").first).to_be_visible()
