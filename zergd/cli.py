@@ -584,6 +584,81 @@ def search_cmd(query, limit, per_session, raw, as_json):
         click.echo("no matches", err=True)
 
 
+@zerg.command(name="stats")
+@click.option("--by", type=click.Choice(["day", "week", "month", "model", "project", "session"]), default="day",
+              show_default=True, help="one row per this")
+@click.option("--since", help="from this date or time, or days ago (7d)")
+@click.option("--until", help="up to the end of this date, or this time")
+@click.option("--provider", type=click.Choice(["claude", "codex"]), help="one agent's sessions only")
+@click.option("--project", help="sessions whose project path has this in it")
+@click.option("--tz", help="time zone for days (an IANA name like Europe/Berlin; default: this machine's)")
+@click.option("--offline", is_flag=True, hidden=True, help="prices never come from the network (always so)")
+@click.option("--json", "as_json", is_flag=True)
+@database_option
+def stats_cmd(by, since, until, provider, project, tz, offline, as_json):
+    """Tokens and estimated cost in USD per day, week, month, model, project
+    or session.  Claude usage counts each API response once (by message id
+    and request id, the largest value of each field); Codex's running totals
+    count by how much they rise.  Prices come from genai-prices' bundled
+    table (offline); a model it does not know is shown without a price."""
+    from .usage import report
+
+    try:
+        with _reader() as (_settings_, reader):
+            found = report(reader, by, since=_parse_since(since), until=_parse_until(until), provider=provider,
+                           project=project, tz=tz)
+    except BadQuery as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(found, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    rows = found["rows"]
+    if not rows:
+        click.echo("no usage recorded" + (" in that range" if since or until or provider or project else ""), err=True)
+        return
+    head = ("session" if by == "session" else by, "input", "output", "cache write", "cache read", "total", "cost")
+    table = [head] + [(_stats_label(r, by), *(_n(r[k]) for k in ("input_tokens", "output_tokens",
+              "cache_creation_tokens", "cache_read_tokens", "total_tokens")), _usd(r)) for r in rows]
+    total = found["totals"]
+    table.append(("total", *(_n(total[k]) for k in ("input_tokens", "output_tokens", "cache_creation_tokens",
+                                                    "cache_read_tokens", "total_tokens")), _usd(total)))
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for j, row in enumerate(table):
+        if j == len(table) - 1:
+            click.echo("  ".join("-" * w for w in widths))
+        click.echo("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    prices = found["prices"]
+    note = f"prices: genai-prices {prices['version']} (offline)"
+    if total["price_unknown"]:
+        note += f"; no price for {', '.join(total['price_unknown'])} (their tokens are counted, not their cost)"
+    click.echo(note + f"; days in {found['time_zone']}", err=True)
+
+
+def _stats_label(row: dict, by: str) -> str:
+    if by == "session":
+        return f"{row['key'][:36]}  {(row.get('title') or '(untitled)')[:40]}"
+    return row["key"] or "(none)"
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _usd(row: dict) -> str:
+    if row["cost_usd"] is None:
+        return "unknown"
+    return f"${row['cost_usd']:,.2f}" + (" +?" if row["price_unknown"] else "")
+
+
+def _parse_until(value):
+    if value is None:
+        return None
+    try:
+        return parse_when(value, end_of_day=True)
+    except BadQuery as e:
+        raise click.BadParameter(str(e), param_hint="--until") from None
+
+
 @zergd.command()
 @database_option
 def check():

@@ -16,6 +16,7 @@ from ..errors import ArchiveDamaged, BadQuery, NotFound
 from ..index import SessionFilter, parse_when, snippet_parts
 from ..index.dialect import OFFSET_MASK
 from ..index.export import open_archived, pick_generation
+from ..usage import report
 
 
 class Error(BaseModel):
@@ -196,7 +197,21 @@ def projects(request: Request):
         return {"projects": r.projects()}
 
 
-@router.get("/stats")
-def stats(request: Request):
+@router.get("/stats", responses=errors(400))
+def stats(
+    request: Request,
+    by: Annotated[str | None, Query(pattern="^(day|week|month|model|project|session)$",
+                                    description="a usage and cost report, one row per this (as `zerg stats --by`)")] = None,
+    since: Annotated[str | None, Query(max_length=100, description="usage from this date or time")] = None,
+    until: Annotated[str | None, Query(max_length=100, description="usage up to the end of this date")] = None,
+    provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
+    project: Text = None,
+    tz: Annotated[str | None, Query(max_length=100, description="time zone for days (IANA name)")] = None,
+):
+    """Totals of the whole index; with ``by``, tokens and estimated USD cost
+    per day, week, month, model, project or session."""
     with reader(request) as r:
-        return r.stats()
+        if by is None:
+            return r.stats()
+        return report(r, by, since=_when(since, "since"), until=_when(until, "until", end_of_day=True),
+                      provider=provider, project=project, tz=tz)

@@ -209,3 +209,13 @@ def m008_substring_runs() -> str:
     # separated, for substring search through a trigram index (parse.index_text);
     # only lines that have such runs get a row, so it stays small.
     return "create virtual table lines_runs using fts5(text, tokenize = 'trigram');"
+
+
+@migration
+def m009_usage_detail() -> str:
+    # Of the cache writes, those kept an hour (priced 2x input rather than
+    # 1.25x), and the web searches the API ran (priced per thousand).
+    return """
+        alter table usage add column cache_creation_1h_tokens integer not null default 0;
+        alter table usage add column web_searches integer not null default 0;
+    """

@@ -18,7 +18,7 @@ import orjson
 # Bumped whenever what a line is indexed under changes (its text, title,
 # counts): an index made by an older parser is re-derived from the archive
 # (reindex.rebuild_if_stale), since FTS5 must see the same text it indexed.
-PARSER_VERSION = 6
+PARSER_VERSION = 7
 
 # Every word of every message is searchable: a line's text is not cut.  A
 # line that is not JSON (or too long to parse) is indexed from this many
@@ -30,6 +30,9 @@ TITLE_CAP = 200
 # daemon's memory must stay bounded whatever a file holds.  Real lines reach
 # ~50 MB (base64 images, tool output); those are parsed.
 PARSE_CAP = 64 << 20
+
+# msg_key of a Codex token_count line: its usage is the session's running totals.
+CODEX_TOTALS = ("codex-totals", "")
 
 _loads = orjson.loads
 _dumps = orjson.dumps
@@ -234,11 +237,16 @@ def _claude_message(obj: dict, msg: dict, line: Line) -> None:
             line.msg_key = (mid, _str(obj.get("requestId")) or "")
             usage = msg.get("usage")
             if isinstance(usage, dict):
+                split = usage.get("cache_creation")
+                server = usage.get("server_tool_use")
                 line.usage = (
                     _int(usage.get("input_tokens")),
                     _int(usage.get("output_tokens")),
                     _int(usage.get("cache_creation_input_tokens")),
                     _int(usage.get("cache_read_input_tokens")),
+                    # of the cache writes, those kept an hour (priced 2x input, not 1.25x)
+                    _int(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else 0,
+                    _int(server.get("web_search_requests")) if isinstance(server, dict) else 0,
                 )
     elif role == "user" and prompt_parts and _is_real_prompt(obj, prompt_parts):
         line.prompt = _title("\n".join(prompt_parts))
@@ -321,10 +329,11 @@ def _codex(obj: dict, line: Line) -> None:
             info = payload.get("info")
             total = info.get("total_token_usage") if isinstance(info, dict) else None
             if isinstance(total, dict):
-                # Codex reports running totals: one key per session, keep the max.
-                line.msg_key = ("codex-total", "")
+                # Codex reports running totals; the writer records each increase
+                # (writer._record_codex_usage), so a repeated event adds nothing.
+                line.msg_key = CODEX_TOTALS
                 cached = _int(total.get("cached_input_tokens"))
-                line.usage = (_int(total.get("input_tokens")) - cached, _int(total.get("output_tokens")), 0, cached)
+                line.usage = (_int(total.get("input_tokens")) - cached, _int(total.get("output_tokens")), 0, cached, 0, 0)
     elif t == "compacted":
         line.text = _cap([_str(payload.get("message")) or ""])
 

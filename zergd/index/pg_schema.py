@@ -164,6 +164,14 @@ def pg004_substring_scripts() -> str:
     """ % SUBSTRING_CLASS
 
 
+@migration
+def pg005_usage_detail() -> str:
+    return """
+        alter table usage add column cache_creation_1h_tokens bigint not null default 0;
+        alter table usage add column web_searches bigint not null default 0;
+    """
+
+
 def migrate(conn, schema: str = SCHEMA) -> list[str]:
     """Create the schema if needed and apply pending migrations, one
     transaction each, one migrator at a time (an advisory lock)."""

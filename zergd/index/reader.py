@@ -395,6 +395,65 @@ class Reader:
                         "output_tokens": o or 0, "cache_read_tokens": cr or 0})
         return out
 
+    # --- usage and cost ------------------------------------------------------
+
+    def usage_sums(self, group: str, flt: SessionFilter, since: str | None, until: str | None,
+                   thresholds: dict[str, int]) -> list[tuple]:
+        """Token sums per (group key, provider, model, past the model's
+        long-context threshold): (key, provider, model, long, rows, input,
+        output, cache_creation, cache_creation_1h, cache_read, web_searches).
+        ``group``: halfhour (UTC, for the caller's time zone), model, project
+        or session.  ``since``/``until`` bound each row's own time."""
+        key = USAGE_GROUPS[group]
+        where, params = flt.where("x", self.dialect)
+        if since:
+            where.append("u.ts >= ?")
+            params.append(since)
+        if until:
+            where.append("u.ts < ?")
+            params.append(until)
+        cases = " ".join("when ? then cast(? as bigint)" for _ in thresholds)
+        long = (f"case when (u.input_tokens + u.cache_creation_tokens + u.cache_read_tokens)"
+                f" > (case u.model {cases} end) then 1 else 0 end" if thresholds else "0")
+        long_params = [v for item in thresholds.items() for v in item]
+        cond = (" where " + " and ".join(where)) if where else ""
+        return [tuple(r) for r in self.conn.execute(
+            f"select {key}, x.provider, u.model, {long}, count(*), sum(u.input_tokens),"
+            " sum(u.output_tokens), sum(u.cache_creation_tokens), sum(u.cache_creation_1h_tokens),"
+            f" sum(u.cache_read_tokens), sum(u.web_searches) from usage u join sessions x on x.id = u.session_id{cond}"
+            " group by 1, 2, 3, 4", (*long_params, *params))]
+
+    def usage_models(self, flt: SessionFilter) -> list[tuple]:
+        """(model, provider) of every usage row ``flt`` keeps."""
+        where, params = flt.where("x", self.dialect)
+        cond = (" where " + " and ".join(where)) if where else ""
+        return self.conn.execute(f"select distinct u.model, x.provider from usage u"
+                                 f" join sessions x on x.id = u.session_id{cond}", params).fetchall()
+
+    def usage_sessions(self, group: str, flt: SessionFilter, since: str | None, until: str | None) -> list[tuple]:
+        """(group key, session id) of every session with usage in each group."""
+        where, params = flt.where("x", self.dialect)
+        if since:
+            where.append("u.ts >= ?")
+            params.append(since)
+        if until:
+            where.append("u.ts < ?")
+            params.append(until)
+        cond = (" where " + " and ".join(where)) if where else ""
+        return self.conn.execute(f"select distinct {USAGE_GROUPS[group]}, x.id from usage u"
+                                 f" join sessions x on x.id = u.session_id{cond}", params).fetchall()
+
+    def session_titles(self, ids: list[str]) -> dict[str, dict]:
+        """id -> {title, project, first_ts, provider} for a usage report's sessions."""
+        out = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            for sid, title, desc, project, first, provider in self.conn.execute(
+                    "select id, title, agent_description, coalesce(project, project_dir), first_ts, provider"
+                    f" from sessions where id in ({', '.join('?' * len(part))})", part):
+                out[sid] = {"title": desc or title, "project": project, "first_ts": first, "provider": provider}
+        return out
+
     # --- finding a session's archived bytes --------------------------------
 
     def resolve(self, ref: str, settings) -> tuple[str, int | None]:
@@ -626,6 +685,14 @@ class Reader:
                 for sid, gen, rowid, lineno, ts, typ, role, snip, title, project in rows]
 
 
+USAGE_GROUPS = {
+    # Half-hour buckets in UTC: the report turns them into days in the
+    # reader's time zone (whole- and half-hour offsets), without SQL date math.
+    "halfhour": "substr(u.ts, 1, 13) || (case when substr(u.ts, 15, 2) >= '30' then ':30' else ':00' end)",
+    "model": "u.model",
+    "project": "coalesce(x.project, x.project_dir)",
+    "session": "x.id",
+}
 USAGE_KEYS = {"day": "substr(coalesce(x.last_ts, x.first_ts), 1, 10)", "model": "u.model",
               "project": "coalesce(x.project, x.project_dir)"}
 

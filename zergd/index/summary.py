@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .parse import Line
+from .parse import CODEX_TOTALS, Line
 
 # Title sources, weakest first; a stronger one replaces a weaker one.  A
 # slash command titles a session only until its first typed prompt; a name
@@ -51,6 +51,7 @@ WARMUP = "Warmup"
 def fold(s: SessionSummary, lines: list[Line]) -> Added:
     """Fold ``lines`` (in file order) into ``s``; return what they add."""
     added = Added(lines=len(lines))
+    model = s.models[-1] if s.models else None
     for ln in lines:
         ts = ln.ts
         if ts:
@@ -85,7 +86,11 @@ def fold(s: SessionSummary, lines: list[Line]) -> Added:
             s.parent_session_id = ln.session_id  # legacy agent-*.jsonl files name their parent inside
         if ln.summary and ln.summary[1]:
             added.summaries.append(ln.summary)
+        if ln.model:
+            model = ln.model
         if ln.msg_key:
+            if ln.msg_key == CODEX_TOTALS and not ln.model:
+                ln.model = model  # Codex names the model in turn_context, not beside the tokens
             added.keyed.append(ln)
         elif ln.is_assistant:
             added.assistant_messages += 1

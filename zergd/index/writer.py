@@ -16,7 +16,7 @@ from ..errors import IndexUnavailable
 from .dialect import SQLITE, Dialect
 from .feed import Batch
 from .naming import SourceInfo, path_digest
-from .parse import PARSER_VERSION, Line, parse_line
+from .parse import CODEX_TOTALS, PARSER_VERSION, Line, parse_line
 from .summary import RANK_SUMMARY, SessionSummary, fold
 
 # lines.partial: 0 a newline-ended line; 1 the unfinished last line, shown but
@@ -465,21 +465,21 @@ class Writer:
         messages are new.  Fields keep their maximum: old-style streaming wrote
         placeholder output_tokens on the early lines of a response."""
         conn = self.conn
+        codex = [ln for ln in keyed if ln.msg_key == CODEX_TOTALS]
+        keyed = [ln for ln in keyed if ln.msg_key != CODEX_TOTALS]
         cur = conn.executemany(
             "insert into usage (session_id, msg_id, request_id, model, ts) values (?, ?, ?, ?, ?) on conflict do nothing",
             [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts) for ln in keyed if ln.is_assistant],
         )
         new_messages = max(cur.rowcount, 0)
         most = self.dialect.greatest
+        rows = [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts, *ln.usage) for ln in keyed if ln.usage]
+        rows += self._codex_increases(session_id, codex)
         conn.executemany(
-            "insert into usage (session_id, msg_id, request_id, model, ts, input_tokens, output_tokens,"
-            " cache_creation_tokens, cache_read_tokens) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            f" on conflict (session_id, msg_id, request_id) do update set"
-            f" input_tokens = {most}(usage.input_tokens, excluded.input_tokens),"
-            f" output_tokens = {most}(usage.output_tokens, excluded.output_tokens),"
-            f" cache_creation_tokens = {most}(usage.cache_creation_tokens, excluded.cache_creation_tokens),"
-            f" cache_read_tokens = {most}(usage.cache_read_tokens, excluded.cache_read_tokens)",
-            [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts, *ln.usage) for ln in keyed if ln.usage],
+            f"insert into usage (session_id, msg_id, request_id, model, ts, {', '.join(USAGE_FIELDS)})"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (session_id, msg_id, request_id) do update set "
+            + ", ".join(f"{f} = {most}(usage.{f}, excluded.{f})" for f in USAGE_FIELDS),
+            rows,
         )
         conn.execute(
             "update sessions set (input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens) ="
@@ -489,6 +489,35 @@ class Writer:
             (session_id, session_id),
         )
         return new_messages
+
+    def _codex_increases(self, session_id: str, lines: list[Line]) -> list[tuple]:
+        """Codex's token_count events carry running totals, often repeated:
+        each rise over the totals recorded so far becomes one usage row, keyed
+        by the new total (so the same event indexed again adds nothing), dated
+        when it happened.  A total that drops (a resumed session starting its
+        count again) counts from zero."""
+        if not lines:
+            return []
+        seen = self.conn.execute(
+            "select coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0)"
+            " from usage where session_id = ? and msg_id like 'codex@%'", (session_id,)).fetchone()
+        rows, base, last = [], [int(v) for v in seen], sum(int(v) for v in seen)
+        for ln in lines:
+            fresh, output, _cc, cached, _h, _w = ln.usage
+            total = fresh + output + cached
+            if total == last:
+                continue  # the same totals again
+            if total < last:  # counting started again
+                base, last = [0, 0, 0], 0
+            rise = (max(fresh - base[0], 0), max(output - base[1], 0), 0, max(cached - base[2], 0), 0, 0)
+            rows.append((session_id, f"codex@{total}", "", ln.model, ln.ts, *rise))
+            base, last = [fresh, output, cached], total
+        return rows
+
+
+# Token columns of the usage table, in Line.usage's order.
+USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
+                "cache_creation_1h_tokens", "web_searches")
 
 
 def sqlite_unavailable(exc: BaseException) -> IndexUnavailable | None:

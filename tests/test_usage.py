@@ -1,0 +1,168 @@
+"""Usage and cost (zerg stats, /api/stats?by=): tokens counted once per API
+response, Codex's running totals by their rises, days in the asked time
+zone, prices from genai-prices with long-context tiers and hour-long cache
+writes, unknown models never priced.  On both backends."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from zergd.api.app import create_app
+from zergd.cli import zerg
+from zergd.index import open_index
+from zergd.prices import TokenSums, rates
+from zergd.usage import report
+from zergd.watch.backfill import backfill
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+def claude_session(settings, name, replies):
+    """Assistant replies: (timestamp, message id, request id, model, usage)."""
+    folder = settings.claude_dir / "projects" / "-work-usage"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.jsonl", "a") as f:
+        f.write(json.dumps({"type": "user", "timestamp": replies[0][0], "cwd": "/work/usage",
+                            "message": {"role": "user", "content": f"prompt of {name}"}}) + "\n")
+        for ts, mid, rid, model, usage in replies:
+            f.write(json.dumps({"type": "assistant", "timestamp": ts, "requestId": rid, "cwd": "/work/usage",
+                                "message": {"id": mid, "role": "assistant", "model": model, "usage": usage,
+                                            "content": [{"type": "text", "text": "ok"}]}}) + "\n")
+
+
+def usage(i=0, o=0, cw=0, cr=0, cw1h=0, searches=0):
+    u = {"input_tokens": i, "output_tokens": o, "cache_creation_input_tokens": cw, "cache_read_input_tokens": cr,
+         "cache_creation": {"ephemeral_5m_input_tokens": cw - cw1h, "ephemeral_1h_input_tokens": cw1h}}
+    if searches:
+        u["server_tool_use"] = {"web_search_requests": searches}
+    return u
+
+
+def codex_session(settings, sid, events):
+    """token_count events: (timestamp, input incl. cached, cached, output) running totals."""
+    path = settings.codex_dir / "sessions" / "2026" / "05" / "01" / f"rollout-2026-05-01T10-00-00-{sid}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [{"timestamp": "2026-05-01T10:00:00Z", "type": "session_meta", "payload": {"id": sid, "cwd": "/work/cx"}},
+             {"timestamp": "2026-05-01T10:00:00Z", "type": "turn_context", "payload": {"cwd": "/work/cx", "model": "gpt-5-codex"}}]
+    for ts, inp, cached, out in events:
+        lines.append({"timestamp": ts, "type": "event_msg", "payload": {"type": "token_count", "info": {
+            "total_token_usage": {"input_tokens": inp, "cached_input_tokens": cached, "output_tokens": out,
+                                  "total_tokens": inp + out}}}})
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def load(settings):
+    index = open_index(settings)
+    backfill(settings, index.writer())
+    return index
+
+
+SONNET = "claude-sonnet-4-5-20250929"
+
+
+def test_a_response_counts_once_at_its_largest(settings):
+    # Streaming wrote the same response three times with placeholder output.
+    claude_session(settings, "s1", [
+        ("2026-05-01T10:00:01Z", "msg_1", "req_1", SONNET, usage(10, 1, 100, 1000)),
+        ("2026-05-01T10:00:02Z", "msg_1", "req_1", SONNET, usage(10, 2, 100, 1000)),
+        ("2026-05-01T10:00:03Z", "msg_1", "req_1", SONNET, usage(10, 250, 100, 1000)),
+        ("2026-05-01T10:05:00Z", "msg_2", "req_2", SONNET, usage(5, 50, 0, 1100)),
+    ])
+    index = load(settings)
+    with index.reader() as r:
+        found = report(r, "day", tz="UTC")
+    [day] = found["rows"]
+    assert day["key"] == "2026-05-01"
+    assert (day["input_tokens"], day["output_tokens"], day["cache_creation_tokens"], day["cache_read_tokens"]) == \
+        (15, 300, 100, 2100)
+    assert day["messages"] == 2 and day["sessions"] == 1
+    index.close()
+
+
+def test_costs_follow_the_price_table(settings):
+    claude_session(settings, "s2", [
+        ("2026-05-02T10:00:00Z", "m1", "r1", SONNET, usage(1000, 2000, 4000, 8000, cw1h=1000, searches=3)),
+        # Past 200,000 input tokens: the whole request at the long-context rates.
+        ("2026-05-02T11:00:00Z", "m2", "r2", SONNET, usage(150_000, 1000, 0, 100_000)),
+        ("2026-05-02T12:00:00Z", "m3", "r3", "some-model-nobody-prices", usage(500, 500)),
+    ])
+    index = load(settings)
+    with index.reader() as r:
+        found = report(r, "model")
+    by_model = {row["key"]: row for row in found["rows"]}
+    sonnet = by_model[SONNET]
+    # Sonnet 4.5 per million: input 3, output 15, cache write 3.75 (an hour: 6), read 0.30; past 200K: 6, 22.5, 0.60.
+    short = (1000 * 3 + 2000 * 15 + 3000 * Decimal("3.75") + 1000 * 6 + 8000 * Decimal("0.3")) / 1_000_000 + 3 * Decimal("0.01")
+    long = (150_000 * 6 + 1000 * Decimal("22.5") + 100_000 * Decimal("0.6")) / 1_000_000
+    assert sonnet["cost_usd"] == pytest.approx(float(short + long), abs=1e-6)
+    assert sonnet["cache_creation_1h_tokens"] == 1000 and sonnet["web_searches"] == 3
+    unknown = by_model["some-model-nobody-prices"]
+    assert unknown["cost_usd"] is None and unknown["price_unknown"] == ["some-model-nobody-prices"]
+    assert unknown["input_tokens"] == 500  # its tokens still count
+    assert found["totals"]["price_unknown"] == ["some-model-nobody-prices"]
+    assert found["totals"]["cost_usd"] == pytest.approx(sonnet["cost_usd"])
+    index.close()
+
+
+def test_the_rates_match_the_published_prices():
+    sonnet = rates(SONNET, "claude")
+    assert sonnet.threshold == 200_000
+    cost = sonnet.cost(TokenSums(input=1_000_000, output=1_000_000), long=False)
+    assert cost == Decimal(18)
+    assert rates("no-such-model", "claude") is None and rates(None, "claude") is None
+    assert rates("gpt-5-codex", "codex").cost(TokenSums(input=1_000_000, cache_read=1_000_000), False) == Decimal("1.375")
+
+
+def test_codex_running_totals_count_by_their_rises(settings):
+    sid = "0199dddd-eeee-7fff-8000-111122223333"
+    codex_session(settings, sid, [
+        ("2026-05-01T10:01:00Z", 1000, 400, 100),
+        ("2026-05-01T10:01:01Z", 1000, 400, 100),  # the same totals again: nothing more
+        ("2026-05-02T09:00:00Z", 3000, 2000, 300),  # the next day: the rise only
+    ])
+    index = load(settings)
+    with index.reader() as r:
+        days = {row["key"]: row for row in report(r, "day", tz="UTC")["rows"]}
+        model = report(r, "model")["rows"]
+    assert (days["2026-05-01"]["input_tokens"], days["2026-05-01"]["cache_read_tokens"], days["2026-05-01"]["output_tokens"]) \
+        == (600, 400, 100)
+    assert (days["2026-05-02"]["input_tokens"], days["2026-05-02"]["cache_read_tokens"], days["2026-05-02"]["output_tokens"]) \
+        == (400, 1600, 200)
+    assert [m["key"] for m in model] == ["gpt-5-codex"] and model[0]["cost_usd"] > 0
+    index.close()
+
+
+def test_days_are_the_readers(settings):
+    claude_session(settings, "late", [("2026-05-01T23:30:00Z", "m1", "r1", SONNET, usage(1, 1))])
+    index = load(settings)
+    with index.reader() as r:
+        assert [row["key"] for row in report(r, "day", tz="UTC")["rows"]] == ["2026-05-01"]
+        assert [row["key"] for row in report(r, "day", tz="Europe/Berlin")["rows"]] == ["2026-05-02"]
+        assert [row["key"] for row in report(r, "day", tz="America/Los_Angeles")["rows"]] == ["2026-05-01"]
+        assert [row["key"] for row in report(r, "week", tz="UTC")["rows"]] == ["2026-04-27"]  # its Monday
+        assert [row["key"] for row in report(r, "month", tz="UTC")["rows"]] == ["2026-05"]
+        assert report(r, "day", since="2026-05-02T00:00:00", tz="UTC")["rows"] == []
+    index.close()
+
+
+def test_cli_and_api(settings):
+    claude_session(settings, "s3", [("2026-05-03T10:00:00Z", "m1", "r1", SONNET, usage(1000, 1000))])
+    load(settings).close()
+    result = CliRunner().invoke(zerg, ["stats", "--by", "model", "--tz", "UTC"])
+    assert result.exit_code == 0, result.output
+    assert SONNET in result.stdout and "$0.02" in result.stdout and result.stdout.splitlines()[-1].startswith("total")
+    as_json = json.loads(CliRunner().invoke(zerg, ["stats", "--json", "--by", "session"]).stdout)
+    assert as_json["rows"][0]["title"] == "prompt of s3" and as_json["prices"]["source"] == "genai-prices"
+    bad = CliRunner().invoke(zerg, ["stats", "--tz", "Mars/Olympus"])
+    assert bad.exit_code == 1 and "unknown time zone" in bad.output
+    app = create_app(settings, None, bound_host="127.0.0.1", port=8080)
+    with TestClient(app, base_url="http://127.0.0.1:8080") as client:
+        body = client.get("/api/stats", params={"by": "day", "tz": "UTC"}).json()
+        assert body["rows"][0]["key"] == "2026-05-03" and body["totals"]["cost_usd"] == pytest.approx(0.018)
+        assert "by_model" in client.get("/api/stats").json()  # without by: the index's totals, as before
+        assert client.get("/api/stats", params={"by": "year"}).status_code == 422
+        assert client.get("/api/stats", params={"by": "day", "tz": "Mars/Olympus"}).status_code == 400
+        assert client.get("/api/stats", params={"by": "day", "since": "yesterday-ish"}).status_code == 400

@@ -1,0 +1,131 @@
+"""Usage and cost reports: tokens and USD per day, week, month, model,
+project or session, from the index's usage rows (one per API response,
+deduplicated by message.id and requestId; Codex's running totals recorded as
+their rises).  An index query, never a rescan of the transcripts.
+
+Days are the reader's: the index keeps UTC times, summed here per half hour
+and placed in the time zone asked for (the machine's by default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import BadQuery
+from .index import SessionFilter
+from .prices import Rates, TokenSums, rates, table_version
+
+GROUPS = ("day", "week", "month", "model", "project", "session")
+
+
+@dataclass
+class Row:
+    key: str | None
+    sums: TokenSums = field(default_factory=TokenSums)
+    messages: int = 0
+    sessions: set = field(default_factory=set)
+    cost: Decimal = Decimal(0)
+    unpriced: set = field(default_factory=set)  # models the price table does not know
+    models: set = field(default_factory=set)
+
+    def as_dict(self) -> dict:
+        s = self.sums
+        priced = bool(self.models - self.unpriced)
+        return {
+            "key": self.key, "input_tokens": s.input, "output_tokens": s.output,
+            "cache_creation_tokens": s.cache_creation, "cache_creation_1h_tokens": s.cache_creation_1h,
+            "cache_read_tokens": s.cache_read, "web_searches": s.web_searches,
+            "total_tokens": _tokens(s),
+            "messages": self.messages, "sessions": len(self.sessions),
+            # None: no model of the row has a price; else the priced models' cost.
+            "cost_usd": float(round(self.cost, 6)) if priced else None,
+            "price_unknown": sorted(m or "(no model)" for m in self.unpriced),
+            "models": sorted(m for m in self.models if m),
+        }
+
+
+def zone(name: str | None) -> dt.tzinfo:
+    if not name:
+        return dt.datetime.now().astimezone().tzinfo  # the machine's
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadQuery(f"unknown time zone {name!r} (an IANA name like Europe/Berlin, or UTC)") from None
+
+
+def _day_key(bucket: str | None, tz: dt.tzinfo, by: str) -> str | None:
+    if not bucket:
+        return None
+    try:
+        when = dt.datetime.strptime(bucket, "%Y-%m-%dT%H:%M").replace(tzinfo=dt.timezone.utc).astimezone(tz).date()
+    except ValueError:
+        return None
+    if by == "week":
+        return (when - dt.timedelta(days=when.weekday())).isoformat()  # the Monday it starts on
+    if by == "month":
+        return when.isoformat()[:7]
+    return when.isoformat()
+
+
+def report(reader, by: str = "day", *, since: str | None = None, until: str | None = None,
+           provider: str | None = None, project: str | None = None, tz: str | None = None) -> dict:
+    """{"by", "rows": [...], "totals": {...}, "prices": {...}}; rows newest or
+    largest first.  ``since``/``until`` are the index's UTC times (parse_when)."""
+    if by not in GROUPS:
+        raise BadQuery(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
+    zone_info = zone(tz)
+    group = "halfhour" if by in ("day", "week", "month") else by
+    flt = SessionFilter(provider=provider or None, project=project or None, subagents=True)
+    models = {(m, p) for m, p in reader.usage_models(flt)}
+    known: dict[tuple, Rates | None] = {(m, p): rates(m, p) for m, p in models}
+    thresholds = {m: r.threshold for (m, _p), r in known.items() if r is not None and r.threshold}
+    rows: dict[str | None, Row] = {}
+    totals = Row("total")
+
+    def key_of(raw):
+        return _day_key(raw, zone_info, by) if group == "halfhour" else raw
+
+    for raw, prov, model, long, n, i, o, cc, c1h, cr, ws in reader.usage_sums(group, flt, since, until, thresholds):
+        sums = TokenSums(i or 0, o or 0, cc or 0, c1h or 0, cr or 0, ws or 0)
+        rate = known.get((model, prov))
+        for row in (rows.setdefault(key_of(raw), Row(key_of(raw))), totals):
+            _add(row.sums, sums)
+            row.messages += n
+            row.models.add(model)
+            if rate is None:
+                if _tokens(sums) or sums.web_searches:
+                    row.unpriced.add(model)
+            else:
+                row.cost += rate.cost(sums, bool(long))
+    for raw, sid in reader.usage_sessions(group, flt, since, until):
+        rows[key_of(raw)].sessions.add(sid)
+        totals.sessions.add(sid)
+    if by in ("day", "week", "month"):  # newest first, undated last
+        ordered = sorted(rows.values(), key=lambda r: r.key or "", reverse=True)
+    else:  # the most expensive first, then the most tokens
+        ordered = sorted(rows.values(), key=lambda r: (-r.cost, -_tokens(r.sums), r.key or ""))
+    out = [r.as_dict() for r in ordered]
+    if by == "session":
+        info = reader.session_titles([r["key"] for r in out])
+        for r in out:
+            r.update(info.get(r["key"], {}))
+    return {"by": by, "time_zone": str(zone_info), "rows": out, "totals": totals.as_dict(),
+            "prices": {"source": "genai-prices", "version": table_version(),
+                       "models": {m or "(no model)": (r.model if r else None) for (m, _p), r in sorted(
+                           known.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))}}}
+
+
+def _add(into: TokenSums, more: TokenSums) -> None:
+    into.input += more.input
+    into.output += more.output
+    into.cache_creation += more.cache_creation
+    into.cache_creation_1h += more.cache_creation_1h
+    into.cache_read += more.cache_read
+    into.web_searches += more.web_searches
+
+
+def _tokens(s: TokenSums) -> int:
+    return s.input + s.output + s.cache_creation + s.cache_read
