@@ -423,6 +423,7 @@ def test_sample_session_view(sample_server, page):
     expect(head).to_contain_text("/home/dev/webapp")
     expect(head).to_contain_text("feature/login")
     expect(head.locator(".token-total")).to_contain_text("tokens")
+    expect(head.locator(".cost")).to_contain_text(re.compile(r"≈ \$\d+\.\d\d"))
     expect(head.locator(".source-path")).to_contain_text(f"-home-dev-webapp/{SAMPLE}.jsonl")
     expect(head.get_by_role("button", name="Copy resume command")).to_have_attribute(
         "data-command", f"cd /home/dev/webapp && claude --resume {SAMPLE}")

@@ -166,3 +166,37 @@ def test_cli_and_api(settings):
         assert client.get("/api/stats", params={"by": "year"}).status_code == 422
         assert client.get("/api/stats", params={"by": "day", "tz": "Mars/Olympus"}).status_code == 400
         assert client.get("/api/stats", params={"by": "day", "since": "yesterday-ish"}).status_code == 400
+
+
+def test_where_ccusage_counts_differently(settings):
+    """The two differences bench/check_ccusage.py finds on the real corpus,
+    each a rule of ours (README, Usage and cost)."""
+    # Lines without a requestId (a proxy wrote them) that repeat one response:
+    # ccusage's daily report counts each line; the response counts once here.
+    claude_session(settings, "proxy", [
+        ("2026-04-12T14:06:41.155Z", "gen-1", "", "glm-4.7", usage(25430, 59)),
+        ("2026-04-12T14:06:41.159Z", "gen-1", "", "glm-4.7", usage(25430, 59)),
+        ("2026-04-12T14:06:41.160Z", "gen-1", "", "glm-4.7", usage(25430, 59)),
+    ])
+    # Timestamps with microseconds: ccusage drops these lines; they count here.
+    claude_session(settings, "micro", [("2025-07-03T15:50:07.875917Z", "m1", "r1", SONNET, usage(8, 309, 557, 17190))])
+    index = load(settings)
+    with index.reader() as r:
+        days = {row["key"]: row for row in report(r, "day", tz="UTC")["rows"]}
+    assert (days["2026-04-12"]["input_tokens"], days["2026-04-12"]["messages"]) == (25430, 1)
+    assert days["2025-07-03"]["output_tokens"] == 309
+    index.close()
+
+
+def test_a_resumed_session_does_not_count_the_history_it_copies(settings):
+    first = ("2026-05-04T10:00:00Z", "msg_a", "req_a", SONNET, usage(100, 200))
+    claude_session(settings, "before", [first])
+    # `claude --resume` starts a file that repeats the earlier messages, ids and all.
+    claude_session(settings, "after", [first, ("2026-05-05T10:00:00Z", "msg_b", "req_b", SONNET, usage(7, 9))])
+    index = load(settings)
+    with index.reader() as r:
+        by_session = {row["key"]: row for row in report(r, "session")["rows"]}
+        days = {row["key"]: row["output_tokens"] for row in report(r, "day", tz="UTC")["rows"]}
+    assert by_session["before"]["output_tokens"] == 200 and by_session["after"]["output_tokens"] == 9
+    assert days == {"2026-05-04": 200, "2026-05-05": 9}
+    index.close()

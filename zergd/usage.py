@@ -71,14 +71,16 @@ def _day_key(bucket: str | None, tz: dt.tzinfo, by: str) -> str | None:
 
 
 def report(reader, by: str = "day", *, since: str | None = None, until: str | None = None,
-           provider: str | None = None, project: str | None = None, tz: str | None = None) -> dict:
+           provider: str | None = None, project: str | None = None, session: str | None = None,
+           tz: str | None = None) -> dict:
     """{"by", "rows": [...], "totals": {...}, "prices": {...}}; rows newest or
     largest first.  ``since``/``until`` are the index's UTC times (parse_when)."""
     if by not in GROUPS:
         raise BadQuery(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
     zone_info = zone(tz)
     group = "halfhour" if by in ("day", "week", "month") else by
-    flt = SessionFilter(provider=provider or None, project=project or None, subagents=True)
+    flt = SessionFilter(provider=provider or None, project=project or None, subagents=True,
+                        ids=[session] if session else [])
     models = {(m, p) for m, p in reader.usage_models(flt)}
     known: dict[tuple, Rates | None] = {(m, p): rates(m, p) for m, p in models}
     thresholds = {m: r.threshold for (m, _p), r in known.items() if r is not None and r.threshold}

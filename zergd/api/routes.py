@@ -206,6 +206,7 @@ def stats(
     until: Annotated[str | None, Query(max_length=100, description="usage up to the end of this date")] = None,
     provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
     project: Text = None,
+    session: Annotated[str | None, Query(max_length=1000, description="one session's usage")] = None,
     tz: Annotated[str | None, Query(max_length=100, description="time zone for days (IANA name)")] = None,
 ):
     """Totals of the whole index; with ``by``, tokens and estimated USD cost
@@ -214,4 +215,4 @@ def stats(
         if by is None:
             return r.stats()
         return report(r, by, since=_when(since, "since"), until=_when(until, "until", end_of_day=True),
-                      provider=provider, project=project, tz=tz)
+                      provider=provider, project=project, session=session, tz=tz)

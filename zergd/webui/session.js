@@ -21,9 +21,10 @@ export async function sessionPage(main, id, { api, navigate }) {
   const showMeta = params.get("meta") === "1";
   const q = params.get("q") || "";
   const target = anchor && Number(anchor[1]) === gen ? Number(anchor[2]) : null;
-  const [forkData, found] = await Promise.all([
+  const [forkData, found, cost] = await Promise.all([
     api(`${path}/branches`, { gen }).catch(() => ({ forks: [] })),
     q ? api("/api/search", { q, session: id, limit: 100, per_session: 0 }).catch(() => ({ hits: [] })) : { hits: [] },
+    api("/api/stats", { by: "model", session: id }).catch(() => null),
   ]);
   document.title = `${s.agent_description || s.title || s.id} · zergd`;
 
@@ -47,7 +48,7 @@ export async function sessionPage(main, id, { api, navigate }) {
   const older = h("button", { class: "more", type: "button" }, "Load earlier lines");
   const newer = h("button", { class: "more", type: "button" }, "Load later lines");
   transcript.append(older, newer);
-  const head = sessionHeader(s, gen, showMeta, q);
+  const head = sessionHeader(s, gen, showMeta, q, cost);
   const sentinel = h("div", { class: "head-sentinel" });
   clear(main).append(...[sentinel, head, subagentList(s), transcript].filter(Boolean));
   // Once the page scrolls, the sticky header keeps only its title and buttons.
@@ -128,7 +129,7 @@ export async function sessionPage(main, id, { api, navigate }) {
 
 // --- header -------------------------------------------------------------------
 
-function sessionHeader(s, gen, showMeta, q) {
+function sessionHeader(s, gen, showMeta, q, cost) {
   const base = `/api/sessions/${encodeURIComponent(s.id)}/export`;
   const genQuery = s.generations.length > 1 ? `gen=${gen}` : "";
   const href = (format) => `${base}?${[genQuery, format ? `format=${format}` : ""].filter(Boolean).join("&")}`.replace(/\?$/, "");
@@ -148,7 +149,8 @@ function sessionHeader(s, gen, showMeta, q) {
       h("span", { title: `${fmtTime(s.first_ts)} – ${fmtTime(s.last_ts)}` }, `${fmtTime(s.first_ts)}${s.first_ts && s.last_ts ? " · " + fmtDuration(s.first_ts, s.last_ts) : ""}`),
       h("span", {}, `${plural(s.user_messages, "prompt")} · ${plural(s.assistant_messages, "reply")} · ${plural(s.tool_calls, "tool call")}`),
       tokens ? h("span", { class: "token-total", title: `input ${(s.input_tokens || 0).toLocaleString()} · output ${(s.output_tokens || 0).toLocaleString()} · cache write ${(s.cache_creation_tokens || 0).toLocaleString()} · cache read ${(s.cache_read_tokens || 0).toLocaleString()}` },
-        `${compact(tokens)} tokens (${compact(s.input_tokens)} in · ${compact(s.output_tokens)} out · ${compact(s.cache_creation_tokens)} cache write · ${compact(s.cache_read_tokens)} cache read)`) : null),
+        `${compact(tokens)} tokens (${compact(s.input_tokens)} in · ${compact(s.output_tokens)} out · ${compact(s.cache_creation_tokens)} cache write · ${compact(s.cache_read_tokens)} cache read)`) : null,
+      costLabel(cost)),
     s.source_path ? h("div", { class: "source-path" }, h("code", { title: "the transcript this was archived from" }, s.source_path)) : null,
     h("div", { class: "actions" },
       s.parent_session_id ? h("a", { href: `/s/${encodeURIComponent(s.parent_session_id)}`, "data-nav": "" }, "↑ parent session") : null,
@@ -160,6 +162,16 @@ function sessionHeader(s, gen, showMeta, q) {
       s.generations.length > 1 ? h("span", {}, "Generation: ", s.generations.map((g) =>
         h("a", { href: `${location.pathname}?gen=${g.gen}`, "data-nav": "", class: g.gen === gen ? "current" : "" }, String(g.gen)))) : null,
       q ? h("span", { class: "hit-nav" }) : null));
+}
+
+// "≈ $1.23" from the session's usage report; what the price table does not know is said, not guessed.
+function costLabel(cost) {
+  const t = cost?.totals;
+  if (!t || !t.total_tokens) return null;
+  const unknown = t.price_unknown.length ? `no price for ${t.price_unknown.join(", ")}` : "";
+  if (t.cost_usd === null) return h("span", { class: "cost", title: unknown }, "cost unknown");
+  return h("span", { class: "cost", title: `estimated from genai-prices ${cost.prices.version}${unknown ? "; " + unknown : ""}` },
+    `≈ $${t.cost_usd.toFixed(2)}${unknown ? " +?" : ""}`);
 }
 
 function compact(n) {
