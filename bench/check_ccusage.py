@@ -71,9 +71,12 @@ def compare(name: str, claude_projects: Path, work: Path, out: Path) -> dict:
     for day, mine in by_day.items():
         if any(mine[k] for _t, k in FIELDS):
             differ.append({"day": day, "only_in": "zergd"})
+    # Over all days: where only the day a copied response is counted on differs, these agree.
+    totals = {ours_k: (sum(r[theirs_k] for r in theirs), sum(r[ours_k] for r in ours)) for theirs_k, ours_k in FIELDS}
     theirs_cost = sum(c for c, _ in cost_gap)
     ours_cost = sum(c for _, c in cost_gap)
     return {"days": days, "days_differing": len(differ), "differences": differ[:20],
+            "all_days_ccusage_vs_zergd": totals,
             "cost_usd": {"ccusage": round(theirs_cost, 4), "zergd": round(ours_cost, 4),
                          "zergd_over_ccusage": round(ours_cost / theirs_cost, 4) if theirs_cost else None}}
 
