@@ -584,6 +584,35 @@ def test_codex_rollout_before_the_envelope_reads_as_a_conversation(sample, monke
         zergd("stop")
 
 
+def test_usage_page(sample_server, browser):
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(sample_server + "/")
+            page.get_by_role("link", name="Usage").click()
+            expect(page).to_have_url(re.compile(r"/usage$"))
+            expect(page.locator(".usage-totals")).to_be_visible()
+            page.select_option("select[name=days]", "")  # all time: the fixtures are from May 2026
+            expect(page).to_have_url(re.compile(r"days=$"))
+            expect(page.locator(".figure", has_text="estimated cost")).to_contain_text(re.compile(r"\$\d+\.\d\d"))
+            bars = page.locator("svg.usage-chart rect.series")
+            expect(bars.first).to_be_attached()
+            assert "claude-sonnet-4-5-20250929" in {b.get_attribute("data-model") for b in bars.all()}
+            expect(page.locator(".usage-table", has_text="By model")).to_contain_text("gpt-5-codex")
+            page.select_option("select[name=measure]", "tokens")
+            expect(page.locator("svg.usage-chart")).to_have_attribute("aria-label", "tokens per day by model")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"usage-{scheme}.png"), full_page=True)
+            page.locator(".usage-table", has_text="Sessions that cost most").locator("a").first.click()
+            expect(page.locator(".session-head .cost")).to_contain_text("≈ $")
+            assert errors == []
+        finally:
+            context.close()
+
+
 def test_keyboard_turns_and_shortcuts(sample_server, page):
     page.goto(sample_server + f"/s/{TOOLS}")
     expect(page.locator(".turn").first).to_be_visible()

@@ -30,6 +30,7 @@ class Row:
     cost: Decimal = Decimal(0)
     unpriced: set = field(default_factory=set)  # models the price table does not know
     models: set = field(default_factory=set)
+    by_model: dict = field(default_factory=dict)  # model -> [tokens, cost or None]
 
     def as_dict(self) -> dict:
         s = self.sums
@@ -44,6 +45,8 @@ class Row:
             "cost_usd": float(round(self.cost, 6)) if priced else None,
             "price_unknown": sorted(m or "(no model)" for m in self.unpriced),
             "models": sorted(m for m in self.models if m),
+            "by_model": {m or "(no model)": {"tokens": t, "cost_usd": None if c is None else float(round(c, 6))}
+                         for m, (t, c) in sorted(self.by_model.items(), key=lambda kv: -kv[1][0])},
         }
 
 
@@ -93,15 +96,18 @@ def report(reader, by: str = "day", *, since: str | None = None, until: str | No
     for raw, prov, model, long, n, i, o, cc, c1h, cr, ws in reader.usage_sums(group, flt, since, until, thresholds):
         sums = TokenSums(i or 0, o or 0, cc or 0, c1h or 0, cr or 0, ws or 0)
         rate = known.get((model, prov))
+        cost = None if rate is None else rate.cost(sums, bool(long))
         for row in (rows.setdefault(key_of(raw), Row(key_of(raw))), totals):
             _add(row.sums, sums)
             row.messages += n
             row.models.add(model)
-            if rate is None:
+            tokens, so_far = row.by_model.get(model, (0, Decimal(0)))
+            row.by_model[model] = (tokens + _tokens(sums), None if cost is None or so_far is None else so_far + cost)
+            if cost is None:
                 if _tokens(sums) or sums.web_searches:
                     row.unpriced.add(model)
             else:
-                row.cost += rate.cost(sums, bool(long))
+                row.cost += cost
     for raw, sid in reader.usage_sessions(group, flt, since, until):
         rows[key_of(raw)].sessions.add(sid)
         totals.sessions.add(sid)

@@ -85,10 +85,11 @@ async function route() {
   teardown();
   teardown = () => {};
   const path = location.pathname;
-  const what = path.startsWith("/s/") ? "this session" : path === "/chat" ? "the chat" : "the Timeline";
+  const what = path.startsWith("/s/") ? "this session" : path === "/chat" ? "the chat" : path === "/usage" ? "usage" : "the Timeline";
   try {
     if (path.startsWith("/s/")) teardown = await sessionPage(main, decodeURIComponent(path.slice(3)), { api, navigate });
     else if (path === "/chat") await (await import("./chat.js")).chatPage(main, { api, navigate });
+    else if (path === "/usage") await (await import("./usage.js")).usagePage(main, { api, navigate });
     else await listPage();
   } catch (err) {
     const retry = h("button", { type: "button", class: "more", onclick: () => route() }, "Retry");

@@ -1,0 +1,128 @@
+// The Usage page: cost (or tokens) per day as bars stacked by model, the
+// split by model and by project, and the sessions that cost most.  Drawn as
+// SVG built with the DOM (no chart library, no HTML strings); colours come
+// from CSS so dark mode reads.  Every figure is /api/stats?by=…
+
+import { h, clear } from "./dom.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const RANGES = { "30": "last 30 days", "90": "last 90 days", "365": "last year", "": "all time" };
+const PROVIDERS = { "": "all agents", claude: "Claude Code", codex: "Codex" };
+
+export async function usagePage(main, { api, navigate }) {
+  const params = new URLSearchParams(location.search);
+  const days = params.has("days") ? params.get("days") : "30";
+  const provider = params.get("provider") || "";
+  const measure = params.get("measure") === "tokens" ? "tokens" : "cost";
+  const since = days ? `${days}d` : null;
+  const query = { since, provider: provider || null };
+  document.title = "Usage · zergd";
+  const [byDay, byModel, byProject, bySession] = await Promise.all(
+    ["day", "model", "project", "session"].map((by) => api("/api/stats", { by, ...query })));
+  const set = (key, value) => {
+    const next = new URLSearchParams(location.search);
+    if (value === null || value === undefined) next.delete(key);
+    else next.set(key, value);
+    navigate(`/usage?${next}`, { replace: true });
+  };
+  const t = byDay.totals;
+  clear(main).append(
+    h("header", { class: "usage-head" },
+      h("h1", {}, "Usage"),
+      h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
+        h("label", {}, "Period", h("select", { name: "days", onchange: (e) => set("days", e.target.value) },
+          Object.entries(RANGES).map(([v, label]) => h("option", { value: v, selected: v === days }, label)))),
+        h("label", {}, "Agent", h("select", { name: "provider", onchange: (e) => set("provider", e.target.value || null) },
+          Object.entries(PROVIDERS).map(([v, label]) => h("option", { value: v, selected: v === provider }, label)))),
+        h("label", {}, "Show", h("select", { name: "measure", onchange: (e) => set("measure", e.target.value === "cost" ? null : e.target.value) },
+          h("option", { value: "cost", selected: measure === "cost" }, "cost (USD)"),
+          h("option", { value: "tokens", selected: measure === "tokens" }, "tokens"))))),
+    h("section", { class: "usage-totals" },
+      figure("estimated cost", usd(t.cost_usd, t.price_unknown)),
+      figure("tokens", compact(t.total_tokens)),
+      figure("input · output", `${compact(t.input_tokens)} · ${compact(t.output_tokens)}`),
+      figure("cache write · read", `${compact(t.cache_creation_tokens)} · ${compact(t.cache_read_tokens)}`),
+      figure("model calls", t.messages.toLocaleString()),
+      figure("sessions", t.sessions.toLocaleString())),
+    byDay.rows.length ? chart(byDay.rows, measure) : h("p", { class: "empty" }, "No usage recorded in this period."),
+    h("p", { class: "muted small" }, `Prices from genai-prices ${byDay.prices.version}, read offline; days in ${byDay.time_zone}.`,
+      t.price_unknown.length ? ` No price for ${t.price_unknown.join(", ")}: their tokens count, their cost is unknown.` : ""),
+    h("div", { class: "usage-tables" },
+      table("By model", byModel.rows, (r) => r.key || "(no model)"),
+      table("By project", byProject.rows.slice(0, 15), (r) => r.key || "(no project)")),
+    table("Sessions that cost most", bySession.rows.slice(0, 15), (r) =>
+      h("a", { href: `/s/${encodeURIComponent(r.key)}`, "data-nav": "" }, r.title || r.key)));
+}
+
+function figure(label, value) {
+  return h("div", { class: "figure" }, h("div", { class: "value" }, value), h("div", { class: "label" }, label));
+}
+
+function table(title, rows, label) {
+  return h("section", { class: "usage-table" }, h("h2", {}, title),
+    h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, "tokens"), h("th", {}, "cost"))),
+      h("tbody", {}, rows.map((r) => h("tr", {},
+        h("td", { class: "name" }, label(r)), h("td", {}, compact(r.total_tokens)), h("td", {}, usd(r.cost_usd, r.price_unknown)))))));
+}
+
+// Bars per day, oldest on the left, each stacked by model.
+function chart(rows, measure) {
+  const days = [...rows].filter((r) => r.key).reverse();
+  const models = [...new Set(days.flatMap((r) => Object.keys(r.by_model)))];
+  const value = (part) => (measure === "cost" ? part.cost_usd || 0 : part.tokens);
+  const totals = days.map((r) => Object.values(r.by_model).reduce((sum, p) => sum + value(p), 0));
+  const top = Math.max(...totals, measure === "cost" ? 0.01 : 1);
+  const width = 800;
+  const height = 240;
+  const pad = { left: 56, bottom: 24, top: 10 };
+  const slot = (width - pad.left) / Math.max(days.length, 1);
+  const bar = Math.max(2, slot * 0.72);
+  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "usage-chart", role: "img",
+    "aria-label": `${measure} per day by model` });
+  const scale = (v) => ((height - pad.bottom - pad.top) * v) / top;
+  for (const frac of [0, 0.5, 1]) {
+    const y = height - pad.bottom - scale(top * frac);
+    svg.append(el("line", { x1: pad.left, x2: width, y1: y, y2: y, class: "grid" }),
+      text(pad.left - 6, y + 4, measure === "cost" ? `$${(top * frac).toFixed(top < 1 ? 2 : 0)}` : compact(top * frac), "end"));
+  }
+  days.forEach((r, i) => {
+    let y = height - pad.bottom;
+    const x = pad.left + i * slot + (slot - bar) / 2;
+    for (const model of models) {
+      const part = r.by_model[model];
+      if (!part || !value(part)) continue;
+      const hgt = scale(value(part));
+      y -= hgt;
+      const rect = el("rect", { x, y, width: bar, height: Math.max(hgt, 0.5), class: `series s${models.indexOf(model) % 8}`, "data-day": r.key, "data-model": model });
+      rect.append(el("title", {}, `${r.key} · ${model}: ${measure === "cost" ? usd(part.cost_usd, []) : compact(part.tokens) + " tokens"}`));
+      svg.append(rect);
+    }
+    const every = Math.ceil(days.length / 10);
+    if (i % every === 0) svg.append(text(x + bar / 2, height - 6, r.key.slice(5), "middle"));
+  });
+  const legend = h("ul", { class: "legend" }, models.map((m, i) => h("li", {}, h("span", { class: `swatch s${i % 8}` }), m)));
+  return h("figure", { class: "usage-figure" }, svg, legend);
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  node.append(...children);
+  return node;
+}
+
+function text(x, y, content, anchor) {
+  return el("text", { x, y, "text-anchor": anchor, class: "axis" }, String(content));
+}
+
+function usd(value, unknown) {
+  if (value === null || value === undefined) return "unknown";
+  return `$${value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 })}${unknown && unknown.length ? " +?" : ""}`;
+}
+
+function compact(n) {
+  n = Number(n || 0);
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : Math.round(n).toLocaleString();
+}
+
