@@ -195,8 +195,44 @@ def test_a_resumed_session_does_not_count_the_history_it_copies(settings):
     claude_session(settings, "after", [first, ("2026-05-05T10:00:00Z", "msg_b", "req_b", SONNET, usage(7, 9))])
     index = load(settings)
     with index.reader() as r:
-        by_session = {row["key"]: row for row in report(r, "session")["rows"]}
+        by_session = {row["key"]: row["output_tokens"] for row in report(r, "session")["rows"]}
         days = {row["key"]: row["output_tokens"] for row in report(r, "day", tz="UTC")["rows"]}
-    assert by_session["before"]["output_tokens"] == 200 and by_session["after"]["output_tokens"] == 9
+    # The copy has the original's time: one of the two keeps it (the smaller session id), never both.
+    assert sum(by_session.values()) == 209 and by_session["after"] == 209 and by_session.get("before", 0) == 0
     assert days == {"2026-05-04": 200, "2026-05-05": 9}
     index.close()
+    # Indexed in the other order (a reindex walks files in any order), the same file keeps it.
+    from zergd.reindex import rebuild
+
+    rebuild(settings)
+    index = open_index(settings)
+    with index.reader() as r:
+        assert {row["key"]: row["output_tokens"] for row in report(r, "session")["rows"]} == {"after": 209}
+    index.close()
+
+
+def test_rates_are_kept_between_runs(tmp_path, monkeypatch):
+    import zergd.prices as prices
+
+    monkeypatch.setattr(prices, "_CACHE", {})
+    prices.rates.cache_clear()
+    path = tmp_path / "prices.json"
+    prices.use_cache(path)
+    sonnet = prices.rates(SONNET, "claude")
+    stored = json.loads(path.read_text())
+    assert stored["version"] == prices.table_version() and f"claude\x00{SONNET}" in stored["rates"]
+    # A later run reads them from the file, without the price table.
+    monkeypatch.setattr(prices, "_CACHE", {})
+    prices.rates.cache_clear()
+    monkeypatch.setattr(prices, "_lookup", lambda *a: pytest.fail("looked up again"))
+    prices.use_cache(path)
+    assert prices.rates(SONNET, "claude") == sonnet
+    # A file from another genai-prices release is ignored.
+    path.write_text(json.dumps({"version": "0.0.1", "rates": {f"claude\x00{SONNET}": None}}))
+    monkeypatch.setattr(prices, "_CACHE", {})
+    prices.rates.cache_clear()
+    monkeypatch.setattr(prices, "_lookup", lambda *a: sonnet)
+    prices.use_cache(path)
+    assert prices.rates(SONNET, "claude") == sonnet
+    monkeypatch.setattr(prices, "_CACHE_PATH", None)
+    prices.rates.cache_clear()

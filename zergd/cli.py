@@ -601,10 +601,12 @@ def stats_cmd(by, since, until, provider, project, tz, offline, as_json):
     and request id, the largest value of each field); Codex's running totals
     count by how much they rise.  Prices come from genai-prices' bundled
     table (offline); a model it does not know is shown without a price."""
+    from .prices import use_cache
     from .usage import report
 
     try:
-        with _reader() as (_settings_, reader):
+        with _reader() as (settings, reader):
+            use_cache(settings.home / "prices.json")
             found = report(reader, by, since=_parse_since(since), until=_parse_until(until), provider=provider,
                            project=project, tz=tz)
     except BadQuery as e:

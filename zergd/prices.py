@@ -12,9 +12,12 @@ rates: its tokens are shown, its cost is "unknown", never guessed.
 from __future__ import annotations
 
 import functools
+import json
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import metadata
+from pathlib import Path
 
 PROVIDERS = {"claude": "anthropic", "codex": "openai"}
 MILLION = Decimal(1_000_000)
@@ -67,11 +70,61 @@ def _rate(value, threshold: int | None) -> tuple[Rate, int | None]:
     return Rate(Decimal(value.base) / MILLION, Decimal(first.price) / MILLION), threshold or int(first.start)
 
 
+# Rates already looked up, kept in a small file (use_cache): importing the
+# price table takes longer (~150 ms) than a whole `zerg stats` report.
+_CACHE: dict[str, dict | None] = {}
+_CACHE_PATH: Path | None = None
+
+
+def use_cache(path: Path) -> None:
+    """Keep looked-up rates in ``path`` (per genai-prices release) across runs."""
+    global _CACHE_PATH
+    _CACHE_PATH = path
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(stored, dict) and stored.get("version") == table_version() and isinstance(stored.get("rates"), dict):
+        _CACHE.update(stored["rates"])
+
+
 @functools.lru_cache(maxsize=512)
 def rates(model: str | None, provider: str) -> Rates | None:
     """The model's rates, or None when the table does not know it."""
     if not model:
         return None
+    key = f"{provider}\x00{model}"
+    if key in _CACHE:
+        return _from_json(_CACHE[key])
+    found = _lookup(model, provider)
+    _CACHE[key] = _to_json(found)
+    if _CACHE_PATH is not None:
+        try:  # written whole and renamed: a reader never sees half a file
+            tmp = _CACHE_PATH.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"version": table_version(), "rates": _CACHE}))
+            os.replace(tmp, _CACHE_PATH)
+        except OSError:
+            pass  # a read-only home: looked up again next time
+    return found
+
+
+def _to_json(r: Rates | None) -> dict | None:
+    if r is None:
+        return None
+    rate = lambda x: [str(x.base), None if x.above is None else str(x.above)]  # noqa: E731
+    return {"model": r.model, "threshold": r.threshold, "web_search": str(r.web_search),
+            **{f: rate(getattr(r, f)) for f in ("input", "output", "cache_write", "cache_write_1h", "cache_read")}}
+
+
+def _from_json(d: dict | None) -> Rates | None:
+    if d is None:
+        return None
+    rate = lambda x: Rate(Decimal(x[0]), None if x[1] is None else Decimal(x[1]))  # noqa: E731
+    return Rates(d["model"], d["threshold"], web_search=Decimal(d["web_search"]),
+                 **{f: rate(d[f]) for f in ("input", "output", "cache_write", "cache_write_1h", "cache_read")})
+
+
+def _lookup(model: str, provider: str) -> Rates | None:
     try:
         from genai_prices import Usage, calc_price
 
@@ -95,6 +148,7 @@ def rates(model: str | None, provider: str) -> Rates | None:
     return Rates(found.model.id, threshold, web_search=Decimal(searches or 0) / 1000, **fields)
 
 
+@functools.lru_cache(maxsize=1)
 def table_version() -> str:
     """Which genai-prices release the prices come from (shown beside every cost)."""
     try:

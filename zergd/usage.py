@@ -10,6 +10,7 @@ and placed in the time zone asked for (the machine's by default).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,15 +60,16 @@ def zone(name: str | None) -> dt.tzinfo:
         raise BadQuery(f"unknown time zone {name!r} (an IANA name like Europe/Berlin, or UTC)") from None
 
 
+@functools.lru_cache(maxsize=65536)
 def _day_key(bucket: str | None, tz: dt.tzinfo, by: str) -> str | None:
-    if not bucket:
-        return None
+    """The day, week (its Monday) or month in ``tz`` of a UTC half-hour bucket "YYYY-MM-DDTHH:MM"."""
     try:
-        when = dt.datetime.strptime(bucket, "%Y-%m-%dT%H:%M").replace(tzinfo=dt.timezone.utc).astimezone(tz).date()
-    except ValueError:
+        when = dt.datetime(int(bucket[0:4]), int(bucket[5:7]), int(bucket[8:10]), int(bucket[11:13]),
+                           int(bucket[14:16]), tzinfo=dt.timezone.utc).astimezone(tz).date()
+    except (TypeError, ValueError):  # no time, or not one
         return None
     if by == "week":
-        return (when - dt.timedelta(days=when.weekday())).isoformat()  # the Monday it starts on
+        return (when - dt.timedelta(days=when.weekday())).isoformat()
     if by == "month":
         return when.isoformat()[:7]
     return when.isoformat()

@@ -24,6 +24,7 @@ from .. import __version__
 from ..config import Settings
 from ..errors import NotReady, ZergError
 from ..index import open_index
+from ..prices import use_cache as use_price_cache
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -135,6 +136,7 @@ READ_SLOTS = 4
 
 
 def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1", port: int = 8080) -> FastAPI:
+    use_price_cache(settings.home / "prices.json")
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield

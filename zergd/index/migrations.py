@@ -219,3 +219,13 @@ def m009_usage_detail() -> str:
         alter table usage add column cache_creation_1h_tokens integer not null default 0;
         alter table usage add column web_searches integer not null default 0;
     """
+
+
+@migration
+def m010_usage_counted() -> str:
+    # counted = 0 on a copy of a response another session has too (a resumed
+    # session repeats its history): reports sum counted rows only (writer._mark_copies).
+    return """
+        alter table usage add column counted integer not null default 1;
+        create index usage_response on usage (msg_id, request_id);
+    """

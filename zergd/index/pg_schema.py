@@ -172,6 +172,14 @@ def pg005_usage_detail() -> str:
     """
 
 
+@migration
+def pg006_usage_counted() -> str:
+    return """
+        alter table usage add column counted smallint not null default 1;
+        create index usage_response on usage (msg_id, request_id);
+    """
+
+
 def migrate(conn, schema: str = SCHEMA) -> list[str]:
     """Create the schema if needed and apply pending migrations, one
     transaction each, one migrator at a time (an advisory lock)."""

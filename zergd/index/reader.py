@@ -406,6 +406,7 @@ class Reader:
         or session.  ``since``/``until`` bound each row's own time."""
         key = USAGE_GROUPS[group]
         where, params = flt.where("x", self.dialect)
+        where.append("u.counted = 1")  # a response copied into another file counts once
         if since:
             where.append("u.ts >= ?")
             params.append(since)
@@ -420,12 +421,13 @@ class Reader:
         return [tuple(r) for r in self.conn.execute(
             f"select {key}, x.provider, u.model, {long}, count(*), sum(u.input_tokens),"
             " sum(u.output_tokens), sum(u.cache_creation_tokens), sum(u.cache_creation_1h_tokens),"
-            f" sum(u.cache_read_tokens), sum(u.web_searches) from {USAGE_ONCE} u join sessions x on x.id = u.session_id"
+            f" sum(u.cache_read_tokens), sum(u.web_searches) from usage u join sessions x on x.id = u.session_id"
             f"{cond} group by 1, 2, 3, 4", (*long_params, *params))]
 
     def usage_models(self, flt: SessionFilter) -> list[tuple]:
         """(model, provider) of every usage row ``flt`` keeps."""
         where, params = flt.where("x", self.dialect)
+        where.append("u.counted = 1")  # a response copied into another file counts once
         cond = (" where " + " and ".join(where)) if where else ""
         return self.conn.execute(f"select distinct u.model, x.provider from usage u"
                                  f" join sessions x on x.id = u.session_id{cond}", params).fetchall()
@@ -433,6 +435,7 @@ class Reader:
     def usage_sessions(self, group: str, flt: SessionFilter, since: str | None, until: str | None) -> list[tuple]:
         """(group key, session id) of every session with usage in each group."""
         where, params = flt.where("x", self.dialect)
+        where.append("u.counted = 1")  # a response copied into another file counts once
         if since:
             where.append("u.ts >= ?")
             params.append(since)
@@ -440,7 +443,7 @@ class Reader:
             where.append("u.ts < ?")
             params.append(until)
         cond = (" where " + " and ".join(where)) if where else ""
-        return self.conn.execute(f"select distinct {USAGE_GROUPS[group]}, x.id from {USAGE_ONCE} u"
+        return self.conn.execute(f"select distinct {USAGE_GROUPS[group]}, x.id from usage u"
                                  f" join sessions x on x.id = u.session_id{cond}", params).fetchall()
 
     def session_titles(self, ids: list[str]) -> dict[str, dict]:
@@ -685,17 +688,6 @@ class Reader:
                 for sid, gen, rowid, lineno, ts, typ, role, snip, title, project in rows]
 
 
-# Each API response once across all files: a resumed session copies earlier
-# messages (same message id and request id) into its own file, and the copy
-# is no new usage.  The earliest row wins (of equal times, the one in the
-# session that ended first: the original, not the resumed copy).  Codex rows are keyed by their running total, which only
-# means something within their session.
-USAGE_ONCE = (
-    "(select * from (select usage.*, row_number() over (partition by case when msg_id like 'codex@%'"
-    " then session_id else '' end, msg_id, request_id order by coalesce(usage.ts, '9999'),"
-    " coalesce(o.last_ts, '9999'), session_id) as nth"  # a copy has the same time: the session that ended first
-    " from usage join sessions o on o.id = usage.session_id) ranked where nth = 1)"
-)
 USAGE_GROUPS = {
     # Half-hour buckets in UTC: the report turns them into days in the
     # reader's time zone (whole- and half-hour offsets), without SQL date math.

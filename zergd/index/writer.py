@@ -481,6 +481,7 @@ class Writer:
             + ", ".join(f"{f} = {most}(usage.{f}, excluded.{f})" for f in USAGE_FIELDS),
             rows,
         )
+        self._mark_copies(session_id, [ln.msg_key for ln in keyed if ln.usage])
         conn.execute(
             "update sessions set (input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens) ="
             " (select coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
@@ -489,6 +490,20 @@ class Writer:
             (session_id, session_id),
         )
         return new_messages
+
+    def _mark_copies(self, session_id: str, keys: list[tuple[str, str]]) -> None:
+        """A response in several sessions' files (a resumed session repeats its
+        history) counts once: the earliest row (then the smallest session id)
+        keeps counted = 1, every row with an earlier twin gets 0.  Rows are
+        never removed, so marking is one way: one statement per 500 keys."""
+        ids = list(dict.fromkeys(k[0] for k in keys))
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            self.conn.execute(
+                f"update usage set counted = 0 where counted = 1 and msg_id in ({', '.join('?' * len(part))})"
+                " and exists (select 1 from usage o where o.msg_id = usage.msg_id and o.request_id = usage.request_id"
+                " and (coalesce(o.ts, '9999') < coalesce(usage.ts, '9999') or (coalesce(o.ts, '9999') ="
+                " coalesce(usage.ts, '9999') and o.session_id < usage.session_id)))", part)
 
     def _codex_increases(self, session_id: str, lines: list[Line]) -> list[tuple]:
         """Codex's token_count events carry running totals, often repeated:
