@@ -227,5 +227,5 @@ def m010_usage_counted() -> str:
     # session repeats its history): reports sum counted rows only (writer._mark_copies).
     return """
         alter table usage add column counted integer not null default 1;
-        create index usage_response on usage (msg_id, request_id);
+        create index usage_response on usage (msg_id, counted);
     """

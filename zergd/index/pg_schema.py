@@ -176,7 +176,7 @@ def pg005_usage_detail() -> str:
 def pg006_usage_counted() -> str:
     return """
         alter table usage add column counted smallint not null default 1;
-        create index usage_response on usage (msg_id, request_id);
+        create index usage_response on usage (msg_id, counted);
     """
 
 

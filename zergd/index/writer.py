@@ -494,16 +494,22 @@ class Writer:
     def _mark_copies(self, session_id: str, keys: list[tuple[str, str]]) -> None:
         """A response in several sessions' files (a resumed session repeats its
         history) counts once: the earliest row (then the smallest session id)
-        keeps counted = 1, every row with an earlier twin gets 0.  Rows are
-        never removed, so marking is one way: one statement per 500 keys."""
+        keeps counted = 1, the others get 0.  Rows are never removed, so only
+        the rows still counted need looking at: the one that counted so far
+        and the ones just added."""
         ids = list(dict.fromkeys(k[0] for k in keys))
         for chunk in range(0, len(ids), 500):
             part = ids[chunk:chunk + 500]
-            self.conn.execute(
-                f"update usage set counted = 0 where counted = 1 and msg_id in ({', '.join('?' * len(part))})"
-                " and exists (select 1 from usage o where o.msg_id = usage.msg_id and o.request_id = usage.request_id"
-                " and (coalesce(o.ts, '9999') < coalesce(usage.ts, '9999') or (coalesce(o.ts, '9999') ="
-                " coalesce(usage.ts, '9999') and o.session_id < usage.session_id)))", part)
+            counted: dict[tuple, list] = {}
+            for sid, msg_id, request_id, ts in self.conn.execute(
+                    f"select session_id, msg_id, request_id, coalesce(ts, '9999') from usage"
+                    f" where msg_id in ({', '.join('?' * len(part))}) and counted = 1", part):
+                counted.setdefault((msg_id, request_id), []).append((ts, sid))
+            copies = [(sid, msg_id, request_id) for (msg_id, request_id), rows in counted.items() if len(rows) > 1
+                      for _ts, sid in sorted(rows)[1:]]
+            if copies:
+                self.conn.executemany("update usage set counted = 0 where session_id = ? and msg_id = ? and request_id = ?",
+                                      copies)
 
     def _codex_increases(self, session_id: str, lines: list[Line]) -> list[tuple]:
         """Codex's token_count events carry running totals, often repeated:
