@@ -602,6 +602,7 @@ def test_usage_page(sample_server, browser):
             expect(bars.first).to_be_attached()
             assert "claude-sonnet-4-5-20250929" in {b.get_attribute("data-model") for b in bars.all()}
             expect(page.locator(".usage-table", has_text="By model")).to_contain_text("gpt-5-codex")
+            expect(page.locator(".usage-table.blocks tbody tr").first).to_be_visible()  # the 5-hour windows
             page.select_option("select[name=measure]", "tokens")
             expect(page.locator("svg.usage-chart")).to_have_attribute("aria-label", "tokens per day by model")
             ARTIFACTS.mkdir(exist_ok=True)

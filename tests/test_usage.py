@@ -236,3 +236,28 @@ def test_rates_are_kept_between_runs(tmp_path, monkeypatch):
     assert prices.rates(SONNET, "claude") == sonnet
     monkeypatch.setattr(prices, "_CACHE_PATH", None)
     prices.rates.cache_clear()
+
+
+def test_five_hour_windows(settings):
+    claude_session(settings, "blocks", [
+        ("2026-05-06T10:20:00Z", "b1", "r1", SONNET, usage(10, 10)),
+        ("2026-05-06T14:59:00Z", "b2", "r2", SONNET, usage(20, 20)),  # still the window opened at 10:00
+        ("2026-05-06T15:30:00Z", "b3", "r3", SONNET, usage(30, 30)),  # past 15:00: a new one, from 15:00
+    ])
+    index = load(settings)
+    with index.reader() as r:
+        import datetime as dt
+
+        from zergd.usage import blocks, zone
+
+        found = blocks(r, since=None, until=None, provider="claude", project=None, session=None, zone_info=zone("UTC"),
+                       now=dt.datetime(2026, 5, 6, 16, 0, tzinfo=dt.timezone.utc))
+        via_report = report(r, "block", tz="UTC")
+    assert [(b["start"], b["end"], b["total_tokens"], b["active"]) for b in found["rows"]] == [
+        ("2026-05-06T15:00:00+00:00", "2026-05-06T20:00:00+00:00", 60, True),
+        ("2026-05-06T10:00:00+00:00", "2026-05-06T15:00:00+00:00", 60, False)]
+    assert found["rows"][1]["messages"] == 2 and found["rows"][0]["cost_usd"] > 0
+    assert [b["start"] for b in via_report["rows"]] == [b["start"] for b in found["rows"]]
+    index.close()
+    result = CliRunner().invoke(zerg, ["stats", "--by", "block", "--tz", "UTC"])
+    assert result.exit_code == 0 and result.stdout.startswith("2026-05-06 15:00")

@@ -416,6 +416,12 @@ def _reader():
             yield settings, reader
     except NotReady:
         raise click.ClickException(f"no index at {index.describe()}; run `zergd import` first") from None
+    except sqlite3.OperationalError as e:
+        if "no such" not in str(e):
+            raise
+        # A daemon from an older zergd still serves the index: it migrates when restarted.
+        raise click.ClickException(f"the index at {index.describe()} is older than this zerg ({e}); "
+                                   "restart the daemon to upgrade it: zergd stop && zergd start") from None
     finally:
         index.close()
 
@@ -585,8 +591,9 @@ def search_cmd(query, limit, per_session, raw, as_json):
 
 
 @zerg.command(name="stats")
-@click.option("--by", type=click.Choice(["day", "week", "month", "model", "project", "session"]), default="day",
-              show_default=True, help="one row per this")
+@click.option("--by", type=click.Choice(["day", "week", "month", "model", "project", "session", "block"]),
+              default="day", show_default=True,
+              help="one row per this; block: the 5-hour windows Claude's plans meter (Claude Code only)")
 @click.option("--since", help="from this date or time, or days ago (7d)")
 @click.option("--until", help="up to the end of this date, or this time")
 @click.option("--provider", type=click.Choice(["claude", "codex"]), help="one agent's sessions only")
@@ -615,6 +622,9 @@ def stats_cmd(by, since, until, provider, project, tz, offline, as_json):
         sys.stdout.buffer.write(orjson.dumps(found, option=orjson.OPT_INDENT_2) + b"\n")
         return
     rows = found["rows"]
+    if by == "block":
+        _print_blocks(rows, found)
+        return
     if not rows:
         click.echo("no usage recorded" + (" in that range" if since or until or provider or project else ""), err=True)
         return
@@ -634,6 +644,19 @@ def stats_cmd(by, since, until, provider, project, tz, offline, as_json):
     if total["price_unknown"]:
         note += f"; no price for {', '.join(total['price_unknown'])} (their tokens are counted, not their cost)"
     click.echo(note + f"; days in {found['time_zone']}", err=True)
+
+
+def _print_blocks(rows: list[dict], found: dict) -> None:
+    if not rows:
+        click.echo("no usage recorded", err=True)
+        return
+    for r in rows:
+        start = r["key"][:16].replace("T", " ")
+        state = "ACTIVE" if r["active"] else "      "
+        click.echo(f"{start}  {state}  {_n(r['total_tokens']):>14} tokens  {r['messages']:>6,} calls  {_usd(r):>10}"
+                   f"  {', '.join(r['models'])}")
+    click.echo(f"5-hour windows, newest first, times in {found['time_zone']}; prices: genai-prices "
+               f"{found['prices']['version']} (offline)", err=True)
 
 
 def _stats_label(row: dict, by: str) -> str:

@@ -19,7 +19,8 @@ from .errors import BadQuery
 from .index import SessionFilter
 from .prices import Rates, TokenSums, rates, table_version
 
-GROUPS = ("day", "week", "month", "model", "project", "session")
+GROUPS = ("day", "week", "month", "model", "project", "session", "block")
+BLOCK = dt.timedelta(hours=5)  # Claude's plans meter usage in 5-hour windows
 
 
 @dataclass
@@ -83,6 +84,9 @@ def report(reader, by: str = "day", *, since: str | None = None, until: str | No
     if by not in GROUPS:
         raise BadQuery(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
     zone_info = zone(tz)
+    if by == "block":
+        return blocks(reader, since=since, until=until, provider=provider or "claude", project=project,
+                      session=session, zone_info=zone_info)
     group = "halfhour" if by in ("day", "week", "month") else by
     flt = SessionFilter(provider=provider or None, project=project or None, subagents=True,
                         ids=[session] if session else [])
@@ -139,3 +143,53 @@ def _add(into: TokenSums, more: TokenSums) -> None:
 
 def _tokens(s: TokenSums) -> int:
     return s.input + s.output + s.cache_creation + s.cache_read
+
+
+def blocks(reader, *, since, until, provider, project, session, zone_info, now: dt.datetime | None = None) -> dict:
+    """The 5-hour windows Claude's plans meter, as ccusage's `blocks`: a window
+    opens at the hour of the first request after the last one closed, and
+    holds every request until five hours later.  Newest first; the window
+    still open now is marked active."""
+    flt = SessionFilter(provider=provider or None, project=project or None, subagents=True,
+                        ids=[session] if session else [])
+    now = now or dt.datetime.now(dt.timezone.utc)
+    out: list[dict] = []
+    current: dict | None = None
+    for ts, prov, model, i, o, cc, c1h, cr, ws in reader.usage_rows(flt, since, until):
+        when = _utc(ts)
+        if when is None:
+            continue
+        if current is None or when >= current["_end"]:
+            start = when.replace(minute=0, second=0, microsecond=0)
+            current = {"_end": start + BLOCK, "start": start, "row": Row(None), "last": when}
+            out.append(current)
+        current["last"] = when
+        sums = TokenSums(i or 0, o or 0, cc or 0, c1h or 0, cr or 0, ws or 0)
+        rate = rates(model, prov)
+        row = current["row"]
+        _add(row.sums, sums)
+        row.messages += 1
+        row.models.add(model)
+        if rate is None:
+            if _tokens(sums) or sums.web_searches:
+                row.unpriced.add(model)
+        else:
+            cost = rate.cost(sums, rate.threshold is not None and (i or 0) + (cc or 0) + (cr or 0) > rate.threshold)
+            row.cost += cost
+    rows = []
+    for b in reversed(out):
+        d = b["row"].as_dict()
+        d.pop("by_model", None)
+        d.update(key=b["start"].astimezone(zone_info).isoformat(), start=b["start"].isoformat(), end=b["_end"].isoformat(),
+                 last_activity=b["last"].isoformat(), active=b["_end"] > now)
+        rows.append(d)
+    return {"by": "block", "time_zone": str(zone_info), "rows": rows,
+            "prices": {"source": "genai-prices", "version": table_version()}}
+
+
+def _utc(ts: str) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)

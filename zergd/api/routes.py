@@ -200,7 +200,7 @@ def projects(request: Request):
 @router.get("/stats", responses=errors(400))
 def stats(
     request: Request,
-    by: Annotated[str | None, Query(pattern="^(day|week|month|model|project|session)$",
+    by: Annotated[str | None, Query(pattern="^(day|week|month|model|project|session|block)$",
                                     description="a usage and cost report, one row per this (as `zerg stats --by`)")] = None,
     since: Annotated[str | None, Query(max_length=100, description="usage from this date or time")] = None,
     until: Annotated[str | None, Query(max_length=100, description="usage up to the end of this date")] = None,

@@ -424,6 +424,22 @@ class Reader:
             f" sum(u.cache_read_tokens), sum(u.web_searches) from usage u join sessions x on x.id = u.session_id"
             f"{cond} group by 1, 2, 3, 4", (*long_params, *params))]
 
+    def usage_rows(self, flt: SessionFilter, since: str | None, until: str | None) -> list[tuple]:
+        """Counted usage rows in time order: (ts, provider, model, input, output,
+        cache_creation, cache_creation_1h, cache_read, web_searches)."""
+        where, params = flt.where("x", self.dialect)
+        where += ["u.counted = 1", "u.ts is not null"]
+        if since:
+            where.append("u.ts >= ?")
+            params.append(since)
+        if until:
+            where.append("u.ts < ?")
+            params.append(until)
+        return self.conn.execute(
+            "select u.ts, x.provider, u.model, u.input_tokens, u.output_tokens, u.cache_creation_tokens,"
+            " u.cache_creation_1h_tokens, u.cache_read_tokens, u.web_searches from usage u"
+            f" join sessions x on x.id = u.session_id where {' and '.join(where)} order by u.ts", params).fetchall()
+
     def usage_models(self, flt: SessionFilter) -> list[tuple]:
         """(model, provider) of every usage row ``flt`` keeps."""
         where, params = flt.where("x", self.dialect)

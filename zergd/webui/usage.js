@@ -17,8 +17,8 @@ export async function usagePage(main, { api, navigate }) {
   const since = days ? `${days}d` : null;
   const query = { since, provider: provider || null };
   document.title = "Usage · zergd";
-  const [byDay, byModel, byProject, bySession] = await Promise.all(
-    ["day", "model", "project", "session"].map((by) => api("/api/stats", { by, ...query })));
+  const [byDay, byModel, byProject, bySession, byBlock] = await Promise.all(
+    ["day", "model", "project", "session", "block"].map((by) => api("/api/stats", { by, ...query })));
   const set = (key, value) => {
     const next = new URLSearchParams(location.search);
     if (value === null || value === undefined) next.delete(key);
@@ -51,7 +51,24 @@ export async function usagePage(main, { api, navigate }) {
       table("By model", byModel.rows, (r) => r.key || "(no model)"),
       table("By project", byProject.rows.slice(0, 15), (r) => r.key || "(no project)")),
     table("Sessions that cost most", bySession.rows.slice(0, 15), (r) =>
-      h("a", { href: `/s/${encodeURIComponent(r.key)}`, "data-nav": "" }, r.title || r.key)));
+      h("a", { href: `/s/${encodeURIComponent(r.key)}`, "data-nav": "" }, r.title || r.key)),
+    provider === "codex" ? null : blocks(byBlock.rows.slice(0, 12)));
+}
+
+// Claude's plans meter usage in 5-hour windows (as ccusage's `blocks`).
+function blocks(rows) {
+  return h("section", { class: "usage-table blocks" }, h("h2", {}, "5-hour windows (Claude Code)"),
+    rows.length ? h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, "window"), h("th", {}, "calls"), h("th", {}, "tokens"), h("th", {}, "cost"))),
+      h("tbody", {}, rows.map((r) => h("tr", { class: r.active ? "active" : "", "data-active": String(r.active) },
+        h("td", { class: "name" }, `${fmtWindow(r.start)} – ${fmtWindow(r.end).slice(-5)}`, r.active ? h("span", { class: "badge live" }, "now") : null),
+        h("td", {}, r.messages.toLocaleString()), h("td", {}, compact(r.total_tokens)), h("td", {}, usd(r.cost_usd, r.price_unknown))))))
+      : h("p", { class: "muted" }, "No Claude Code usage in this period."));
+}
+
+function fmtWindow(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? iso : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short", hour12: false });
 }
 
 function figure(label, value) {
