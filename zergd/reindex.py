@@ -93,6 +93,7 @@ def rebuild(settings: Settings, on_bytes=None, url: str | None = None, index: In
         if host == settings.host and (path is None or not path.exists()):
             writer.mark_deleted(source.session_id)
     apply_sidecars(settings, writer)
+    writer.optimize()
     target.adopt(built)
     target.close()
     return target

@@ -130,6 +130,9 @@ class PgWriter(Writer):
     def _index_text(self, rows):
         self._copy("copy lines_fts (id, text, words) from stdin", ((lid, text, words(text)) for lid, text in rows))
 
+    def optimize(self):
+        pass  # autovacuum keeps PostgreSQL's statistics
+
     def _index_runs(self, rows):
         pass  # the trigram index is on lines_fts.text itself (pg004)
 

@@ -226,6 +226,14 @@ class Writer:
                 self.conn.execute("update sessions set source_deleted_at = null where id = ?", (source.session_id,))
             source.deleted = False
 
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics after a backfill: without
+        them SQLite read the usage table through an index, row by row, and a
+        usage report over 1 GB took 3x longer.  Bounded (analysis_limit), so
+        ~60 ms on a 1 GB index."""
+        self.conn.execute("pragma analysis_limit = 1000")
+        self.conn.execute("analyze")
+
     # --- the index's own facts -------------------------------------------------
 
     def parser_version(self) -> int:

@@ -119,6 +119,8 @@ def backfill(settings: Settings, writer: Writer, on_bytes=None, on_file=None, *,
             report.deleted = mark_missing(settings, writer, seen)
             sync_sidecars(settings, writer, report)
             index_quiet_tails(writer, settings.archive_dir)
+            if reconcile:  # start-up and `zergd import`: the tables may have grown a lot
+                writer.optimize()
     except IndexUnavailable as e:
         faults.end_pass(complete=False)
         faults.record(INDEX, e)
