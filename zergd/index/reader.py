@@ -397,14 +397,9 @@ class Reader:
 
     # --- usage and cost ------------------------------------------------------
 
-    def usage_sums(self, group: str, flt: SessionFilter, since: str | None, until: str | None,
-                   thresholds: dict[str, int]) -> list[tuple]:
-        """Token sums per (group key, provider, model, past the model's
-        long-context threshold): (key, provider, model, long, rows, input,
-        output, cache_creation, cache_creation_1h, cache_read, web_searches).
-        ``group``: halfhour (UTC, for the caller's time zone), model, project
-        or session.  ``since``/``until`` bound each row's own time."""
-        key = USAGE_GROUPS[group]
+    def _usage_where(self, flt: SessionFilter, since: str | None, until: str | None) -> tuple[str, list]:
+        """The where clause of a usage query (usage u, sessions x): the
+        sessions ``flt`` keeps, rows in [since, until), each response once."""
         where, params = flt.where("x", self.dialect)
         where.append("u.counted = 1")  # a response copied into another file counts once
         if since:
@@ -413,11 +408,21 @@ class Reader:
         if until:
             where.append("u.ts < ?")
             params.append(until)
+        return " where " + " and ".join(where), params
+
+    def usage_sums(self, group: str, flt: SessionFilter, since: str | None, until: str | None,
+                   thresholds: dict[str, int]) -> list[tuple]:
+        """Token sums per (group key, provider, model, past the model's
+        long-context threshold): (key, provider, model, long, rows, input,
+        output, cache_creation, cache_creation_1h, cache_read, web_searches).
+        ``group``: halfhour (UTC, for the caller's time zone), model, project
+        or session.  ``since``/``until`` bound each row's own time."""
+        key = USAGE_GROUPS[group]
+        cond, params = self._usage_where(flt, since, until)
         cases = " ".join("when ? then cast(? as bigint)" for _ in thresholds)
         long = (f"case when (u.input_tokens + u.cache_creation_tokens + u.cache_read_tokens)"
                 f" > (case u.model {cases} end) then 1 else 0 end" if thresholds else "0")
         long_params = [v for item in thresholds.items() for v in item]
-        cond = (" where " + " and ".join(where)) if where else ""
         return [tuple(r) for r in self.conn.execute(
             f"select {key}, x.provider, u.model, {long}, count(*), sum(u.input_tokens),"
             " sum(u.output_tokens), sum(u.cache_creation_tokens), sum(u.cache_creation_1h_tokens),"
@@ -427,38 +432,21 @@ class Reader:
     def usage_rows(self, flt: SessionFilter, since: str | None, until: str | None) -> list[tuple]:
         """Counted usage rows in time order: (ts, provider, model, input, output,
         cache_creation, cache_creation_1h, cache_read, web_searches)."""
-        where, params = flt.where("x", self.dialect)
-        where += ["u.counted = 1", "u.ts is not null"]
-        if since:
-            where.append("u.ts >= ?")
-            params.append(since)
-        if until:
-            where.append("u.ts < ?")
-            params.append(until)
+        cond, params = self._usage_where(flt, since, until)
         return self.conn.execute(
             "select u.ts, x.provider, u.model, u.input_tokens, u.output_tokens, u.cache_creation_tokens,"
             " u.cache_creation_1h_tokens, u.cache_read_tokens, u.web_searches from usage u"
-            f" join sessions x on x.id = u.session_id where {' and '.join(where)} order by u.ts", params).fetchall()
+            f" join sessions x on x.id = u.session_id{cond} and u.ts is not null order by u.ts", params).fetchall()
 
     def usage_models(self, flt: SessionFilter) -> list[tuple]:
         """(model, provider) of every usage row ``flt`` keeps."""
-        where, params = flt.where("x", self.dialect)
-        where.append("u.counted = 1")  # a response copied into another file counts once
-        cond = (" where " + " and ".join(where)) if where else ""
+        cond, params = self._usage_where(flt, None, None)
         return self.conn.execute(f"select distinct u.model, x.provider from usage u"
                                  f" join sessions x on x.id = u.session_id{cond}", params).fetchall()
 
     def usage_sessions(self, group: str, flt: SessionFilter, since: str | None, until: str | None) -> list[tuple]:
         """(group key, session id) of every session with usage in each group."""
-        where, params = flt.where("x", self.dialect)
-        where.append("u.counted = 1")  # a response copied into another file counts once
-        if since:
-            where.append("u.ts >= ?")
-            params.append(since)
-        if until:
-            where.append("u.ts < ?")
-            params.append(until)
-        cond = (" where " + " and ".join(where)) if where else ""
+        cond, params = self._usage_where(flt, since, until)
         return self.conn.execute(f"select distinct {USAGE_GROUPS[group]}, x.id from usage u"
                                  f" join sessions x on x.id = u.session_id{cond}", params).fetchall()
 
