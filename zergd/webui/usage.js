@@ -85,7 +85,7 @@ function table(title, rows, label) {
 
 // Bars per day, oldest on the left, each stacked by model.
 function chart(rows, measure) {
-  const days = [...rows].filter((r) => r.key).reverse();
+  const days = calendar([...rows].filter((r) => r.key).reverse());
   const models = [...new Set(days.flatMap((r) => Object.keys(r.by_model)))];
   const value = (part) => (measure === "cost" ? part.cost_usd || 0 : part.tokens);
   const totals = days.map((r) => Object.values(r.by_model).reduce((sum, p) => sum + value(p), 0));
@@ -94,7 +94,7 @@ function chart(rows, measure) {
   const height = 240;
   const pad = { left: 56, bottom: 24, top: 10 };
   const slot = (width - pad.left) / Math.max(days.length, 1);
-  const bar = Math.max(2, slot * 0.72);
+  const bar = Math.max(1, slot * 0.72);
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "usage-chart", role: "img",
     "aria-label": `${measure} per day by model` });
   const scale = (v) => ((height - pad.bottom - pad.top) * v) / top;
@@ -120,6 +120,22 @@ function chart(rows, measure) {
   });
   const legend = h("ul", { class: "legend" }, models.map((m, i) => h("li", {}, h("span", { class: `swatch s${i % 8}` }), m)));
   return h("figure", { class: "usage-figure" }, svg, legend);
+}
+
+// Every day from the first to the last, the quiet ones as empty bars: a gap
+// in the work shows as a gap.
+function calendar(rows) {
+  if (rows.length < 2) return rows;
+  const byDay = new Map(rows.map((r) => [r.key, r]));
+  const out = [];
+  const day = new Date(`${rows[0].key}T00:00:00Z`);
+  const last = new Date(`${rows.at(-1).key}T00:00:00Z`);
+  for (let n = 0; day <= last && n < 3700; n++) {
+    const key = day.toISOString().slice(0, 10);
+    out.push(byDay.get(key) || { key, by_model: {} });
+    day.setUTCDate(day.getUTCDate() + 1);
+  }
+  return out;
 }
 
 function el(tag, attrs, ...children) {
