@@ -13,14 +13,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .index.parse import result_text
+from .index.parse import _CODEX_ITEMS, _NOT_PROMPTS, result_text
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 # What Codex writes into the conversation on the user's behalf.
 _INJECTED = re.compile(r"^\s*(<environment_context>|<user_instructions>|<permissions instructions>|# AGENTS\.md instructions)")
-_NOT_TYPED = ("<command-", "<local-command-", "Caveat: ", "<bash-", "[Request interrupted")
-_BARE_CODEX = {"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
-               "local_shell_call", "web_search_call", "reasoning"}
 
 
 @dataclass
@@ -80,7 +77,7 @@ def turns(lines: Iterable[bytes]) -> list[Turn]:
             _claude(obj, current, result, calls)
         elif isinstance(obj.get("payload"), dict):
             _codex(obj.get("type"), obj["payload"], obj.get("timestamp"), current, result, calls)
-        elif obj.get("type") in _BARE_CODEX:
+        elif obj.get("type") in _CODEX_ITEMS:
             _codex("response_item", obj, None, current, result, calls)
         elif obj.get("type") == "summary" and isinstance(obj.get("summary"), str):
             out.append(Turn("divider", parts=[Part("text", f"Summary: {obj['summary']}")]))
@@ -96,7 +93,7 @@ def _claude(obj: dict, current, result, calls: dict) -> None:
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content if isinstance(content, list) else []
     if obj.get("isCompactSummary"):
         turn = current("divider", ts)
-        turn.parts.append(Part("context", _text_of(blocks), ))
+        turn.parts.append(Part("context", _text_of(blocks)))
         return
     if msg.get("role") == "assistant":
         model = msg.get("model") if msg.get("model") != "<synthetic>" else None
@@ -125,7 +122,7 @@ def _claude(obj: dict, current, result, calls: dict) -> None:
     if not rest or obj.get("isMeta"):
         return
     text = _text_of(rest)
-    typed = not text.lstrip().startswith(_NOT_TYPED)
+    typed = not text.lstrip().startswith(_NOT_PROMPTS)
     turn = current("user", ts) if typed or not results else current("assistant", ts)
     if text.strip():
         turn.parts.append(Part("text" if typed else "context", text))

@@ -73,7 +73,7 @@ class Line:
 # are also found as substrings (reader.split_terms; a trigram index on each backend).
 SUBSTRING_CLASS = ("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2600-\u27bf\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
                    "\uff66-\uff9f\U0001f000-\U0001faff]")
-_RUN = re.compile(SUBSTRING_CLASS + "+")
+SUBSTRING_RUN = re.compile(SUBSTRING_CLASS + "+")
 _ONE = re.compile(SUBSTRING_CLASS)
 WORD_JOINER = "\u2060"
 
@@ -92,7 +92,7 @@ def index_text(text: str) -> tuple[str, str]:
     if first is None:
         return text, ""
     pieces, runs, last = [], [], 0
-    for m in _RUN.finditer(text, first.start()):
+    for m in SUBSTRING_RUN.finditer(text, first.start()):
         start, end = m.span()
         runs.append(m.group())
         if start and text[start - 1].isalnum():

@@ -26,9 +26,9 @@ from psycopg.adapt import Loader
 
 from ..errors import BadQuery, IndexUnavailable, NotReady
 from .dialect import POSTGRES
-from .parse import WORD_JOINER
+from .parse import SUBSTRING_CLASS, WORD_JOINER
 from .pg_schema import SCHEMA, migrate
-from .reader import SUBSTRING_CLASS, Hit, Reader, split_terms, substring_snippet
+from .reader import Hit, Reader, split_terms, substring_snippet
 from .snippets import word_snippet
 from .store import Index
 from .writer import Writer

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .reader import SUBSTRING_CLASS
+from .parse import SUBSTRING_CLASS
 
 SCHEMA = "zerg"
 # unaccent and pg_trgm are "trusted" extensions: a database owner may create

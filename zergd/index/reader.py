@@ -20,7 +20,7 @@ from ..errors import BadQuery
 from .branches import Node, forks
 from .dialect import OFFSET_BITS, SQLITE, Dialect, split_line_id
 from .export import Generation, SessionLookupError
-from .parse import SUBSTRING_CLASS
+from .parse import SUBSTRING_RUN
 from .snippets import HIGHLIGHT
 
 SESSION_FIELDS = (
@@ -172,7 +172,6 @@ def _line_json(gen_no: int, row, fd) -> bytes:
 # A "quoted phrase" or a run of non-space: how user text splits into terms (both backends).
 QUERY_TOKEN = re.compile(r'"[^"]*"|[^\s"]+')
 
-SUBSTRING_RUN = re.compile(SUBSTRING_CLASS + "+")
 
 
 def split_terms(query: str) -> tuple[list[str], list[str]]:

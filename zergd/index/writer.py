@@ -68,6 +68,9 @@ class Writer:
         # session id -> "created" | "updated" | "source_deleted", since the last
         # drain; the daemon publishes them once the transaction has committed.
         self.changes: dict[str, str] = {}
+        # Whether some generation may end in an unfinished line (True until a
+        # look says otherwise; a commit that leaves one sets it again).
+        self.unfinished = True
 
     def drain_changes(self) -> dict[str, str]:
         changes, self.changes = self.changes, {}
@@ -314,6 +317,7 @@ class Writer:
                 self._changed(source.session_id, "updated")
             gen.indexed, gen.lines = batch.indexed, batch.lineno
             if partial is not None:
+                self.unfinished = True
                 conn.execute(
                     "insert into lines (id, length, lineno, type, uuid, parent_uuid, ts, role, tools,"
                     " sidechain, malformed, partial, searchable) values (?,?,?,?,?,?,?,?,?,?,?,1,0)",

@@ -276,6 +276,8 @@ def index_quiet_tails(writer: Writer, archive_dir: Path, *, quiet: float = QUIET
     seconds (a source that is gone is quiet).  Returns how many still wait."""
     waiting = 0
     now = time.time()
+    if not writer.unfinished:
+        return 0
     for source in writer.unterminated():
         gen = source.generation
         size = gen.archived - gen.indexed
@@ -294,4 +296,5 @@ def index_quiet_tails(writer: Writer, archive_dir: Path, *, quiet: float = QUIET
             log.warning("cannot read the unterminated line of %s: %s", gen.archive, e)
             continue
         writer.index_unterminated(source, raw)
+    writer.unfinished = waiting > 0
     return waiting
