@@ -45,6 +45,47 @@ database_option = click.option(
          "default ZERG_DATABASE_URL, [database] url in config.toml, else ZERG_HOME/index.db")
 
 
+def _env_option(name: str):
+    """A click callback that puts the option into the environment: the daemon
+    `zergd start` spawns inherits it there (a token never shows in `ps`)."""
+
+    def callback(_ctx, _param, value):
+        if value:
+            os.environ[name] = str(value)
+        return value
+
+    return callback
+
+
+def ship_options(required: bool):
+    def decorate(f):
+        for option in reversed([
+            click.option("--to", "--ship-to", "ship_to", metavar="URL", required=required, expose_value=False,
+                         callback=_env_option("ZERG_SHIP_TO"), is_eager=True,
+                         help="the zergd to ship this machine's sessions to (default ZERG_SHIP_TO, [ship] to)"
+                         if required else "also ship this machine's sessions to the zergd at URL, continuously"),
+            click.option("--token", metavar="TOKEN", expose_value=False, callback=_env_option("ZERG_SHIP_TOKEN"),
+                         is_eager=True, help="its ingest token (`zergd token create` there); or ZERG_SHIP_TOKEN"),
+            click.option("--token-file", metavar="FILE", expose_value=False, is_eager=True,
+                         callback=_env_option("ZERG_SHIP_TOKEN_FILE"), type=click.Path(dir_okay=False),
+                         help="read the token from FILE (kept out of shell history and `ps`)"),
+            click.option("--machine", metavar="NAME", expose_value=False, is_eager=True,
+                         callback=_env_option("ZERG_SHIP_MACHINE"),
+                         help="the name this machine's sessions get there (default: this machine's)"),
+        ]):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def _ship_target(settings):
+    try:
+        return settings.ship_target()
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
 def _index(settings, url: str | None = None):
     try:
         return open_index(settings, url)
@@ -78,6 +119,7 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 @click.option("--wait", default=20.0, show_default=True, type=click.FloatRange(0.5, 3600),
               help="seconds to wait for it to answer")
 @database_option
+@ship_options(required=False)
 def start(host, port, wait):
     """Start the daemon in the background; return once it answers."""
     import subprocess
@@ -85,6 +127,7 @@ def start(host, port, wait):
     from .daemon import AlreadyRunning, Paths, acquire_lock
 
     settings = _settings()
+    _ship_target(settings)  # a missing token fails here, not in the background
     try:
         acquire_lock(settings).release()
     except AlreadyRunning as e:
@@ -148,6 +191,7 @@ def _probe(settings, timeout=1.0) -> dict | None:
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--background", is_flag=True, hidden=True)
 @database_option
+@ship_options(required=False)
 def run(host, port, background):
     """Run the daemon in the foreground (for systemd, launchd, containers)."""
     _run_foreground(host, port, background=background)
@@ -161,7 +205,7 @@ def _run_foreground(host, port, *, background=False, announce=False):
     on_listening = (lambda url: click.echo(f"zergd serving the Timeline at {url} (Ctrl-C stops it)")) if announce else None
     try:
         sys.exit(run_daemon(settings, host, port, foreground=not background, on_listening=on_listening))
-    except (AlreadyRunning, PortBusy) as e:
+    except (AlreadyRunning, PortBusy, ConfigError) as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
 
@@ -317,6 +361,70 @@ def service_uninstall(dry_run):
     click.echo(f"removed {unit.path}" + (f" (stopping it said: {failed})" if failed else ""))
 
 
+@zergd.group()
+def token():
+    """Tokens that let other machines ship sessions here (POST /api/ingest)."""
+
+
+def _tokens():
+    from .ship.tokens import TokenStore
+
+    return TokenStore(_settings().home)
+
+
+@token.command(name="create")
+@click.argument("name")
+def token_create(name):
+    """Make a token named NAME and print it (only this once: only its hash is kept)."""
+    from .ship.tokens import TokenError
+
+    try:
+        value = _tokens().create(name)
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(value)
+    click.echo(f"token {name!r} made: ingest is on. It is shown only now; on the other machine run\n"
+               f"  zerg ship --to http://THIS-HOST:PORT --token-file FILE   (or ZERG_SHIP_TOKEN=…)\n"
+               "Beyond a LAN, put TLS in front of zergd or ship through an SSH tunnel.", err=True)
+
+
+@token.command(name="list")
+@click.option("--json", "as_json", is_flag=True)
+def token_list(as_json):
+    """The tokens: name, when made, when last used and by which machine."""
+    from .ship.tokens import TokenError
+
+    try:
+        tokens = _tokens().load()
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(orjson.dumps([{k: v for k, v in t.as_dict().items() if k != "sha256"} for t in tokens],
+                                option=orjson.OPT_INDENT_2).decode())
+        return
+    if not tokens:
+        click.echo("no tokens: ingest is off (zergd token create NAME turns it on)", err=True)
+        return
+    for t in tokens:
+        used = f"last used {t.last_used} by {t.last_machine}" if t.last_used else "never used"
+        click.echo(f"{t.name}  made {t.created}  {used}")
+
+
+@token.command(name="revoke")
+@click.argument("name")
+def token_revoke(name):
+    """Delete the token NAME: the machines using it are refused from now on."""
+    from .ship.tokens import TokenError
+
+    store = _tokens()
+    try:
+        store.revoke(name)
+        left = len(store.load())
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"revoked {name!r}" + ("" if left else "; no tokens left: ingest is off"), err=True)
+
+
 @contextmanager
 def _holding_home(settings, what: str, if_daemon: str):
     """Hold ZERG_HOME's instance lock while a command writes archive or index:
@@ -345,36 +453,43 @@ def _report_faults(faults) -> int:
     return errors
 
 
+def _import_all(settings):
+    """Archive and index every transcript (the caller holds ZERG_HOME); (report, faults)."""
+    from .reindex import rebuild_if_stale
+    from .watch.backfill import backfill, plan
+    from .watch.faults import Faults
+
+    index = _index(settings)
+    try:
+        if rebuild_if_stale(settings, index):
+            click.echo("re-derived the index from the archive (it was made by an older zergd)", err=True)
+        writer = index.writer()
+    except IndexUnavailable as e:
+        raise click.ClickException(str(e)) from None
+    faults = Faults()
+    todo, _seen = plan(settings, writer)
+    try:
+        with _progress("importing", sum(t.pending for t in todo)) as (bar, task):
+            report = backfill(
+                settings, writer, faults=faults,
+                on_bytes=lambda n: bar.advance(task, n),
+                on_file=lambda _p: bar.update(task, files=bar.tasks[0].fields["files"] + 1),
+            )
+    except IndexUnavailable as e:
+        _report_faults(faults.snapshot())
+        raise click.ClickException(f"stopped: {e}") from None
+    finally:
+        index.close()
+    return report, faults
+
+
 @zergd.command(name="import")
 @database_option
 def import_():
     """Archive and index every transcript once, from where the last run stopped."""
-    from .watch.backfill import backfill, plan
-    from .watch.faults import Faults, IndexUnavailable
-
     settings = _settings()
     with _holding_home(settings, "import", "it keeps the archive current already"):
-        from .reindex import rebuild_if_stale
-
-        index = _index(settings)
-        try:
-            if rebuild_if_stale(settings, index):
-                click.echo("re-derived the index from the archive (it was made by an older zergd)", err=True)
-            writer = index.writer()
-        except IndexUnavailable as e:
-            raise click.ClickException(str(e)) from None
-        faults = Faults()
-        todo, _seen = plan(settings, writer)
-        try:
-            with _progress("importing", sum(t.pending for t in todo)) as (bar, task):
-                report = backfill(
-                    settings, writer, faults=faults,
-                    on_bytes=lambda n: bar.advance(task, n),
-                    on_file=lambda _p: bar.update(task, files=bar.tasks[0].fields["files"] + 1),
-                )
-        except IndexUnavailable as e:
-            _report_faults(faults.snapshot())
-            raise click.ClickException(f"stopped: {e}") from None
+        report, faults = _import_all(settings)
     errors = _report_faults(faults.snapshot())
     deleted = f", {len(report.deleted)} sources gone (kept in archive)" if report.deleted else ""
     click.echo(f"{report.files} files, {report.changed} changed, {report.bytes:,} new bytes{deleted}", err=True)
@@ -439,6 +554,63 @@ def zerg():
 def serve(host, port):
     """Run the daemon and the Timeline in the foreground (the same as `zergd run`)."""
     _run_foreground(host, port, announce=True)
+
+
+@zerg.command()
+@ship_options(required=True)
+@click.option("--retries", default=6, show_default=True, type=click.IntRange(0, 100),
+              help="times to retry when the other side cannot be reached (waiting 1, 2, 4 … seconds)")
+def ship(retries):
+    """Ship this machine's sessions to another zergd once, and exit: first
+    archive what is new here (unless the daemon does that already), then send
+    the other side every byte it does not have yet.  Safe to interrupt and
+    run again: it resumes from what the other side acknowledged."""
+    from .daemon import running
+    from .ship.remote import ShipError, ShipUnavailable
+    from .ship.shipper import Shipper
+
+    settings = _settings()
+    url, token, machine = _ship_target(settings)
+    if not running(settings):
+        with _holding_home(settings, "ship", "it keeps the archive current already"):
+            _import_all(settings)
+    try:
+        shipper = Shipper(settings, url, token, machine)
+    except ShipError as e:
+        raise click.ClickException(str(e)) from None
+    shipper.scan()
+    failures = 0
+    try:
+        with _progress(f"shipping to {shipper.url}", 1) as (bar, task):
+            shipper.on_bytes = lambda n: bar.advance(task, n)
+            while True:
+                try:
+                    if not shipper.synced:
+                        shipper.sync_state()
+                    bar.update(task, total=max(shipper.behind()[1], 1), completed=0)
+                    report = shipper.ship(should_stop=lambda: False)
+                    break
+                except ShipUnavailable as e:
+                    failures += 1
+                    shipper.synced = False
+                    if failures > retries:
+                        files, left = shipper.behind()
+                        raise click.ClickException(f"{e}; {plural(files, 'file')} ({left:,} bytes) not shipped yet: "
+                                                   "run `zerg ship` again, it resumes") from None
+                    delay = min(60.0, 2.0 ** (failures - 1))
+                    click.echo(f"{e}; retrying in {delay:.0f}s", err=True)
+                    time.sleep(delay)
+    except ShipError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        shipper.close()
+    for (provider, rel), why in sorted(report.conflicts.items()):
+        click.echo(f"not shipped {provider}/{rel}: {why}", err=True)
+    click.echo(f"shipped {report.bytes:,} new bytes in {plural(report.items, 'range')} to {shipper.url} as "
+               f"{shipper.machine!r}; the other side now has everything"
+               + (f" but {plural(len(report.conflicts), 'conflicting file')}" if report.conflicts else ""), err=True)
+    if report.conflicts:
+        sys.exit(1)
 
 
 @zerg.command()

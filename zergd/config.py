@@ -56,6 +56,29 @@ class Settings:
         configured = database.get("url") if isinstance(database, dict) else None
         return os.environ.get("ZERG_DATABASE_URL") or configured or None
 
+    def ship_target(self) -> tuple[str, str, str | None] | None:
+        """(url, token, machine name) to ship this machine's sessions to, or
+        None: ``ZERG_SHIP_TO`` / ``ZERG_SHIP_TOKEN`` (or ``ZERG_SHIP_TOKEN_FILE``)
+        / ``ZERG_SHIP_MACHINE``, else ``[ship] to, token_file, machine`` in
+        config.toml (a token written into config.toml works too)."""
+        ship = self.options.get("ship")
+        ship = ship if isinstance(ship, dict) else {}
+        url = os.environ.get("ZERG_SHIP_TO") or ship.get("to")
+        if not url:
+            return None
+        token = os.environ.get("ZERG_SHIP_TOKEN") or ship.get("token")
+        token_file = os.environ.get("ZERG_SHIP_TOKEN_FILE") or ship.get("token_file")
+        if not token and token_file:
+            try:
+                token = Path(token_file).expanduser().read_text("utf-8").strip()
+            except OSError as e:
+                raise ConfigError(f"cannot read the ship token file {token_file}: {e.strerror or e}") from None
+        if not token:
+            raise ConfigError(f"shipping to {url} needs a token: --token-file FILE, ZERG_SHIP_TOKEN, "
+                              "or [ship] token_file in config.toml")
+        machine = os.environ.get("ZERG_SHIP_MACHINE") or ship.get("machine") or None
+        return str(url), token, _safe_host(machine) if machine else None
+
     @property
     def log_dir(self) -> Path:
         configured = self.options.get("log_dir")

@@ -202,6 +202,20 @@ def _server_class():
     return Server
 
 
+def _ship_loop(settings: Settings, service):
+    """Continuous shipping to another zergd, when configured (--ship-to)."""
+    target = settings.ship_target()
+    if target is None:
+        return None
+    from .ship.shipper import ShipLoop, Shipper
+
+    url, token, machine = target
+    loop = ShipLoop(Shipper(settings, url, token, machine), ready=service.ready)
+    service.on_archived = loop.notify
+    log.info("shipping this machine's sessions to %s as %r", url, loop.shipper.machine)
+    return loop
+
+
 def run(settings: Settings, host: str, port: int, *, foreground: bool = True, on_listening=None) -> int:
     """Run the daemon in this process until SIGTERM/SIGINT.  Returns an exit code."""
     import uvicorn
@@ -229,8 +243,11 @@ def run(settings: Settings, host: str, port: int, *, foreground: bool = True, on
             on_listening(url)
         _raise_file_limit()
         service = ArchiveService(settings, EventBus(), rescan_interval=settings.rescan_interval)
+        shipping = _ship_loop(settings, service)
         service.start()
-        app = create_app(settings, service, bound_host=host, port=port)
+        if shipping:
+            shipping.start()
+        app = create_app(settings, service, bound_host=host, port=port, shipping=shipping)
         # date_header off: uvicorn refreshes it from the 10 Hz tick we removed.
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", workers=1,
                                 timeout_graceful_shutdown=3, date_header=False)
@@ -239,6 +256,8 @@ def run(settings: Settings, host: str, port: int, *, foreground: bool = True, on
             server.run(sockets=[sock])  # returns on SIGTERM / SIGINT
         finally:
             log.info("stopping: finishing the current transaction")
+            if shipping:
+                shipping.stop()
             service.stop()
             log.info("stopped")
     finally:

@@ -25,6 +25,7 @@ from ..config import Settings
 from ..errors import NotReady, ZergError
 from ..index import open_index
 from ..prices import use_cache as use_price_cache
+from ..ship.tokens import TokenStore
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -79,7 +80,12 @@ def allowed_hosts(bound_host: str, port: int) -> set[str] | None:
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def refuse_cross_site(method: str, headers: dict, host: str) -> JSONResponse | None:
+# Bodies that are not JSON: a shipper's ranges, which need a token anyway
+# (a browser on another site cannot send one).
+RAW_BODY_PATHS = ("/api/ingest",)
+
+
+def refuse_cross_site(method: str, headers: dict, host: str, path: str = "") -> JSONResponse | None:
     """A request that changes state must come from our own pages: a page on
     any other site can make a browser POST here (no preflight for a
     text/plain body), so its Origin must be ours and its body JSON."""
@@ -92,7 +98,8 @@ def refuse_cross_site(method: str, headers: dict, host: str) -> JSONResponse | N
         return JSONResponse({"detail": "cross-site request refused"}, 403)
     has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
     content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-    if method in ("POST", "PUT", "PATCH") and (has_body or content_type) and content_type != b"application/json":
+    if (method in ("POST", "PUT", "PATCH") and (has_body or content_type) and content_type != b"application/json"
+            and path not in RAW_BODY_PATHS):
         return JSONResponse({"detail": "send the body as JSON (Content-Type: application/json)"}, 415)
     return None
 
@@ -116,7 +123,7 @@ class Guard:
             response = PlainTextResponse(f"Host {host!r} is not served here (DNS rebinding protection)", 421)
             await response(scope, receive, send)
             return
-        refused = refuse_cross_site(scope["method"], headers, host)
+        refused = refuse_cross_site(scope["method"], headers, host, scope.get("path", ""))
         if refused is not None:
             await refused(scope, receive, send)
             return
@@ -135,7 +142,8 @@ class Guard:
 READ_SLOTS = 4
 
 
-def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1", port: int = 8080) -> FastAPI:
+def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1", port: int = 8080,
+               shipping=None) -> FastAPI:
     use_price_cache(settings.home / "prices.json")
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -148,6 +156,8 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
     app = FastAPI(title="zergd", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.service = service
+    app.state.bound_host = bound_host
+    app.state.tokens = TokenStore(settings.home)
     started = time.time()
 
     from .routes import router
@@ -160,10 +170,11 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
 
     @app.get("/api/status")
     def status():
-        counts = {"sessions": 0, "lines": 0}
+        counts, machines = {"sessions": 0, "lines": 0}, []
         try:
             with app.state.index.reader() as r:
                 counts = r.counts()
+                machines = r.machines()
         except NotReady:  # the writer is still creating the index
             pass
         return {
@@ -183,6 +194,11 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
             "index": {"kind": app.state.index.kind, "where": app.state.index.describe()},
             "roots": [{"provider": r.provider, "path": str(r.path), "exists": r.path.is_dir()}
                       for r in settings.source_roots()],
+            # Shipping this machine's sessions elsewhere (zergd start --ship-to): how far behind.
+            "shipping": shipping.status() if shipping else None,
+            # Machines whose sessions are here (this one, and those that ship to it).
+            "machine": settings.host,
+            "machines": machines,
             **counts,
         }
 
@@ -211,9 +227,11 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     from .chat import router as chat_router
+    from .ingest import router as ingest_router
 
     app.include_router(router)
     app.include_router(chat_router)
+    app.include_router(ingest_router)
     assets = Assets(webui_dir())
     app.state.assets = assets
 

@@ -26,8 +26,10 @@ class Error(BaseModel):
 
 
 def errors(*codes: int) -> dict:
-    meaning = {400: "a parameter is wrong", 403: "a cross-site request (its Origin is not this daemon's)",
-               404: "not found", 409: "the archive file cannot be read",
+    meaning = {400: "a parameter is wrong", 401: "no valid token (ingest)",
+               403: "a cross-site request (its Origin is not this daemon's), or ingest that is off",
+               404: "not found", 409: "the archive file cannot be read, or ingested bytes do not continue it",
+               413: "a body too large (ingest)",
                415: "a body that is not JSON", 421: "a Host header this daemon does not serve (DNS rebinding)",
                422: "a parameter has the wrong type or is out of range",
                503: "not ready: the index does not exist yet, or chat is not set up"}

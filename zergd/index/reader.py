@@ -534,6 +534,18 @@ class Reader:
     # where the text is re-derived from the archive (SQLite).
     stored_text = "null"
 
+    def machine_files(self, host: str) -> list[tuple[str, str, int, int]]:
+        """(provider, rel, newest generation, its archived length) of every source from ``host``."""
+        return self.conn.execute(
+            "select s.provider, s.rel, g.gen, g.archived from sources s join generations g on g.source_id = s.id"
+            " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)"
+            " order by s.provider, s.rel", (host,)).fetchall()
+
+    def machines(self) -> list[dict]:
+        """Every machine with sessions here: its name and how many (subagents not counted)."""
+        return [{"machine": host, "sessions": n} for host, n in self.conn.execute(
+            "select host, count(*) from sessions where is_subagent = 0 group by host order by host")]
+
     def sources_on(self, host: str) -> set[tuple[str, str]]:
         """(provider, rel) of every source archived from ``host``."""
         return set(self.conn.execute("select provider, rel from sources where host = ?", (host,)).fetchall())

@@ -71,6 +71,12 @@ class Writer:
         # Whether some generation may end in an unfinished line (True until a
         # look says otherwise; a commit that leaves one sets it again).
         self.unfinished = True
+        # Archive files (relative to the archive folder) that grew since the last drain.
+        self.grown: set[str] = set()
+
+    def drain_grown(self) -> set[str]:
+        grown, self.grown = self.grown, set()
+        return grown
 
     def drain_changes(self) -> dict[str, str]:
         changes, self.changes = self.changes, {}
@@ -90,19 +96,27 @@ class Writer:
 
     def open_source(self, host: str, info: SourceInfo, path: str | None) -> Source:
         """The source for (host, provider, rel), registered with its session on first sight."""
+        source = self.find_source(host, info.provider, info.rel)
+        if source is None:
+            return self._register(host, info, path)
+        if path and path != source.path:
+            with self.transaction():
+                self.conn.execute("update sources set path = ? where id = ?", (path, source.id))
+            source.path = path
+        return source
+
+    def find_source(self, host: str, provider: str, rel: str) -> Source | None:
+        """The source for (host, provider, rel) if it is registered."""
         row = self.conn.execute(
             "select s.id, x.id, s.path, x.source_deleted_at from sources s join sessions x on x.source_id = s.id"
             " where s.host = ? and s.provider = ? and s.rel = ?",
-            (host, info.provider, info.rel),
+            (host, provider, rel),
         ).fetchone()
         if row is None:
-            return self._register(host, info, path)
-        source_id, session_id, old_path, deleted = row
-        with self.transaction():
-            if path and path != old_path:
-                self.conn.execute("update sources set path = ? where id = ?", (path, source_id))
-        return Source(source_id, session_id, host, info.provider, info.rel, path or old_path,
-                      self._current_generation(source_id), deleted=bool(deleted))
+            return None
+        source_id, session_id, path, deleted = row
+        return Source(source_id, session_id, host, provider, rel, path, self._current_generation(source_id),
+                      deleted=bool(deleted))
 
     def _register(self, host: str, info: SourceInfo, path: str | None) -> Source:
         with self.transaction():
@@ -326,6 +340,7 @@ class Writer:
                      partial.malformed),
                 )
             gen.archived, gen.crc = archived, crc
+            self.grown.add(gen.archive)
             conn.execute(
                 "update generations set archived = ?, indexed = ?, lines = ?, crc = ? where id = ?",
                 (gen.archived, gen.indexed, gen.lines, gen.crc, gen.id),

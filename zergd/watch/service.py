@@ -15,9 +15,12 @@ import logging
 import os
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future
 from pathlib import Path
 
 from ..config import Settings
+from ..errors import IndexUnavailable
 from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, EventBus, SessionChanged, StatusChanged
 from ..index.store import Index, open_index
 from ..index.writer import Writer
@@ -55,6 +58,9 @@ class ArchiveService:
         self.progress: Progress | None = None  # the start-up backfill's, while it runs
         self._needs_reconcile = False
         self._pending: dict[Path, None] = {}  # ordered set of paths to sync
+        self._jobs: deque[tuple[Future, object]] = deque()  # work for the writer from elsewhere (ingest)
+        # Called with the archive files (relative paths) each sync appended to: the shipper listens.
+        self.on_archived = None
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._watch_stop = threading.Event()
@@ -81,6 +87,40 @@ class ArchiveService:
             self._cond.notify_all()
         for t in self._threads:
             t.join(timeout)
+        with self._cond:
+            jobs, self._jobs = list(self._jobs), deque()
+        for future, _fn in jobs:
+            future.cancel()
+
+    def submit(self, fn) -> Future:
+        """Run ``fn(writer)`` in the writer thread, the index's one writer;
+        its result (or exception) arrives in the returned future.  Jobs run
+        before the next file is synced."""
+        future: Future = Future()
+        with self._cond:
+            if self._stop.is_set():
+                future.cancel()
+                return future
+            self._jobs.append((future, fn))
+            self._cond.notify()
+        return future
+
+    def _run_jobs(self, writer: Writer) -> None:
+        while True:
+            with self._cond:
+                if not self._jobs:
+                    return
+                future, fn = self._jobs.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue  # its caller gave up waiting
+            try:
+                future.set_result(fn(writer))
+            except IndexUnavailable as e:
+                future.set_exception(e)
+                raise  # the writer loop backs off and reconciles, as for a sync
+            except Exception as e:  # the job's own failure; the writer goes on
+                future.set_exception(e)
+            self._publish(writer)
 
     def _faults_changed(self) -> None:
         self.bus.publish(StatusChanged(len(self.faults)))
@@ -137,6 +177,7 @@ class ArchiveService:
         self.error = None
         self.faults.clear(INDEX)
         while not self._stop.is_set():
+            self._run_jobs(writer)
             path = self._next_path()
             if path is not None:
                 self._sync_path(writer, path)
@@ -158,7 +199,7 @@ class ArchiveService:
         deadline = min((self.last_rescan or 0) + self.rescan_interval, time.time() + ROOT_CHECK_SECONDS,
                        self.faults.next_retry() or float("inf"))
         with self._cond:
-            while not self._pending and not self._stop.is_set() and not self._rescan_now:
+            while not self._pending and not self._jobs and not self._stop.is_set() and not self._rescan_now:
                 remaining = deadline - time.time()
                 if remaining <= 0:
                     return None
@@ -223,6 +264,9 @@ class ArchiveService:
             writer.mark_deleted(session_id)
 
     def _publish(self, writer: Writer) -> None:
+        grown = writer.drain_grown()
+        if grown and self.on_archived is not None:
+            self.on_archived(grown)
         changes = writer.drain_changes()
         if not changes:
             return

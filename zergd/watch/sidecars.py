@@ -45,15 +45,19 @@ def store(archive_dir: Path, host: str, provider: str, rel: str, data: bytes) ->
     versions = archived_versions(archive_dir, host, provider, rel)
     if versions and versions[-1].read_bytes() == data:
         return False
-    target = archive_dir / archive.archive_rel(host, provider, rel, len(versions) + 1)
+    write_version(archive_dir / archive.archive_rel(host, provider, rel, len(versions) + 1), data)
+    return True
+
+
+def write_version(target: Path, data: bytes) -> None:
+    """One sidecar version, whole or not at all."""
     tmp = target.with_name(target.name + ".tmp")
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, target)  # whole or not at all
-    return True
+    os.replace(tmp, target)
 
 
 def meta_fields(data: bytes) -> tuple[str | None, str | None]:

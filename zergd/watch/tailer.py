@@ -249,11 +249,7 @@ def _copy_new_bytes(writer: Writer, archive_dir: Path, source: Source, src, on_b
             break
         if not _still_holds(fd, head or data[:WINDOW], last, pos, data):
             return copied, False
-        end = archive.append(apath, data)  # durable before the commit below
-        if end != pos + len(data):
-            raise ArchiveDamaged(f"{apath}: {end} bytes after appending at {pos}; something else writes there")
-        crc = zlib.crc32(data, crc)
-        writer.commit(source, end, feeder.feed(data), crc)
+        end, crc = _append(writer, apath, source, feeder, pos, data, crc)
         head = head or data[:WINDOW]
         last = (last + data)[-WINDOW:] if len(data) < WINDOW else data[-WINDOW:]
         pos = end
@@ -263,6 +259,36 @@ def _copy_new_bytes(writer: Writer, archive_dir: Path, source: Source, src, on_b
     if copied == 0 and not apath.exists():
         archive.create_empty(apath)  # an empty source still exports (as empty)
     return copied, True
+
+
+def _append(writer: Writer, apath: Path, source: Source, feeder: LineFeeder, pos: int, data: bytes,
+            crc: int) -> tuple[int, int]:
+    """Append ``data`` at ``pos`` (durable), then commit its lines; (new end, running CRC)."""
+    end = archive.append(apath, data)  # durable before the commit below
+    if end != pos + len(data):
+        raise ArchiveDamaged(f"{apath}: {end} bytes after appending at {pos}; something else writes there")
+    crc = zlib.crc32(data, crc)
+    writer.commit(source, end, feeder.feed(data), crc)
+    return end, crc
+
+
+def append_archived(writer: Writer, archive_dir: Path, source: Source, data: bytes) -> int:
+    """Append bytes that arrived from elsewhere (a shipper) at the end of the
+    current generation, and index them; return the new archived length.
+    The caller has checked they continue what is archived."""
+    gen = source.generation
+    apath = archive_dir / gen.archive
+    feeder = LineFeeder(gen.indexed, gen.lines, _rereader(apath))
+    if gen.archived > gen.indexed:
+        feeder.feed(archive.read_range(apath, gen.indexed, gen.archived - gen.indexed))
+    crc = known_crc(writer, source, apath)
+    pos = gen.archived
+    for start in range(0, len(data), CHUNK):
+        piece = bytes(data[start:start + CHUNK])
+        pos, crc = _append(writer, apath, source, feeder, pos, piece, crc)
+    if not data and not apath.exists():
+        archive.create_empty(apath)
+    return pos
 
 
 # A file whose last line has no newline and that has not changed for this

@@ -1,0 +1,177 @@
+"""The wire format of ``POST /api/ingest``: what a shipper sends, and the
+checks a body passes before anything is written.
+
+A body is (optionally gzip-compressed) one JSON header line, then the bytes
+of every item back to back::
+
+    {"machine": "laptop", "items": [
+       {"kind": "range", "provider": "claude", "rel": "proj/s.jsonl", "gen": 1,
+        "offset": 0, "length": 1234, "sha256": "…", "prev_length": null},
+       {"kind": "sidecar", "provider": "claude", "rel": "proj/s/subagents/agent-a.meta.json",
+        "version": 1, "length": 210, "sha256": "…"}]}\\n<1234 bytes><210 bytes>
+
+A range is bytes of one generation of one archived transcript, at the offset
+they have there; ``prev_length`` (for offset 0 of generation N >= 2) is how
+long generation N-1 ended, so a new generation starts only after the old one
+is complete on both sides.  A sidecar is one whole version of a subagent's
+``.meta.json``.  Raw bytes, not base64: transcripts are mostly JSON, which
+gzip shrinks 5-10x, and base64 would cost a third more before that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+
+import orjson
+
+from ..archive import check_rel
+from ..errors import BadQuery, ZergError
+from ..index.dialect import OFFSET_MASK
+
+CONTENT_TYPE = "application/x-zerg-ranges"
+# A request's body as sent, and once decompressed (a gzip bomb stops here).
+MAX_BODY = 64 << 20
+MAX_DECOMPRESSED = 256 << 20
+MAX_ITEMS = 10_000
+PROVIDERS = ("claude", "codex")
+SIDECAR_MAX = 1 << 20
+MACHINE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class TooLarge(ZergError):
+    status = 413
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str  # "range" | "sidecar"
+    provider: str
+    rel: str
+    gen: int  # a range's generation; a sidecar's version
+    offset: int
+    length: int
+    sha256: str
+    prev_length: int | None = None
+
+    def header(self) -> dict:
+        d = {"kind": self.kind, "provider": self.provider, "rel": self.rel, "length": self.length,
+             "sha256": self.sha256}
+        if self.kind == "range":
+            d.update(gen=self.gen, offset=self.offset, prev_length=self.prev_length)
+        else:
+            d["version"] = self.gen
+        return d
+
+
+def encode(machine: str, items: list[tuple[Item, bytes]], level: int = 1) -> bytes:
+    """A gzip-compressed request body.  Level 1: on a LAN the CPU is the limit,
+    and JSON still shrinks ~6x."""
+    parts = [orjson.dumps({"machine": machine, "items": [it.header() for it, _ in items]}), b"\n"]
+    parts += [data for _, data in items]
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return b"".join([*(compressor.compress(p) for p in parts), compressor.flush()])
+
+
+def decompress(body: bytes, encoding: str) -> bytes:
+    """The body as sent, at most MAX_DECOMPRESSED bytes whatever it claims."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        raise BadQuery(f"Content-Encoding {encoding!r} is not understood (send gzip or nothing)")
+    d = zlib.decompressobj(31)
+    out = []
+    size = 0
+    data = body
+    try:
+        while data:
+            piece = d.decompress(data, 1 << 20)
+            size += len(piece)
+            if size > MAX_DECOMPRESSED:
+                raise TooLarge(f"the body is more than {MAX_DECOMPRESSED >> 20} MiB decompressed")
+            out.append(piece)
+            data = d.unconsumed_tail
+        if not d.eof:
+            raise BadQuery("the gzip body is cut short")
+    except zlib.error as e:
+        raise BadQuery(f"the body is not valid gzip: {e}") from None
+    return b"".join(out)
+
+
+def _int(value, name: str, lo: int, hi: int) -> int:
+    if type(value) is not int or not lo <= value <= hi:
+        raise BadQuery(f"{name} must be a whole number from {lo} to {hi}")
+    return value
+
+
+def parse(body: bytes) -> tuple[str, list[tuple[Item, memoryview]]]:
+    """(machine, [(item, its bytes)]) of a decompressed body; BadQuery naming
+    the first thing wrong.  Everything a request can get wrong without
+    looking at the archive is checked here, before any of it is written:
+    names, paths, numbers, lengths and every item's sha256."""
+    end = body.find(b"\n")
+    if end < 0:
+        raise BadQuery("the body has no header line")
+    try:
+        header = orjson.loads(body[:end])
+    except orjson.JSONDecodeError as e:
+        raise BadQuery(f"the header line is not JSON: {e}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("items"), list):
+        raise BadQuery("the header must be an object with a list of items")
+    machine = header.get("machine")
+    if not isinstance(machine, str) or not MACHINE.match(machine):
+        raise BadQuery("machine must be 1-100 letters, digits, '-', '_' or '.', not starting with '.'")
+    raw_items = header["items"]
+    if len(raw_items) > MAX_ITEMS:
+        raise TooLarge(f"more than {MAX_ITEMS} items in one request")
+    payload = memoryview(body)[end + 1:]
+    items, pos = [], 0
+    for i, raw in enumerate(raw_items):
+        item = _item(raw, i)
+        data = payload[pos:pos + item.length]
+        if len(data) < item.length:
+            raise BadQuery(f"item {i}: the body ends before its {item.length} bytes")
+        if hashlib.sha256(data).hexdigest() != item.sha256:
+            raise BadQuery(f"item {i} ({item.rel}): its bytes do not match its sha256 (tampered or damaged)")
+        items.append((item, data))
+        pos += item.length
+    if pos != len(payload):
+        raise BadQuery(f"the body holds {len(payload) - pos} bytes more than its items say")
+    return machine, items
+
+
+def _item(raw, i: int) -> Item:
+    if not isinstance(raw, dict):
+        raise BadQuery(f"item {i} is not an object")
+    kind, provider, rel, digest = raw.get("kind"), raw.get("provider"), raw.get("rel"), raw.get("sha256")
+    if kind not in ("range", "sidecar"):
+        raise BadQuery(f"item {i}: kind must be 'range' or 'sidecar'")
+    if provider not in PROVIDERS:
+        raise BadQuery(f"item {i}: provider must be one of {', '.join(PROVIDERS)}")
+    if not isinstance(rel, str) or len(rel) > 4096:
+        raise BadQuery(f"item {i}: rel must be a relative path")
+    check_rel(rel)  # UnsafePath (a BadQuery): '..', absolute, empty parts, NUL
+    name = rel.rsplit("/", 1)[-1]
+    if kind == "range" and not name.endswith(".jsonl"):
+        raise BadQuery(f"item {i}: a transcript's name ends in .jsonl")
+    if kind == "sidecar" and not (name.startswith("agent-") and name.endswith(".meta.json")):
+        raise BadQuery(f"item {i}: a sidecar is named agent-<id>.meta.json")
+    if not isinstance(digest, str) or not SHA256.match(digest):
+        raise BadQuery(f"item {i}: sha256 must be 64 lowercase hex digits")
+    length = _int(raw.get("length"), f"item {i}: length", 0, MAX_DECOMPRESSED)
+    if kind == "sidecar":
+        if length > SIDECAR_MAX:
+            raise BadQuery(f"item {i}: a sidecar is at most {SIDECAR_MAX} bytes")
+        return Item(kind, provider, rel, _int(raw.get("version"), f"item {i}: version", 1, 1_000_000), 0, length,
+                    digest)
+    gen = _int(raw.get("gen"), f"item {i}: gen", 1, 1_000_000)
+    # Line ids hold an offset in 40 bits (dialect.OFFSET_MASK): 1 TiB per generation.
+    offset = _int(raw.get("offset"), f"item {i}: offset", 0, OFFSET_MASK - length)
+    prev = raw.get("prev_length")
+    if prev is not None:
+        prev = _int(prev, f"item {i}: prev_length", 0, OFFSET_MASK)
+    return Item(kind, provider, rel, gen, offset, length, digest, prev)

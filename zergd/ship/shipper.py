@@ -1,0 +1,412 @@
+"""The sending side: ship this machine's archive to another zergd.
+
+The archive is the queue.  It is append-only and fsync'd before anything is
+indexed, so what remains to ship is, per file, the bytes past the offset the
+other side has acknowledged: no spool of copies, nothing to lose in a
+restart.  The acknowledged offsets come from the other side (its answer to
+every batch, and ``/api/ingest/state`` when a run starts), so shipping
+resumes from what the server has, not from what was sent; a copy of them in
+``ZERG_HOME/ship.db`` lets ``zergd status`` say how far behind we are while
+the server cannot be reached.
+
+When a run first resumes a file, its first and last 4 KiB already shipped
+are sent again: the server acknowledges them if they are what it has, and
+refuses them (a *conflict*, reported, never overwritten) if the two sides
+hold different files under one name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import archive
+from ..config import Settings
+from .protocol import MAX_ITEMS, SIDECAR_MAX, Item, encode
+from .remote import BodyTooLarge, Remote, ShipError, ShipUnavailable
+
+log = logging.getLogger("zergd.ship")
+
+BATCH_BYTES = 8 << 20  # raw bytes per request: ~1.5 MB on the wire
+CHECK = 4096  # bytes re-sent at each end of a file's shipped part when a run resumes it
+SIDECAR_NAME = re.compile(r"^(?P<rel>(?:.*/)?agent-[^/]*\.meta\.json)(?:\.gen(?P<gen>[0-9]+))?$")
+
+
+@dataclass
+class LocalFile:
+    """One transcript of this machine's archive: its generations' sizes."""
+
+    provider: str
+    rel: str
+    sizes: dict[int, int] = field(default_factory=dict)  # gen -> archived bytes
+
+
+@dataclass
+class Report:
+    items: int = 0
+    bytes: int = 0  # new bytes the other side took
+    requests: int = 0
+    conflicts: dict = field(default_factory=dict)
+
+
+class Shipper:
+    def __init__(self, settings: Settings, url: str, token: str, machine: str | None = None, *,
+                 batch_bytes: int = BATCH_BYTES):
+        self.settings = settings
+        self.machine = machine or settings.host
+        self.remote = Remote(url, token)
+        self.url = self.remote.url
+        self.root = settings.archive_dir / settings.host  # only what this machine archived, never relayed
+        self.batch_bytes = batch_bytes
+        self.acked: dict[tuple[str, str], tuple[int, int]] = {}  # (provider, rel) -> (gen, offset) the server has
+        self.sidecars_acked: dict[tuple[str, str], int] = {}
+        self.verified: set[tuple[str, str]] = set()  # files whose shipped ends were checked this run
+        self.conflicts: dict[tuple[str, str], str] = {}
+        self.synced = False  # the server's state was fetched in this run
+        self.files: dict[tuple[str, str], LocalFile] = {}
+        self.sidecars: dict[tuple[str, str], list[Path]] = {}
+        self.in_flight = 0
+        self.last_ok: float | None = None
+        self.on_bytes = None  # called with the new bytes each batch delivered (a progress bar)
+        self.store = AckStore(settings.home / "ship.db", self.url, self.machine)
+        self.acked, self.sidecars_acked = self.store.load()
+
+    def close(self) -> None:
+        self.remote.close()
+        self.store.close()
+
+    # --- what this machine has ---------------------------------------------
+
+    def scan(self) -> None:
+        """Every archived transcript generation and sidecar version of this machine."""
+        files: dict[tuple[str, str], LocalFile] = {}
+        sidecars: dict[tuple[str, str], dict[int, Path]] = {}
+        if self.root.is_dir():
+            for dirpath, _dirs, names in os.walk(self.root):
+                for name in names:
+                    path = Path(dirpath, name)
+                    rel = path.relative_to(self.settings.archive_dir).as_posix()
+                    self._note(files, sidecars, rel, path)
+        self.files = files
+        self.sidecars = {k: [v[g] for g in sorted(v)] for k, v in sidecars.items()}
+
+    def note_grown(self, archive_rels) -> None:
+        """Archive files the daemon just appended to (cheaper than a scan)."""
+        for rel in archive_rels:
+            self._note(self.files, None, rel, self.settings.archive_dir / rel)
+
+    def _note(self, files, sidecars, rel: str, path: Path) -> None:
+        parsed = archive.parse_archive_rel(rel)
+        if parsed is not None:
+            host, provider, source_rel, gen = parsed
+            if host != self.settings.host:
+                return
+            try:
+                size = path.stat().st_size
+            except OSError:
+                return
+            files.setdefault((provider, source_rel), LocalFile(provider, source_rel)).sizes[gen] = size
+            return
+        parts = rel.split("/", 2)
+        m = SIDECAR_NAME.match(parts[2]) if sidecars is not None and len(parts) == 3 else None
+        if m and parts[0] == self.settings.host:
+            sidecars.setdefault((parts[1], m["rel"]), {})[int(m["gen"] or 1)] = path
+
+    def behind(self) -> tuple[int, int]:
+        """(files, bytes) not yet acknowledged by the other side."""
+        files = total = 0
+        for key, f in self.files.items():
+            if key in self.conflicts:
+                continue
+            gen, offset = self.acked.get(key, (0, 0))
+            left = sum(size - (offset if g == gen else 0) for g, size in f.sizes.items() if g >= gen)
+            if left > 0 or key not in self.acked:
+                files += 1
+                total += max(left, 0)
+        return files, total
+
+    # --- shipping ----------------------------------------------------------
+
+    def sync_state(self) -> None:
+        """Learn what the other side has (it is the truth, whatever we sent)."""
+        state = self.remote.state(self.machine)
+        self.acked = {(f["provider"], f["rel"]): (f["gen"], f["offset"]) for f in state.get("files", [])}
+        self.sidecars_acked = {(s["provider"], s["rel"]): s["version"] for s in state.get("sidecars", [])}
+        self.store.save(self.acked, self.sidecars_acked, replace=True)
+        self.verified.clear()
+        self.synced = True
+
+    def ship(self, *, only: set[tuple[str, str]] | None = None, should_stop=lambda: False) -> Report:
+        """Send everything not acknowledged yet (or only ``only``'s files);
+        returns when the other side has it all.  ShipUnavailable / ShipError
+        leave it to the caller to retry; what was acknowledged stays so."""
+        report = Report()
+        if not self.synced:
+            self.sync_state()
+        stalled = 0
+        while not should_stop():
+            batch = self._next_batch(only)
+            if not batch:
+                break
+            progress = self._send(batch, report)
+            stalled = 0 if progress else stalled + 1
+            if stalled >= 3:  # refused three times without a byte taken: stop, say so
+                raise ShipError(f"{self.url} keeps refusing: {next(iter(self.conflicts.values()), 'no progress')}")
+        report.conflicts = dict(self.conflicts)
+        return report
+
+    def _send(self, batch: list[tuple[Item, bytes, bool]], report: Report) -> bool:
+        """POST one batch (items with whether their bytes are new to the other
+        side); learn the acknowledged offsets; whether anything moved."""
+        body = encode(self.machine, [(it, data) for it, data, _fresh in batch])
+        self.in_flight = sum(it.length for it, _d, fresh in batch if fresh)
+        try:
+            _status, answer = self.remote.send(body)
+        except BodyTooLarge:
+            if self.batch_bytes <= 64 << 10:
+                raise ShipError(f"{self.url} refuses even {self.batch_bytes} bytes as too large") from None
+            self.batch_bytes //= 2
+            return True
+        finally:
+            self.in_flight = 0
+        report.requests += 1
+        progress = False
+        touched = set()
+        for (item, _data, fresh), result in zip(batch, answer.get("results", [])):
+            key = (item.provider, item.rel)
+            touched.add(key)
+            if result.get("reason") == "conflict":
+                self.conflicts[key] = result.get("error", "bytes differ")
+                log.warning("not shipped: %s/%s: %s", *key, self.conflicts[key])
+                continue
+            if item.kind == "sidecar":
+                before = self.sidecars_acked.get(key, 0)
+                self.sidecars_acked[key] = result["version"]
+                progress |= result["version"] > before
+            else:
+                before = self.acked.get(key)
+                have = (result["gen"], result["offset"])
+                # A retry of a sealed generation answers that generation: an ok never steps back.
+                self.acked[key] = max(have, before) if result["ok"] and before else have
+                progress |= before is None or self.acked[key] > before
+            if result["ok"] and fresh:
+                report.items += 1
+                report.bytes += item.length
+        self.store.save({k: self.acked[k] for k in touched if k in self.acked},
+                        {k: self.sidecars_acked[k] for k in touched if k in self.sidecars_acked})
+        if progress:
+            self.last_ok = time.time()
+        if self.on_bytes:
+            self.on_bytes(sum(it.length for it, _d, fresh in batch if fresh))
+        return progress
+
+    def _next_batch(self, only) -> list[tuple[Item, bytes, bool]]:
+        batch: list[tuple[Item, bytes, bool]] = []
+        budget = self.batch_bytes
+        if only is None:
+            for key in sorted(self.sidecars):
+                if key in self.conflicts:
+                    continue
+                for version, path in enumerate(self.sidecars[key], 1):
+                    if version <= self.sidecars_acked.get(key, 0) or len(batch) >= MAX_ITEMS // 5:
+                        continue
+                    try:
+                        data = path.read_bytes()[:SIDECAR_MAX]
+                    except OSError:
+                        continue
+                    batch.append((Item("sidecar", key[0], key[1], version, 0, len(data), _sha(data)), data, True))
+                    budget -= len(data)
+        keys = sorted(self.files) if only is None else sorted(k for k in only if k in self.files)
+        for key in keys:
+            if budget <= 0 or len(batch) >= MAX_ITEMS // 5:
+                break
+            if key not in self.conflicts:
+                budget = self._ranges(self.files[key], batch, budget)
+        return batch
+
+    def _ranges(self, f: LocalFile, batch: list, budget: int) -> int:
+        """Add to ``batch`` what the other side lacks of ``f``, at most
+        ``budget`` bytes; return the budget left."""
+        key = (f.provider, f.rel)
+        acked = self.acked.get(key)
+        have_gen, have = acked or (1, 0)
+        newest = max(f.sizes, default=0)
+        if have_gen > newest or (have_gen == newest and have > f.sizes[newest]):
+            self.conflicts[key] = (f"the other side has {have} bytes of generation {have_gen}; this machine's "
+                                   f"archive has less (was {self.settings.archive_dir} replaced?)")
+            return budget
+        todo = []  # (gen, from offset, size) still to send
+        for g in sorted(f.sizes):
+            if g < have_gen:
+                continue
+            start = have if g == have_gen else 0
+            # An empty file, or a new generation not started there yet, is sent as an empty range.
+            if start < f.sizes[g] or (start == 0 and (acked is None or g > have_gen)):
+                todo.append((g, start, f.sizes[g]))
+        if not todo:
+            return budget
+        if acked and have > 0 and key not in self.verified:
+            # Resuming this file: re-send the shipped part's ends; the other side checks they are what it has.
+            apath = self._archive_file(f, have_gen)
+            for lo, hi in sorted({(0, min(CHECK, have)), (max(0, have - CHECK), have)}):
+                data = archive.read_range(apath, lo, hi - lo)
+                batch.append((Item("range", f.provider, f.rel, have_gen, lo, len(data), _sha(data)), data, False))
+            self.verified.add(key)
+        for g, start, size in todo:
+            length = min(size - start, max(budget, 0))
+            if length <= 0 and size > start:
+                return 0  # the batch is full; this file continues in the next one
+            data = archive.read_range(self._archive_file(f, g), start, length)
+            prev = f.sizes.get(g - 1) if start == 0 and g > 1 else None
+            batch.append((Item("range", f.provider, f.rel, g, start, len(data), _sha(data), prev), data, True))
+            budget -= len(data)
+            if start + len(data) < size:
+                return budget  # the rest follows once this part is acknowledged
+        return budget
+
+    def _archive_file(self, f: LocalFile, gen: int) -> Path:
+        return self.settings.archive_dir / archive.archive_rel(self.settings.host, f.provider, f.rel, gen)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class AckStore:
+    """The acknowledged offsets, kept across restarts (for status while the
+    other side is unreachable; the other side's answer always wins)."""
+
+    def __init__(self, path: Path, url: str, machine: str):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("pragma journal_mode = wal")
+        self.conn.execute("create table if not exists acked (target text, provider text, rel text, gen integer,"
+                          " offset integer, primary key (target, provider, rel))")
+        self.conn.execute("create table if not exists sidecars (target text, provider text, rel text,"
+                          " version integer, primary key (target, provider, rel))")
+        self.target = f"{url}#{machine}"
+
+    def load(self) -> tuple[dict, dict]:
+        acked = {(p, r): (g, o) for p, r, g, o in self.conn.execute(
+            "select provider, rel, gen, offset from acked where target = ?", (self.target,))}
+        sidecars = {(p, r): v for p, r, v in self.conn.execute(
+            "select provider, rel, version from sidecars where target = ?", (self.target,))}
+        return acked, sidecars
+
+    def save(self, acked: dict, sidecars: dict, *, replace: bool = False) -> None:
+        conn = self.conn
+        conn.execute("begin")
+        try:
+            if replace:
+                conn.execute("delete from acked where target = ?", (self.target,))
+                conn.execute("delete from sidecars where target = ?", (self.target,))
+            conn.executemany("insert or replace into acked values (?, ?, ?, ?, ?)",
+                             [(self.target, p, r, g, o) for (p, r), (g, o) in acked.items()])
+            conn.executemany("insert or replace into sidecars values (?, ?, ?, ?)",
+                             [(self.target, p, r, v) for (p, r), v in sidecars.items()])
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        conn.execute("commit")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# Seconds between full scans of the archive in continuous shipping (appends
+# are shipped as the daemon reports them; the scan catches anything else).
+SCAN_EVERY = 30.0
+MAX_BACKOFF = 300.0
+
+
+class ShipLoop:
+    """Continuous shipping inside the daemon: a thread that ships what the
+    writer reports as archived, rescans now and then, and on trouble backs
+    off exponentially (with jitter) and resumes by itself."""
+
+    def __init__(self, shipper: Shipper, ready=None):
+        import threading
+
+        self.shipper = shipper
+        self.ready = ready  # an Event: wait for the start-up backfill before competing with it
+        self.state = "starting"
+        self.error: str | None = None
+        self.next_try: float | None = None
+        self.failures = 0
+        self._dirty: set[str] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="zergd-ship", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self.shipper.close()
+
+    def notify(self, archive_rels) -> None:
+        """The writer appended to these archive files (called from its thread)."""
+        with self._lock:
+            self._dirty.update(archive_rels)
+        self._wake.set()
+
+    def status(self) -> dict:
+        files, left = self.shipper.behind()
+        return {"to": self.shipper.url, "machine": self.shipper.machine, "state": self.state, "error": self.error,
+                "files_behind": files, "bytes_behind": left, "in_flight": self.shipper.in_flight,
+                "last_ok": self.shipper.last_ok, "failures": self.failures,
+                "retry_in_s": round(max(self.next_try - time.time(), 0), 1) if self.next_try else None,
+                "conflicts": [{"provider": p, "rel": r, "reason": why}
+                              for (p, r), why in sorted(self.shipper.conflicts.items())]}
+
+    def _run(self) -> None:
+        import random
+
+        if self.ready is not None:
+            while not self.ready.wait(0.5):
+                if self._stop.is_set():
+                    return
+        last_scan = 0.0
+        while not self._stop.is_set():
+            self._wake.clear()  # before taking the dirty set: a later append wakes the wait below
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+            try:
+                if time.time() - last_scan >= SCAN_EVERY or self.failures:
+                    self.shipper.scan()
+                    last_scan = time.time()
+                    only = None
+                else:
+                    self.shipper.note_grown(dirty)
+                    only = set(_sources_of(dirty, self.shipper.settings.host))
+                if only is None or only:
+                    self.state = "shipping"
+                    self.shipper.ship(only=only, should_stop=self._stop.is_set)
+            except (ShipUnavailable, ShipError, OSError) as e:
+                self.failures += 1
+                self.shipper.synced = False  # ask the other side where it is when it answers again
+                self.shipper.remote.close()
+                wait = min(MAX_BACKOFF, 2.0 ** min(self.failures, 9)) * random.uniform(0.5, 1.5)
+                self.state, self.error, self.next_try = "waiting", str(e), time.time() + wait
+                log.warning("shipping to %s paused: %s (retrying in %.0fs)", self.shipper.url, e, wait)
+                self._stop.wait(wait)  # appends meanwhile are found by the scan after it
+                continue
+            self.state, self.error, self.failures, self.next_try = "idle", None, 0, None
+            self._wake.wait(max(0.0, SCAN_EVERY - (time.time() - last_scan)))
+
+
+def _sources_of(archive_rels, host: str):
+    for rel in archive_rels:
+        parsed = archive.parse_archive_rel(rel)
+        if parsed and parsed[0] == host:
+            yield parsed[1], parsed[2]
