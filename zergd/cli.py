@@ -269,6 +269,7 @@ def status(as_json):
             click.echo(f"  index: {live['index']['where']} ({live['index']['kind']})")
         for root in live["roots"]:
             click.echo(f"  watching {root['provider']}: {root['path']}{'' if root['exists'] else ' (not there yet)'}")
+        _echo_shipping(live)
         faults = live.get("faults") or []
         if faults:
             click.echo(f"  {len(faults)} file{'s' if len(faults) != 1 else ''} set aside:")
@@ -276,6 +277,24 @@ def status(as_json):
                 click.echo(f"    {f['kind']:8} {f['path']}: {f['reason']}")
     else:
         click.echo("  (not answering over HTTP yet)")
+
+
+def _echo_shipping(live: dict) -> None:
+    """Where this machine ships to and how far behind it is; which machines ship here."""
+    ship = live.get("shipping")
+    if ship:
+        behind = (f"{plural(ship['files_behind'], 'file')} ({ship['bytes_behind'] / 1e6:,.1f} MB) behind"
+                  if ship["files_behind"] else "nothing behind")
+        when = f"; last delivery {time.time() - ship['last_ok']:.0f}s ago" if ship.get("last_ok") else ""
+        click.echo(f"  shipping to {ship['to']} as {ship['machine']!r}: {ship['state']}, {behind}{when}")
+        if ship.get("error"):
+            retry = f" (retrying in {ship['retry_in_s']:.0f}s)" if ship.get("retry_in_s") is not None else ""
+            click.echo(f"    {ship['error']}{retry}")
+        for c in ship.get("conflicts") or []:
+            click.echo(f"    not shipped {c['provider']}/{c['rel']}: {c['reason']}")
+    others = [m for m in live.get("machines") or [] if m["machine"] != live.get("machine")]
+    if others:
+        click.echo("  sessions from other machines: " + ", ".join(f"{m['machine']} ({m['sessions']:,})" for m in others))
 
 
 @zergd.command()
