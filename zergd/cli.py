@@ -723,16 +723,17 @@ def _parse_since(value):
 @click.option("--project", help="cwd or project folder (substring)")
 @click.option("--since", help="only sessions active since this date (2026-05-01) or days ago (7d)")
 @click.option("--deleted", is_flag=True, help="only sessions whose source file is gone (kept in the archive)")
+@click.option("--machine", help="only sessions that ran on this machine (this one, or one that ships here)")
 @click.option("--subagents", is_flag=True, help="list subagents' transcripts too (they are listed under their parent)")
 @click.option("--all", "everything", is_flag=True,
               help="also files with no conversation (empty, or only bookkeeping lines; archived all the same)")
 @click.option("--json", "as_json", is_flag=True, help="every field of every session, as JSON")
 @database_option
-def sessions(project, since, deleted, subagents, everything, as_json):
+def sessions(project, since, machine, deleted, subagents, everything, as_json):
     """List sessions, newest first (subagents are counted under their parent)."""
     flt = SessionFilter(project=project, since=_parse_since(since), deleted=deleted, subagents=subagents,
-                        empty=everything)
-    with _reader() as (_settings_, reader):
+                        empty=everything, machine=machine)
+    with _reader() as (here, reader):
         rows, _next = reader.sessions(flt)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
@@ -746,7 +747,8 @@ def sessions(project, since, deleted, subagents, everything, as_json):
         when = (s["last_ts"] or s["first_ts"] or "")[:16].replace("T", " ")
         kind = "  subagent" if s["is_subagent"] else ""
         gone = f"  [source deleted {s['source_deleted_at'][:10]}, kept here]" if s["source_deleted_at"] else ""
-        click.echo(f"{s['id']}  {when:16}  {s['project'] or s['project_dir'] or '-'}{kind}{gone}")
+        where = f"  [{s['host']}]" if s["host"] != here.host else ""
+        click.echo(f"{s['id']}  {when:16}  {s['project'] or s['project_dir'] or '-'}{where}{kind}{gone}")
         click.echo(f"    {s['title'] or '(untitled)'}  · {plural(s['user_messages'], 'prompt')}, "
                    f"{plural(s['assistant_messages'], 'reply', 'replies')}, {plural(s['tool_calls'], 'tool call')}")
 

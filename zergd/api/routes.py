@@ -63,10 +63,15 @@ def _when(value: str | None, name: str, *, end_of_day: bool = False) -> str | No
         raise BadQuery(f"{name}: {e}") from None
 
 
-def session_filter(project, since, until, branch, model, provider, subagents, deleted=False) -> SessionFilter:
+def session_filter(project, since, until, branch, model, provider, subagents, deleted=False,
+                   machine=None) -> SessionFilter:
     return SessionFilter(project=project or None, since=_when(since, "since"),
                          until=_when(until, "until", end_of_day=True), branch=branch or None,
-                         model=model or None, provider=provider or None, subagents=subagents, deleted=deleted)
+                         model=model or None, provider=provider or None, subagents=subagents, deleted=deleted,
+                         machine=machine or None)
+
+
+Machine = Annotated[str | None, Query(max_length=100, description="the machine a session ran on")]
 
 
 @router.get("/sessions", responses=errors(400))
@@ -78,6 +83,7 @@ def list_sessions(
     branch: Text = None,
     model: Text = None,
     provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
+    machine: Machine = None,
     subagents: Annotated[bool, Query(description="include subagent sessions")] = False,
     deleted: Annotated[bool, Query(description="only sessions whose source file is gone (kept here)")] = False,
     empty: Annotated[bool, Query(description="also files with no conversation (empty, or only bookkeeping lines)")]
@@ -85,7 +91,7 @@ def list_sessions(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=2000, description="`next` from the previous page")] = None,
 ):
-    flt = session_filter(project, since, until, branch, model, provider, subagents, deleted)
+    flt = session_filter(project, since, until, branch, model, provider, subagents, deleted, machine)
     flt.empty = empty
     with reader(request) as r:
         rows, next_cursor = r.sessions(flt, limit=limit, cursor=cursor)
@@ -184,10 +190,11 @@ def search(
     branch: Text = None,
     model: Text = None,
     provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
+    machine: Machine = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     per_session: Annotated[int, Query(ge=0, le=100, description="most hits from one session (0: no cap)")] = 3,
 ):
-    flt = session_filter(project, since, until, branch, model, provider, True)
+    flt = session_filter(project, since, until, branch, model, provider, True, machine=machine)
     with reader(request) as r:
         hits = r.search(q, limit=limit, session_id=session, flt=flt, per_session=per_session)
     return {"query": q, "hits": [dict(h.as_dict(), snippet=snippet_parts(h.snippet)) for h in hits]}

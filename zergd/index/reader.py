@@ -76,6 +76,7 @@ class SessionFilter:
     branch: str | None = None
     model: str | None = None
     provider: str | None = None
+    machine: str | None = None  # the machine it ran on (sessions.host): this one, or one that ships here
     subagents: bool = True
     deleted: bool = False  # only sessions whose source file is gone (kept in the archive)
     # Files with no conversation (empty, or only bookkeeping or summary lines)
@@ -104,6 +105,9 @@ class SessionFilter:
         if self.provider:
             where.append(f"{a}provider = ?")
             params.append(self.provider)
+        if self.machine:
+            where.append(f"{a}host = ?")
+            params.append(self.machine)
         if not self.subagents:
             where.append(f"{a}is_subagent = 0")
         if self.deleted:
@@ -360,13 +364,15 @@ class Reader:
                 " sum(cache_read_tokens) from usage where model is not null group by model order by 2 desc, 1")
         ]
         by_provider = dict(conn.execute("select provider, count(*) from sessions group by provider").fetchall())
+        by_machine = dict(conn.execute("select host, count(*) from sessions group by host").fetchall())
         per_day = [
             {"day": day, "sessions": n}
             for day, n in conn.execute(
                 f"select substr({SORT_KEY}, 1, 10), count(*) from sessions where {SORT_KEY} != ''"
                 " group by 1 order by 1 desc limit 90")
         ]
-        return {**dict(zip(keys, totals)), "by_model": by_model, "by_provider": by_provider, "per_day": per_day}
+        return {**dict(zip(keys, totals)), "by_model": by_model, "by_provider": by_provider, "by_machine": by_machine,
+                "per_day": per_day}
 
     def usage_by(self, group_by: str, flt: SessionFilter) -> list[dict]:
         """Sessions, prompts, tool calls and tokens per day, model or project,

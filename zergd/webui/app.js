@@ -100,7 +100,9 @@ async function route() {
 // --- list and search -----------------------------------------------------------
 
 const PROVIDERS = { claude: "Claude Code", codex: "Codex" };
-const FILTERS = ["project", "since", "until", "branch", "model", "provider", "subagents"];
+const FILTERS = ["project", "since", "until", "branch", "model", "provider", "machine", "subagents"];
+// Sessions from more than one machine (others ship here): cards then say which.
+let manyMachines = false;
 
 async function listPage() {
   const params = new URLSearchParams(location.search);
@@ -136,6 +138,9 @@ async function filterBar(filters, q) {
       h("option", { value: "" }, "any"),
       Object.keys(stats.by_provider).sort().map((p) =>
         h("option", { value: p, selected: p === filters.provider }, PROVIDERS[p] || p))));
+  const machines = Object.keys(stats.by_machine || {}).sort();
+  manyMachines = machines.length > 1;
+  const machineSelect = manyMachines || filters.machine ? select("machine", "Machine", machines) : null;
   // On a narrow screen the filters fold behind one button.
   const active = FILTERS.filter((k) => filters[k]).length;
   const toggle = h("button", { type: "button", class: "filters-toggle", "aria-expanded": "false" }, active ? `Filters (${active})` : "Filters");
@@ -146,6 +151,7 @@ async function filterBar(filters, q) {
     h("label", {}, "Branch", h("input", { type: "text", name: "branch", value: filters.branch, placeholder: "any", onchange: (e) => update("branch", e.target.value.trim()) })),
     modelSelect,
     providerSelect,
+    machineSelect,
     h("label", { class: "check" }, h("input", { type: "checkbox", name: "subagents", checked: filters.subagents === "1", onchange: (e) => update("subagents", e.target.checked ? "1" : "") }), "Subagents"),
     FILTERS.some((k) => filters[k]) || q ? h("a", { href: "/", "data-nav": "", class: "reset" }, "Clear") : null);
   const bar = h("div", { class: "filter-bar" }, toggle, form);
@@ -236,6 +242,7 @@ function card(s) {
       s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,
       models ? h("span", { class: "model" }, models) : null,
       h("span", { class: "provider" }, s.provider),
+      manyMachines ? h("span", { class: "machine", title: "the machine it ran on" }, `⌂ ${s.host}`) : null,
       h("span", {}, fmtTime(s.last_ts || s.first_ts)),
       s.first_ts && s.last_ts ? h("span", {}, fmtDuration(s.first_ts, s.last_ts)) : null,
       h("span", { class: "counts" }, `${plural(s.user_messages, "prompt")} · ${plural(s.assistant_messages, "reply")} · ${plural(s.tool_calls, "tool call")}`)));

@@ -146,6 +146,7 @@ function sessionHeader(s, gen, showMeta, q, cost) {
       s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,
       (s.models || []).length ? h("span", { class: "model" }, s.models.join(", ")) : null,
       h("span", {}, PROVIDER_NAMES[s.provider] || s.provider),
+      s.host ? h("span", { class: "machine", title: "the machine it ran on" }, `⌂ ${s.host}`) : null,
       h("span", { title: `${fmtTime(s.first_ts)} – ${fmtTime(s.last_ts)}` }, `${fmtTime(s.first_ts)}${s.first_ts && s.last_ts ? " · " + fmtDuration(s.first_ts, s.last_ts) : ""}`),
       h("span", {}, `${plural(s.user_messages, "prompt")} · ${plural(s.assistant_messages, "reply")} · ${plural(s.tool_calls, "tool call")}`),
       tokens ? h("span", { class: "token-total", title: `input ${(s.input_tokens || 0).toLocaleString()} · output ${(s.output_tokens || 0).toLocaleString()} · cache write ${(s.cache_creation_tokens || 0).toLocaleString()} · cache read ${(s.cache_read_tokens || 0).toLocaleString()}` },
