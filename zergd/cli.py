@@ -593,8 +593,9 @@ def ship(retries):
     if not running(settings):
         with _holding_home(settings, "ship", "it keeps the archive current already"):
             _import_all(settings)
+    index = _index(settings)
     try:
-        shipper = Shipper(settings, url, token, machine)
+        shipper = Shipper(settings, url, token, machine, index=index)
     except ShipError as e:
         raise click.ClickException(str(e)) from None
     shipper.scan()
@@ -623,6 +624,7 @@ def ship(retries):
         raise click.ClickException(str(e)) from None
     finally:
         shipper.close()
+        index.close()
     for (provider, rel), why in sorted(report.conflicts.items()):
         click.echo(f"not shipped {provider}/{rel}: {why}", err=True)
     click.echo(f"shipped {report.bytes:,} new bytes in {plural(report.items, 'range')} to {shipper.url} as "

@@ -210,7 +210,7 @@ def _ship_loop(settings: Settings, service):
     from .ship.shipper import ShipLoop, Shipper
 
     url, token, machine = target
-    loop = ShipLoop(Shipper(settings, url, token, machine), ready=service.ready)
+    loop = ShipLoop(Shipper(settings, url, token, machine, index=service.index), ready=service.ready)
     service.on_archived = loop.notify
     log.info("shipping this machine's sessions to %s as %r", url, loop.shipper.machine)
     return loop

@@ -540,10 +540,11 @@ class Reader:
     # where the text is re-derived from the archive (SQLite).
     stored_text = "null"
 
-    def machine_files(self, host: str) -> list[tuple[str, str, int, int]]:
-        """(provider, rel, newest generation, its archived length) of every source from ``host``."""
+    def machine_files(self, host: str) -> list[tuple[str, str, int, int, int | None]]:
+        """(provider, rel, newest generation, its archived length, their CRC-32)
+        of every source from ``host``."""
         return self.conn.execute(
-            "select s.provider, s.rel, g.gen, g.archived from sources s join generations g on g.source_id = s.id"
+            "select s.provider, s.rel, g.gen, g.archived, g.crc from sources s join generations g on g.source_id = s.id"
             " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)"
             " order by s.provider, s.rel", (host,)).fetchall()
 

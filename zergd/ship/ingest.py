@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import archive
 from ..index.naming import describe
 from ..index.writer import Source, Writer
-from ..watch.sidecars import archived_versions, meta_fields, transcript_rel, write_version
+from ..watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel, write_version
 from ..watch.tailer import append_archived, reconcile, seal
 from .protocol import Item
 
@@ -83,6 +83,7 @@ def _apply_range(writer: Writer, archive_dir: Path, machine: str, item: Item, da
             raise Refused(f"this server has nothing of {item.rel} yet: send generation 1 from offset 0",
                           {"gen": 1, "offset": 0})
         source = writer.open_source(machine, describe(item.provider, item.rel), None)
+        _apply_known_sidecar(writer, archive_dir, machine, item)
     reconcile(writer, archive_dir, source)  # adopt bytes a crash left archived but not committed
     gen = source.generation
     if item.gen < gen.gen:
@@ -104,6 +105,16 @@ def _apply_range(writer: Writer, archive_dir: Path, machine: str, item: Item, da
     if item.length > overlap or not (archive_dir / gen.archive).exists():
         have = append_archived(writer, archive_dir, source, data[overlap:])
     return {"gen": gen.gen, "offset": have}
+
+
+def _apply_known_sidecar(writer: Writer, archive_dir: Path, machine: str, item: Item) -> None:
+    """A subagent's sidecar may arrive before its transcript: its fields go on
+    the session once that is registered."""
+    if not item.rel.endswith(".jsonl"):
+        return
+    versions = archived_versions(archive_dir, machine, item.provider, item.rel[: -len(".jsonl")] + SUFFIX)
+    if versions:
+        writer.set_agent_meta(machine, item.provider, item.rel, *meta_fields(versions[-1].read_bytes()))
 
 
 def _check_sealed(writer: Writer, archive_dir: Path, source: Source, item: Item, data: memoryview) -> dict:
@@ -136,7 +147,8 @@ def _apply_sidecar(writer: Writer, archive_dir: Path, machine: str, item: Item, 
 def machine_state(reader, archive_dir: Path, machine: str) -> dict:
     """What this side has from ``machine``: each transcript's newest generation
     and archived length, each sidecar's number of versions."""
-    files = [{"provider": p, "rel": r, "gen": g, "offset": a} for p, r, g, a in reader.machine_files(machine)]
+    files = [{"provider": p, "rel": r, "gen": g, "offset": a, "crc": crc}
+             for p, r, g, a, crc in reader.machine_files(machine)]
     sidecars = []
     root = archive_dir / machine
     if root.is_dir():

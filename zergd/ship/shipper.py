@@ -57,8 +57,9 @@ class Report:
 
 class Shipper:
     def __init__(self, settings: Settings, url: str, token: str, machine: str | None = None, *,
-                 batch_bytes: int = BATCH_BYTES):
+                 batch_bytes: int = BATCH_BYTES, index=None):
         self.settings = settings
+        self.index = index  # this machine's index (for the CRCs it keeps); optional
         self.machine = machine or settings.host
         self.remote = Remote(url, token)
         self.url = self.remote.url
@@ -82,6 +83,17 @@ class Shipper:
         self.store.close()
 
     # --- what this machine has ---------------------------------------------
+
+    def _local_crcs(self) -> dict[tuple[str, str], tuple[int, int, int | None]]:
+        """(provider, rel) -> (newest generation, archived, CRC-32) from this machine's index."""
+        if self.index is None:
+            return {}
+        try:
+            with self.index.reader() as r:
+                return {(p, rel): (g, a, crc) for p, rel, g, a, crc in r.machine_files(self.settings.host)}
+        except Exception as e:  # no index yet, or busy: the ends re-sent on resume still catch most
+            log.info("shipping without comparing CRCs: %s", e)
+            return {}
 
     def scan(self) -> None:
         """Every archived transcript generation and sidecar version of this machine."""
@@ -134,9 +146,19 @@ class Shipper:
     # --- shipping ----------------------------------------------------------
 
     def sync_state(self) -> None:
-        """Learn what the other side has (it is the truth, whatever we sent)."""
+        """Learn what the other side has (it is the truth, whatever we sent).
+        A file both sides hold to the same length is compared by the CRC-32
+        each index keeps of it: a different file under the same name (two
+        machines shipping as one) is a conflict, not silently "up to date"."""
         state = self.remote.state(self.machine)
         self.acked = {(f["provider"], f["rel"]): (f["gen"], f["offset"]) for f in state.get("files", [])}
+        mine = self._local_crcs()
+        for f in state.get("files", []):
+            key = (f["provider"], f["rel"])
+            local = mine.get(key)
+            if local and f.get("crc") is not None and local[:2] == (f["gen"], f["offset"]) and local[2] is not None \
+                    and local[2] != f["crc"]:
+                self.conflicts[key] = "the other side holds a different file under this name (CRC-32 differs)"
         self.sidecars_acked = {(s["provider"], s["rel"]): s["version"] for s in state.get("sidecars", [])}
         self.store.save(self.acked, self.sidecars_acked, replace=True)
         self.verified.clear()
