@@ -718,3 +718,38 @@ def test_sample_provider_filter(sample_server, page):
     page.select_option("select[name=provider]", label="Claude Code")
     expect(page.locator(".card", has_text="Login form validation")).to_be_visible()
     assert page.errors == []
+
+
+def test_sessions_from_another_machine_live_and_filtered(sample_server, page, tmp_path):
+    """A session another machine ships appears live in the open Timeline,
+    under its machine's name; the Machine filter shows only that machine's."""
+    from test_ship import Home
+
+    page.goto(sample_server + "/")
+    expect(page.locator(".card", has_text="Login form validation")).to_be_visible()
+    expect(page.locator("select[name=machine]")).to_have_count(0)  # one machine: no filter, no names
+    token = tmp_path / "token"
+    token.write_text(zergd("token", "create", "laptop", check=True).stdout.strip())
+    laptop = Home(tmp_path / "laptop", "laptop")
+    project = laptop.root / "claude" / "projects" / "-home-me-garden"
+    project.mkdir(parents=True)
+    (project / "0e0e0e0e-1111-4222-8333-444444444444.jsonl").write_text(
+        '{"type":"user","message":{"role":"user","content":"Plan the laptop-only tapir garden"},"uuid":"l1",'
+        '"timestamp":"2026-11-30T10:00:00Z","cwd":"/home/me/garden","sessionId":"0e0e0e0e-1111-4222-8333-444444444444"}\n'
+        '{"type":"assistant","message":{"id":"m1","role":"assistant","model":"claude-sonnet-4-5","content":'
+        '[{"type":"text","text":"Here is the <script>alert(1)</script> plan."}]},"uuid":"l2","parentUuid":"l1",'
+        '"timestamp":"2026-11-30T10:00:05Z"}\n')
+    laptop.run("ship", "--to", sample_server, "--token-file", str(token), tool="zerg", check=True)
+    card = page.locator(".card", has_text="laptop-only tapir garden")
+    expect(card).to_be_visible(timeout=10_000)  # arrived over the live event stream
+
+    page.reload()
+    expect(page.locator(".card", has_text="laptop-only tapir garden").locator(".machine")).to_have_text("⌂ laptop")
+    page.select_option("select[name=machine]", label="laptop")
+    expect(page).to_have_url(re.compile(r"machine=laptop"))
+    expect(page.locator(".card", has_text="Login form validation")).to_have_count(0)
+    expect(page.locator(".card")).to_have_count(1)
+    page.locator(".card").click()
+    expect(page.locator(".session-head .machine")).to_have_text("⌂ laptop")
+    expect(page.get_by_text("Here is the <script>alert(1)</script> plan.")).to_be_visible()
+    assert page.dialogs == [] and page.errors == []
