@@ -398,3 +398,35 @@ def test_an_append_arrives_and_status_tells_the_truth(server, client, corpus):
     server.start()
     wait_for(lambda: searchable("plughwaiting"), timeout=30)
     assert orjson.loads(client.run("status", "--json").stdout)["shipping"]["files_behind"] == 0
+
+
+def test_a_wrong_belief_about_the_other_side_heals(server, client, sample, index, monkeypatch):
+    """The shipper believes the other side has more (or less) than it has:
+    the answers correct it, the batch built on the wrong belief is dropped,
+    and what arrives is still byte-exact, each byte once."""
+    from zergd.ship.shipper import Shipper
+
+    index.backfill()
+    server.start()
+    token = server.token()
+    shipper = Shipper(sample, server.url, token, batch_bytes=300, index=index.index)
+    try:
+        shipper.scan()
+        shipper.sync_state()
+        keys = sorted(shipper.files)
+        shipper.acked[keys[0]] = (1, 200)  # a gap: the other side has nothing yet
+        report = shipper.ship()
+        assert report.conflicts == {} and report.requests > 3
+        mine = client.root / "zerg" / "sessions" / sample.host
+        theirs = server.root / "zerg" / "sessions" / sample.host
+        assert archive_digests(mine) == archive_digests(theirs)
+        lines = server.status()["lines"]
+        shipper.acked[keys[1]] = (1, 10)  # less than it has: the overlap is checked and acknowledged
+        shipper.ship()
+        assert archive_digests(mine) == archive_digests(theirs) and server.status()["lines"] == lines
+        assert shipper.ship().bytes == 0
+        assert shipper.behind() == (0, 0)
+    finally:
+        shipper.close()
+    server.stop()
+    assert server.run("check").returncode == 0

@@ -207,7 +207,8 @@ def _ship_loop(settings: Settings, service):
     target = settings.ship_target()
     if target is None:
         return None
-    from .ship.shipper import ShipLoop, Shipper
+    from .ship.loop import ShipLoop
+    from .ship.shipper import Shipper
 
     url, token, machine = target
     loop = ShipLoop(Shipper(settings, url, token, machine, index=service.index), ready=service.ready)

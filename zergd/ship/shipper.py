@@ -23,13 +23,14 @@ import os
 import re
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import archive
 from ..config import Settings
 from .protocol import MAX_ITEMS, SIDECAR_MAX, Item, encode
-from .remote import BodyTooLarge, Remote, ShipError, ShipUnavailable
+from .remote import BodyTooLarge, Remote, ShipError
 
 log = logging.getLogger("zergd.ship")
 
@@ -67,6 +68,9 @@ class Shipper:
         self.batch_bytes = batch_bytes
         self.acked: dict[tuple[str, str], tuple[int, int]] = {}  # (provider, rel) -> (gen, offset) the server has
         self.sidecars_acked: dict[tuple[str, str], int] = {}
+        # Where the next batch starts: acknowledged, plus what batches built but not yet answered hold.
+        self.queued: dict[tuple[str, str], tuple[int, int]] = {}
+        self.queued_sidecars: dict[tuple[str, str], int] = {}
         self.verified: set[tuple[str, str]] = set()  # files whose shipped ends were checked this run
         self.conflicts: dict[tuple[str, str], str] = {}
         self.synced = False  # the server's state was fetched in this run
@@ -133,11 +137,12 @@ class Shipper:
     def behind(self) -> tuple[int, int]:
         """(files, bytes) not yet acknowledged by the other side."""
         files = total = 0
-        for key, f in self.files.items():
+        # list(): status asks from another thread while the shipping thread adds files.
+        for key, f in list(self.files.items()):
             if key in self.conflicts:
                 continue
             gen, offset = self.acked.get(key, (0, 0))
-            left = sum(size - (offset if g == gen else 0) for g, size in f.sizes.items() if g >= gen)
+            left = sum(size - (offset if g == gen else 0) for g, size in list(f.sizes.items()) if g >= gen)
             if left > 0 or key not in self.acked:
                 files += 1
                 total += max(left, 0)
@@ -167,66 +172,83 @@ class Shipper:
     def ship(self, *, only: set[tuple[str, str]] | None = None, should_stop=lambda: False) -> Report:
         """Send everything not acknowledged yet (or only ``only``'s files);
         returns when the other side has it all.  ShipUnavailable / ShipError
-        leave it to the caller to retry; what was acknowledged stays so."""
+        leave it to the caller to retry; what was acknowledged stays so.
+
+        The next batch is read, hashed and compressed while the other side
+        works on the one before (two offsets per file: *queued*, up to which
+        a batch was built, and *acknowledged*); it is sent only once that
+        answer is in, and dropped if anything was refused."""
         report = Report()
         if not self.synced:
             self.sync_state()
+        self.queued, self.queued_sidecars = dict(self.acked), dict(self.sidecars_acked)
         stalled = 0
-        while not should_stop():
-            batch = self._next_batch(only)
-            if not batch:
-                break
-            progress = self._send(batch, report)
-            stalled = 0 if progress else stalled + 1
-            if stalled >= 3:  # refused three times without a byte taken: stop, say so
-                raise ShipError(f"{self.url} keeps refusing: {next(iter(self.conflicts.values()), 'no progress')}")
+        in_flight = None  # (future answer, its batch)
+        with ThreadPoolExecutor(1, thread_name_prefix="zergd-ship-send") as sender:
+            while True:
+                batch = [] if should_stop() else self._next_batch(only)
+                body = encode(self.machine, [(it, data) for it, data, _fresh in batch]) if batch else b""
+                if in_flight is not None:
+                    clean = self._settle(*in_flight, report)
+                    in_flight = None
+                    stalled = 0 if clean else stalled + 1
+                    if not clean:  # built on offsets that did not hold: build again from what was acknowledged
+                        self.verified -= {(it.provider, it.rel) for it, _d, _f in batch}
+                        self.queued, self.queued_sidecars = dict(self.acked), dict(self.sidecars_acked)
+                        if stalled >= 3:  # refused three times in a row: stop, say so
+                            raise ShipError(f"{self.url} keeps refusing: "
+                                            f"{next(iter(self.conflicts.values()), 'no progress')}")
+                        continue
+                if not batch:
+                    break
+                self.in_flight = sum(it.length for it, _d, fresh in batch if fresh)
+                in_flight = (sender.submit(self.remote.send, body), batch)
         report.conflicts = dict(self.conflicts)
         return report
 
-    def _send(self, batch: list[tuple[Item, bytes, bool]], report: Report) -> bool:
-        """POST one batch (items with whether their bytes are new to the other
-        side); learn the acknowledged offsets; whether anything moved."""
-        body = encode(self.machine, [(it, data) for it, data, _fresh in batch])
-        self.in_flight = sum(it.length for it, _d, fresh in batch if fresh)
+    def _settle(self, answer, batch: list[tuple[Item, bytes, bool]], report: Report) -> bool:
+        """Wait for one batch's answer and learn the acknowledged offsets from
+        it; True when every item was taken (the next batch still holds)."""
         try:
-            _status, answer = self.remote.send(body)
+            _status, answer = answer.result()
         except BodyTooLarge:
             if self.batch_bytes <= 64 << 10:
                 raise ShipError(f"{self.url} refuses even {self.batch_bytes} bytes as too large") from None
             self.batch_bytes //= 2
-            return True
+            return False
         finally:
             self.in_flight = 0
         report.requests += 1
-        progress = False
+        clean = True
         touched = set()
-        for (item, _data, fresh), result in zip(batch, answer.get("results", [])):
+        for (item, _data, _fresh), result in zip(batch, answer.get("results", [])):
             key = (item.provider, item.rel)
             touched.add(key)
+            clean &= bool(result["ok"])
             if result.get("reason") == "conflict":
                 self.conflicts[key] = result.get("error", "bytes differ")
                 log.warning("not shipped: %s/%s: %s", *key, self.conflicts[key])
                 continue
             if item.kind == "sidecar":
-                before = self.sidecars_acked.get(key, 0)
+                taken = item.length if result["version"] > self.sidecars_acked.get(key, 0) else 0
                 self.sidecars_acked[key] = result["version"]
-                progress |= result["version"] > before
             else:
-                before = self.acked.get(key)
+                before = self.acked.get(key) or (1, 0)
                 have = (result["gen"], result["offset"])
                 # A retry of a sealed generation answers that generation: an ok never steps back.
-                self.acked[key] = max(have, before) if result["ok"] and before else have
-                progress |= before is None or self.acked[key] > before
-            if result["ok"] and fresh:
+                self.acked[key] = max(have, before) if result["ok"] else have
+                after = self.acked[key]
+                taken = max(0, after[1] - (before[1] if after[0] == before[0] else 0))
+            if result["ok"] and taken:
                 report.items += 1
-                report.bytes += item.length
+                report.bytes += taken
         self.store.save({k: self.acked[k] for k in touched if k in self.acked},
                         {k: self.sidecars_acked[k] for k in touched if k in self.sidecars_acked})
-        if progress:
+        if clean:
             self.last_ok = time.time()
         if self.on_bytes:
             self.on_bytes(sum(it.length for it, _d, fresh in batch if fresh))
-        return progress
+        return clean
 
     def _next_batch(self, only) -> list[tuple[Item, bytes, bool]]:
         batch: list[tuple[Item, bytes, bool]] = []
@@ -236,13 +258,14 @@ class Shipper:
                 if key in self.conflicts:
                     continue
                 for version, path in enumerate(self.sidecars[key], 1):
-                    if version <= self.sidecars_acked.get(key, 0) or len(batch) >= MAX_ITEMS // 5:
+                    if version <= self.queued_sidecars.get(key, 0) or len(batch) >= MAX_ITEMS // 5:
                         continue
                     try:
                         data = path.read_bytes()[:SIDECAR_MAX]
                     except OSError:
                         continue
                     batch.append((Item("sidecar", key[0], key[1], version, 0, len(data), _sha(data)), data, True))
+                    self.queued_sidecars[key] = version
                     budget -= len(data)
         keys = sorted(self.files) if only is None else sorted(k for k in only if k in self.files)
         for key in keys:
@@ -256,7 +279,7 @@ class Shipper:
         """Add to ``batch`` what the other side lacks of ``f``, at most
         ``budget`` bytes; return the budget left."""
         key = (f.provider, f.rel)
-        acked = self.acked.get(key)
+        acked = self.queued.get(key)  # what the other side will have once the batches built so far are in
         have_gen, have = acked or (1, 0)
         newest = max(f.sizes, default=0)
         if have_gen > newest or (have_gen == newest and have > f.sizes[newest]):
@@ -287,6 +310,8 @@ class Shipper:
             data = archive.read_range(self._archive_file(f, g), start, length)
             prev = f.sizes.get(g - 1) if start == 0 and g > 1 else None
             batch.append((Item("range", f.provider, f.rel, g, start, len(data), _sha(data), prev), data, True))
+            self.queued[key] = (g, start + len(data))
+            self.verified.add(key)  # what follows continues this stream: nothing to check again
             budget -= len(data)
             if start + len(data) < size:
                 return budget  # the rest follows once this part is acknowledged
@@ -339,96 +364,3 @@ class AckStore:
 
     def close(self) -> None:
         self.conn.close()
-
-
-# Seconds between full scans of the archive in continuous shipping (appends
-# are shipped as the daemon reports them; the scan catches anything else).
-SCAN_EVERY = 30.0
-MAX_BACKOFF = 300.0
-
-
-class ShipLoop:
-    """Continuous shipping inside the daemon: a thread that ships what the
-    writer reports as archived, rescans now and then, and on trouble backs
-    off exponentially (with jitter) and resumes by itself."""
-
-    def __init__(self, shipper: Shipper, ready=None):
-        import threading
-
-        self.shipper = shipper
-        self.ready = ready  # an Event: wait for the start-up backfill before competing with it
-        self.state = "starting"
-        self.error: str | None = None
-        self.next_try: float | None = None
-        self.failures = 0
-        self._dirty: set[str] = set()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="zergd-ship", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
-        self.shipper.close()
-
-    def notify(self, archive_rels) -> None:
-        """The writer appended to these archive files (called from its thread)."""
-        with self._lock:
-            self._dirty.update(archive_rels)
-        self._wake.set()
-
-    def status(self) -> dict:
-        files, left = self.shipper.behind()
-        return {"to": self.shipper.url, "machine": self.shipper.machine, "state": self.state, "error": self.error,
-                "files_behind": files, "bytes_behind": left, "in_flight": self.shipper.in_flight,
-                "last_ok": self.shipper.last_ok, "failures": self.failures,
-                "retry_in_s": round(max(self.next_try - time.time(), 0), 1) if self.next_try else None,
-                "conflicts": [{"provider": p, "rel": r, "reason": why}
-                              for (p, r), why in sorted(self.shipper.conflicts.items())]}
-
-    def _run(self) -> None:
-        import random
-
-        if self.ready is not None:
-            while not self.ready.wait(0.5):
-                if self._stop.is_set():
-                    return
-        last_scan = 0.0
-        while not self._stop.is_set():
-            self._wake.clear()  # before taking the dirty set: a later append wakes the wait below
-            with self._lock:
-                dirty, self._dirty = self._dirty, set()
-            try:
-                if time.time() - last_scan >= SCAN_EVERY or self.failures:
-                    self.shipper.scan()
-                    last_scan = time.time()
-                    only = None
-                else:
-                    self.shipper.note_grown(dirty)
-                    only = set(_sources_of(dirty, self.shipper.settings.host))
-                if only is None or only:
-                    self.state = "shipping"
-                    self.shipper.ship(only=only, should_stop=self._stop.is_set)
-            except (ShipUnavailable, ShipError, OSError) as e:
-                self.failures += 1
-                self.shipper.synced = False  # ask the other side where it is when it answers again
-                self.shipper.remote.close()
-                wait = min(MAX_BACKOFF, 2.0 ** min(self.failures, 9)) * random.uniform(0.5, 1.5)
-                self.state, self.error, self.next_try = "waiting", str(e), time.time() + wait
-                log.warning("shipping to %s paused: %s (retrying in %.0fs)", self.shipper.url, e, wait)
-                self._stop.wait(wait)  # appends meanwhile are found by the scan after it
-                continue
-            self.state, self.error, self.failures, self.next_try = "idle", None, 0, None
-            self._wake.wait(max(0.0, SCAN_EVERY - (time.time() - last_scan)))
-
-
-def _sources_of(archive_rels, host: str):
-    for rel in archive_rels:
-        parsed = archive.parse_archive_rel(rel)
-        if parsed and parsed[0] == host:
-            yield parsed[1], parsed[2]

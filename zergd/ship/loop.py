@@ -1,0 +1,101 @@
+"""Continuous shipping inside the daemon (``zergd start --ship-to``): a
+thread that ships what the writer reports as archived, rescans the archive
+now and then, and on trouble backs off exponentially (with jitter) and
+resumes by itself.  ``status()`` is what ``zergd status`` shows."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+
+from .. import archive
+from .remote import ShipError, ShipUnavailable
+from .shipper import Shipper
+
+log = logging.getLogger("zergd.ship")
+
+# Seconds between full scans of the archive in continuous shipping (appends
+# are shipped as the daemon reports them; the scan catches anything else).
+SCAN_EVERY = 30.0
+MAX_BACKOFF = 300.0
+
+
+class ShipLoop:
+    def __init__(self, shipper: Shipper, ready=None):
+        self.shipper = shipper
+        self.ready = ready  # an Event: wait for the start-up backfill before competing with it
+        self.state = "starting"
+        self.error: str | None = None
+        self.next_try: float | None = None
+        self.failures = 0
+        self._dirty: set[str] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="zergd-ship", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self.shipper.close()
+
+    def notify(self, archive_rels) -> None:
+        """The writer appended to these archive files (called from its thread)."""
+        with self._lock:
+            self._dirty.update(archive_rels)
+        self._wake.set()
+
+    def status(self) -> dict:
+        files, left = self.shipper.behind()
+        return {"to": self.shipper.url, "machine": self.shipper.machine, "state": self.state, "error": self.error,
+                "files_behind": files, "bytes_behind": left, "in_flight": self.shipper.in_flight,
+                "last_ok": self.shipper.last_ok, "failures": self.failures,
+                "retry_in_s": round(max(self.next_try - time.time(), 0), 1) if self.next_try else None,
+                "conflicts": [{"provider": p, "rel": r, "reason": why}
+                              for (p, r), why in sorted(list(self.shipper.conflicts.items()))]}
+
+    def _run(self) -> None:
+        if self.ready is not None:
+            while not self.ready.wait(0.5):
+                if self._stop.is_set():
+                    return
+        last_scan = 0.0
+        while not self._stop.is_set():
+            self._wake.clear()  # before taking the dirty set: a later append wakes the wait below
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+            try:
+                if time.time() - last_scan >= SCAN_EVERY or self.failures:
+                    self.shipper.scan()
+                    last_scan = time.time()
+                    only = None
+                else:
+                    self.shipper.note_grown(dirty)
+                    only = set(_sources_of(dirty, self.shipper.settings.host))
+                if only is None or only:
+                    self.state = "shipping"
+                    self.shipper.ship(only=only, should_stop=self._stop.is_set)
+            except (ShipUnavailable, ShipError, OSError) as e:
+                self.failures += 1
+                self.shipper.synced = False  # ask the other side where it is when it answers again
+                self.shipper.remote.close()
+                wait = min(MAX_BACKOFF, 2.0 ** min(self.failures, 9)) * random.uniform(0.5, 1.5)
+                self.state, self.error, self.next_try = "waiting", str(e), time.time() + wait
+                log.warning("shipping to %s paused: %s (retrying in %.0fs)", self.shipper.url, e, wait)
+                self._stop.wait(wait)  # appends meanwhile are found by the scan after it
+                continue
+            self.state, self.error, self.failures, self.next_try = "idle", None, 0, None
+            self._wake.wait(max(0.0, SCAN_EVERY - (time.time() - last_scan)))
+
+
+def _sources_of(archive_rels, host: str):
+    for rel in archive_rels:
+        parsed = archive.parse_archive_rel(rel)
+        if parsed and parsed[0] == host:
+            yield parsed[1], parsed[2]
