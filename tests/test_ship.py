@@ -430,3 +430,24 @@ def test_a_wrong_belief_about_the_other_side_heals(server, client, sample, index
         shipper.close()
     server.stop()
     assert server.run("check").returncode == 0
+
+
+def test_shipping_to_a_postgresql_backed_zergd(tmp_path, client, sample, pg_url):
+    """The receiving side's index on PostgreSQL: the same protocol, the same
+    byte-exact archive, and `zergd check` proves I1-I5 there."""
+    server = Home(tmp_path / "pgserver", "server")
+    server.env["ZERG_DATABASE_URL"] = pg_url
+    try:
+        server.start()
+        token_file = client.root / "token"
+        token_file.write_text(server.token())
+        ship = ("ship", "--to", server.url, "--token-file", str(token_file))
+        client.run(*ship, tool="zerg", check=True)
+        assert "shipped 0 new bytes" in client.run(*ship, tool="zerg", check=True).stderr
+        assert archive_digests(client.root / "zerg" / "sessions" / sample.host) == \
+            archive_digests(server.root / "zerg" / "sessions" / sample.host)
+        assert server.status()["machines"][0]["machine"] == sample.host
+    finally:
+        server.stop()
+    checked = server.run("check")
+    assert checked.returncode == 0, checked.stderr
