@@ -40,6 +40,33 @@ def proc_stat(pid: int) -> tuple[int, float]:
     return rss, (int(fields[11]) + int(fields[12])) / ticks
 
 
+def append_lag(target: Path, index, appends: int, rate: float, tag: str, give_up: float) -> tuple[list, int]:
+    """Append ``appends`` lines to ``target`` at ``rate`` per second, each with
+    its own word, and time each until ``index`` finds it: (sorted latencies
+    in ms, how many were not found within ``give_up`` seconds)."""
+    latencies, missed = [], 0
+    next_at = time.perf_counter()
+    for i in range(appends):
+        token = f"zq{i:05d}{tag}"
+        line = json.dumps({"type": "user", "message": {"role": "user", "content": f"append {token}"}}) + "\n"
+        with open(target, "a") as f:
+            f.write(line)
+        t_write = time.perf_counter()
+        while True:
+            with index.reader() as reader:
+                seen = reader.search(token, limit=1)
+            if seen:
+                latencies.append((time.perf_counter() - t_write) * 1000)
+                break
+            if time.perf_counter() - t_write > give_up:
+                missed += 1
+                break
+            time.sleep(0.002)
+        next_at += 1 / rate
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+    return sorted(latencies), missed
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=200)
@@ -75,27 +102,7 @@ def main():
         target.write_bytes(b"")
         time.sleep(1.0)  # let the watcher see the new folder
         index = open_index(settings)
-        latencies, missed = [], 0
-        interval = 1 / a.rate
-        next_at = time.perf_counter()
-        for i in range(a.appends):
-            token = f"zq{i:05d}livebench"
-            line = json.dumps({"type": "user", "message": {"role": "user", "content": f"append {token}"}}) + "\n"
-            with open(target, "a") as f:
-                f.write(line)
-            t_write = time.perf_counter()
-            while True:
-                with index.reader() as reader:
-                    seen = reader.search(token, limit=1)
-                if seen:
-                    latencies.append((time.perf_counter() - t_write) * 1000)
-                    break
-                if time.perf_counter() - t_write > 5:
-                    missed += 1
-                    break
-                time.sleep(0.002)
-            next_at += interval
-            time.sleep(max(0.0, next_at - time.perf_counter()))
+        latencies, missed = append_lag(target, index, a.appends, a.rate, "livebench", give_up=5)
         index.close()
         time.sleep(3)  # settle
         rss_before, cpu_before = proc_stat(pid)

@@ -34,6 +34,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench_import import corpus, raw_bytes, run_measured, zerg_env  # noqa: E402
+from bench_live import append_lag  # noqa: E402
 
 
 def zergd(env, *args, tool="zergd", check=True):
@@ -78,7 +79,7 @@ def main():
             [sys.executable, "-c", "from zergd.cli import zerg; zerg()", "ship", "--to", url, "--token-file",
              str(token_file)], env=sender)
         same = digests(work / "sender" / "sessions" / "bench") == digests(work / "receiver" / "sessions" / "bench")
-        lag = append_lag(a, work, sender, receiver, url, token_file, sender_port)
+        lag = far_side_lag(a, work, sender, receiver, url, token_file, sender_port)
     finally:
         zergd(sender, "stop", check=False)
         zergd(receiver, "stop", check=False)
@@ -95,7 +96,7 @@ def main():
     print(json.dumps(result, indent=2))
 
 
-def append_lag(a, work: Path, sender: dict, receiver: dict, url: str, token_file: Path, sender_port: int) -> dict:
+def far_side_lag(a, work: Path, sender: dict, receiver: dict, url: str, token_file: Path, sender_port: int) -> dict:
     zergd(sender, "start", "--port", str(sender_port), "--ship-to", url, "--token-file", str(token_file))
     os.environ.update({k: receiver[k] for k in ("ZERG_HOME", "CLAUDE_CONFIG_DIR", "CODEX_HOME", "ZERG_HOST")})
     from zergd.config import load_settings
@@ -106,29 +107,8 @@ def append_lag(a, work: Path, sender: dict, receiver: dict, url: str, token_file
     target.parent.mkdir(parents=True)
     target.write_bytes(b"")
     time.sleep(2.0)  # the sender's watcher sees the new folder
-    latencies, missed = [], 0
-    interval = 1 / a.rate
-    next_at = time.perf_counter()
-    for i in range(a.appends):
-        token = f"zq{i:05d}shipbench"
-        line = json.dumps({"type": "user", "message": {"role": "user", "content": f"append {token}"}}) + "\n"
-        with open(target, "a") as f:
-            f.write(line)
-        t_write = time.perf_counter()
-        while True:
-            with index.reader() as reader:
-                seen = reader.search(token, limit=1)
-            if seen:
-                latencies.append((time.perf_counter() - t_write) * 1000)
-                break
-            if time.perf_counter() - t_write > 10:
-                missed += 1
-                break
-            time.sleep(0.005)
-        next_at += interval
-        time.sleep(max(0.0, next_at - time.perf_counter()))
+    latencies, missed = append_lag(target, index, a.appends, a.rate, "shipbench", give_up=10)
     index.close()
-    latencies.sort()
     if not latencies:
         return {"n": 0, "missed": missed}
     return {"n": len(latencies), "missed": missed, "p50": round(statistics.median(latencies), 1),

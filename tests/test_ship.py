@@ -451,3 +451,26 @@ def test_shipping_to_a_postgresql_backed_zergd(tmp_path, client, sample, pg_url)
         server.stop()
     checked = server.run("check")
     assert checked.returncode == 0, checked.stderr
+
+
+def test_ingest_from_another_host_needs_a_deliberate_host(settings):
+    """Bound to loopback, ingest is refused to any client not on loopback
+    (say, behind a proxy that forwards the real address); bound to all
+    interfaces (zergd start --host 0.0.0.0), the token decides."""
+    from fastapi.testclient import TestClient
+
+    from zergd.api.app import create_app
+    from zergd.ship.tokens import TokenStore
+
+    token = TokenStore(settings.home).create("laptop")
+    body = encode("laptop", [item("p/s.jsonl", LINE)])
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": CONTENT_TYPE, "Content-Encoding": "gzip"}
+    for bound, base, expected in (("127.0.0.1", "http://127.0.0.1:8080", 403), ("0.0.0.0", "http://lan-box:8080", 503)):
+        app = create_app(settings, bound_host=bound, port=8080)
+        with TestClient(app, base_url=base, client=("192.168.1.20", 5555)) as c:  # a LAN client
+            resp = c.post("/api/ingest", content=body, headers=headers)
+        assert resp.status_code == expected, resp.text
+        if expected == 403:
+            assert "listens on 127.0.0.1 only" in resp.json()["detail"]
+        else:  # past the token: this bare app has no writer to take it
+            assert "needs the running daemon" in resp.json()["detail"]
