@@ -576,6 +576,21 @@ def serve(host, port):
 
 
 @zerg.command()
+def mcp():
+    """Serve the archive to a coding agent over MCP (stdio): search, recall,
+    list, read and usage tools.  Register it with
+    `claude mcp add zergd -- zerg mcp` (Codex: `codex mcp add zergd -- zerg mcp`).
+    Reads the index whether or not the daemon runs; never writes."""
+    import importlib.util
+
+    if importlib.util.find_spec("mcp") is None:
+        raise click.ClickException("zerg mcp needs the mcp extra: pip install 'zergd[mcp]'")
+    from .mcp_server import serve
+
+    serve(_settings())
+
+
+@zerg.command()
 @ship_options(required=True)
 @click.option("--retries", default=6, show_default=True, type=click.IntRange(0, 100),
               help="times to retry when the other side cannot be reached (waiting 1, 2, 4 … seconds)")

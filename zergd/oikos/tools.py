@@ -64,6 +64,10 @@ TOOLS = [
 ]
 
 
+# What Toolbox.run answers: Oikos's TOOLS, and recall and session_usage (zerg mcp).
+TOOL_NAMES = {t["name"] for t in TOOLS} | {"recall", "session_usage"}
+
+
 class ToolError(Exception):
     """A tool was called with something it cannot use; the model sees the message."""
 
@@ -89,8 +93,8 @@ class Toolbox:
         self.index = index or open_index(settings)
 
     def run(self, name: str, args: dict) -> str:
-        method = getattr(self, f"_{name}", None)
-        if method is None or name.startswith("_"):
+        method = getattr(self, f"_{name}", None) if name in TOOL_NAMES else None
+        if method is None:
             raise ToolError(f"there is no tool {name!r}")
         if not isinstance(args, dict):
             raise ToolError("tool input must be an object")
@@ -111,8 +115,9 @@ class Toolbox:
 
     # --- the tools --------------------------------------------------------
 
-    def _search_sessions(self, reader, query: str, project=None, since=None, until=None, limit=15) -> str:
-        flt = SessionFilter(project=project, since=_date(since), until=_date(until))
+    def _search_sessions(self, reader, query: str, project=None, since=None, until=None, limit=15,
+                         provider=None) -> str:
+        flt = SessionFilter(project=project, since=_date(since), until=_date(until), provider=_provider(provider))
         hits = reader.search(query, limit=_bounded(limit, 50), flt=flt, per_session=3)
         if not hits:
             return f"No matches for {query!r}."
@@ -125,9 +130,9 @@ class Toolbox:
         return "\n".join(out)
 
     def _list_sessions(self, reader, project=None, since=None, until=None, model=None, include_subagents=False,
-                       limit=20) -> str:
+                       limit=20, provider=None) -> str:
         flt = SessionFilter(project=project, since=_date(since), until=_date(until), model=model,
-                                    subagents=bool(include_subagents))
+                            subagents=bool(include_subagents), provider=_provider(provider))
         rows, _next = reader.sessions(flt, limit=_bounded(limit, 100))
         if not rows:
             return "No sessions match."
@@ -140,39 +145,124 @@ class Toolbox:
             for s in rows
         )
 
-    def _read_session(self, reader, session_id: str, from_line=1, max_messages=60) -> str:
+    def _read_session(self, reader, session_id: str, from_line=1, max_messages=60, from_turn=None, turns=None,
+                      max_chars=None) -> str:
+        """Messages in order from ``from_line`` (or from the ``from_turn``-th
+        prompt, for ``turns`` turns), at most ``max_messages`` or ``max_chars``;
+        the last line says where to continue."""
+        sid, session = self._session(reader, session_id)
+        head = (f"Session {sid} “{session['title'] or 'untitled'}”, project {session['project'] or '?'}, "
+                f"{session['first_ts'] or '?'} → {session['last_ts'] or '?'} [link]({self.link(sid)})")
+        first = 1 if from_turn is not None else int(from_line)
+        if reader.offset_of_line(sid, first) is None:
+            return head + f"\n(no lines from line {first} on)"
+        most, budget = _bounded(max_messages, 200), int(max_chars or MAX_RESULT_CHARS)
+        start_turn = _bounded(from_turn, 100_000) if from_turn is not None else None
+        last_turn = start_turn + _bounded(turns, 1000) - 1 if start_turn is not None and turns is not None else None
+        out, shown, used, turn = [head], 0, len(head), 0
+        for line, text in self._messages(reader, sid, first):
+            turn += is_prompt(text)
+            if start_turn is not None and turn < start_turn:
+                continue
+            if last_turn is not None and turn > last_turn:
+                return "\n\n".join(out + [f"[next turn: read again with from_turn={turn}]"])
+            where = f"line {line['lineno']} · turn {turn}" if start_turn is not None else f"line {line['lineno']}"
+            entry = f"[{where} · {line['ts'] or '?'} · {self.link(sid, line['gen'], line['offset'])}]\n{text}"
+            if shown >= most or (shown and used + len(entry) > budget):
+                return "\n\n".join(out + [f"[more: read again with from_line={line['lineno']}]"])
+            out.append(entry)
+            shown, used = shown + 1, used + len(entry) + 2
+        return "\n\n".join(out + ["[end of session]"])
+
+    def _session(self, reader, session_id: str) -> tuple[str, dict]:
         try:
-            sid, _gen = reader.resolve(session_id, self.settings)
+            sid, _gen = reader.resolve(str(session_id), self.settings)
         except SessionLookupError as e:
             raise ToolError(str(e)) from None
         session = reader.session(sid)
         if session is None:
             raise ToolError(f"no session {session_id!r}")
-        start = reader.offset_of_line(sid, int(from_line))
-        head = (f"Session {sid} “{session['title'] or 'untitled'}”, project {session['project'] or '?'}, "
-                f"{session['first_ts'] or '?'} → {session['last_ts'] or '?'} [link]({self.link(sid)})")
-        if start is None:
-            return head + f"\n(no lines from line {from_line} on)"
-        out, shown, last_line = [head], 0, None
-        after = start - 1
-        while shown < _bounded(max_messages, 200):
-            page = reader.line_page(sid, after=after, limit=100)
-            lines = orjson.loads(page.to_json())["lines"]
-            for line in lines:
+        return sid, session
+
+    def _messages(self, reader, sid: str, from_line: int = 1, gen: int | None = None, after: int | None = None):
+        """(line, its text) of every message from ``from_line`` (or after byte
+        ``after`` of generation ``gen``), bookkeeping left out."""
+        if after is None:
+            after = reader.offset_of_line(sid, from_line)
+            if after is None:
+                return
+            after -= 1
+        while True:
+            page = reader.line_page(sid, gen=gen, after=after, limit=100)
+            if page is None:
+                return
+            for line in orjson.loads(page.to_json())["lines"]:
                 text = message_text(line)
-                last_line = line["lineno"]
                 if text:
-                    out.append(f"[line {line['lineno']} · {line['ts'] or '?'} · "
-                               f"{self.link(sid, line['gen'], line['offset'])}]\n{text}")
-                    shown += 1
-                    if shown >= max_messages:
-                        break
-            if page.after is None or shown >= max_messages:
-                break
+                    yield line, text
+            if page.after is None:
+                return
             after = page.after
-        if page.after is not None:
-            out.append(f"[more: read again with from_line={last_line + 1}]")
+
+    def _recall(self, reader, query: str, project=None, provider=None, since=None, until=None, limit=3) -> str:
+        """The best hits of a search, each with the whole turn around it (the
+        prompt before it to the reply after), ready to quote."""
+        flt = SessionFilter(project=project, since=_date(since), until=_date(until), provider=_provider(provider))
+        hits = reader.search(query, limit=_bounded(limit, 10), flt=flt, per_session=1)
+        if not hits:
+            return f"Nothing found for {query!r}."
+        budget = MAX_RESULT_CHARS // len(hits)
+        out = [f"{len(hits)} best matches for {query!r}, each with its turn:"]
+        for h in hits:
+            out.append(f"## session {h.session_id} “{h.title or 'untitled'}” ({h.project or '?'}), {h.ts or '?'} "
+                       f"[link]({self.link(h.session_id)})")
+            out.append(self._turn_around(reader, h, budget))
         return "\n\n".join(out)
+
+    def _turn_around(self, reader, hit, budget: int) -> str:
+        before = reader.line_page(hit.session_id, gen=hit.generation, before=hit.offset, limit=60)
+        start = hit.offset - 1
+        for line in reversed(orjson.loads(before.to_json())["lines"]) if before else []:
+            text = message_text(line)
+            if text and is_prompt(text):
+                start = line["offset"] - 1
+                break
+        parts, used = [], 0
+        for line, text in self._messages(reader, hit.session_id, gen=hit.generation, after=start):
+            past_hit = line["offset"] > hit.offset
+            if past_hit and is_prompt(text):
+                break
+            mark = " ← match" if line["offset"] == hit.offset else ""
+            entry = f"[{line['ts'] or '?'} · {self.link(hit.session_id, line['gen'], line['offset'])}{mark}]\n{text}"
+            if used + len(entry) > budget and past_hit:
+                parts.append("[… the turn goes on; read_session for the rest]")
+                break
+            parts.append(entry)
+            used += len(entry)
+        return "\n".join(parts)
+
+    def _session_usage(self, reader, session_id=None, group_by="model", since=None, until=None, provider=None,
+                       project=None) -> str:
+        """Tokens and estimated cost (USD) of one session or of all, by model, day, week, month or project."""
+        from ..usage import report
+
+        sid = self._session(reader, session_id)[0] if session_id else None
+        try:
+            found = report(reader, str(group_by), since=_date(since), until=_date(until), provider=_provider(provider),
+                           project=project, session=sid)
+        except BadQuery as e:
+            raise ToolError(str(e)) from None
+        scope = f"session {sid}" if sid else "all sessions"
+        out = [f"Usage of {scope} by {group_by} (tokens: input / output / cache write / cache read; cost estimated "
+               f"from genai-prices {found['prices']['version']}):"]
+        for r in found["rows"][:60] + [found["totals"]]:
+            cost = "cost unknown" if r["cost_usd"] is None else f"${r['cost_usd']:,.2f}" + (
+                " + unpriced models" if r["price_unknown"] else "")
+            out.append(f"- {r['key'] or 'unknown'}: {r['input_tokens']:,} / {r['output_tokens']:,} / "
+                       f"{r['cache_creation_tokens']:,} / {r['cache_read_tokens']:,}; {cost}")
+        if sid:
+            out.append(f"[link]({self.link(sid)})")
+        return "\n".join(out) if found["rows"] else f"No usage recorded for {scope}."
 
     def _usage_summary(self, reader, group_by="day", since=None, until=None) -> str:
         try:
@@ -216,6 +306,11 @@ def message_text(line: dict) -> str | None:
     return "\n".join(parts) or None
 
 
+def is_prompt(text: str) -> bool:
+    """Whether a message (message_text's) is something the person typed: a turn starts there."""
+    return text.startswith("user: ")
+
+
 def _codex_text(obj: dict) -> str | None:
     p = obj.get("payload") or {}
     if obj.get("type") != "response_item":
@@ -240,6 +335,14 @@ def _bounded(value, most: int) -> int:
         return max(1, min(int(value), most))
     except (TypeError, ValueError):
         raise ToolError(f"limit must be a number from 1 to {most}") from None
+
+
+def _provider(value) -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in ("claude", "codex"):
+        raise ToolError("provider is 'claude' or 'codex'")
+    return value
 
 
 def _date(value) -> str | None:
