@@ -576,6 +576,74 @@ def serve(host, port):
 
 
 @zerg.command()
+@click.argument("session")
+@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
+              help="restore under DIR (as if it were Claude Code's projects/ or Codex's sessions/ folder)")
+@click.option("--generation", type=click.IntRange(1), help="an earlier generation of a rewritten transcript")
+@click.option("--dry-run", is_flag=True, help="say what would be written where; write nothing")
+def restore(session, to, generation, dry_run):
+    """Put SESSION's archived transcript back where Claude Code (or Codex)
+    looks for it, byte for byte, with its subagents and their sidecars, so
+    `claude --resume` (`codex resume`) works again after a cleanup deleted it.
+    Never overwrites a different file."""
+    import shlex
+
+    from . import restore as restore_mod
+
+    try:
+        with _reader() as (settings, reader):
+            session_id, gen_from_path = reader.resolve(session, settings)
+            planned = restore_mod.plan(reader, settings, session_id, generation or gen_from_path, to)
+            row = reader.session(session_id)
+    except export_mod.SessionLookupError as e:
+        click.echo(f"Error: {e}", err=True)
+        for candidate in e.candidates:
+            click.echo(f"  {candidate}", err=True)
+        sys.exit(2)
+    try:
+        todo = restore_mod.check(planned)
+        if dry_run:
+            for p in planned:
+                click.echo(f"{'would write' if p in todo else 'already there'}: {p.target}")
+            return
+        written = restore_mod.write(planned)
+    except restore_mod.RestoreConflict as e:
+        raise click.ClickException(str(e)) from None
+    except (OSError, export_mod.ArchiveUnreadable) as e:
+        raise click.ClickException(f"cannot restore: {getattr(e, 'strerror', None) or e}") from None
+    for path in written:
+        click.echo(f"restored {path}", err=True)
+    if len(written) < len(planned):
+        click.echo(f"{plural(len(planned) - len(written), 'file')} already there, byte for byte", err=True)
+    if row and row["host"] != settings.host:
+        click.echo(f"(this session ran on {row['host']}; a daemon here archives the restored copy as this "
+                   "machine's too)", err=True)
+    # `--`: a project folder could start with '-' (cd would take it for an option).
+    cd = f"cd -- {shlex.quote(row['project'])} && " if row and row.get("project") else ""
+    resume = f"codex resume {session_id}" if row and row["provider"] == "codex" else f"claude --resume {session_id}"
+    click.echo(f"{cd}{resume}")
+
+
+@zerg.command()
+@click.option("--json", "as_json", is_flag=True)
+def doctor(as_json):
+    """Check what people get wrong, one line each with its fix: the daemon,
+    the watched folders, Claude Code's cleanupPeriodDays, disk space, the
+    index's health (zergd check --quick), chat and MCP.  Exit 1 if something
+    is broken (a warning alone exits 0)."""
+    from .doctor import FAIL, diagnose
+
+    findings = diagnose(_settings(), probe=_probe)
+    if as_json:
+        click.echo(orjson.dumps([f.as_dict() for f in findings], option=orjson.OPT_INDENT_2).decode())
+    else:
+        for f in findings:
+            click.echo(f.line())
+    if any(f.status == FAIL for f in findings):
+        sys.exit(1)
+
+
+@zerg.command()
 def mcp():
     """Serve the archive to a coding agent over MCP (stdio): search, recall,
     list, read and usage tools.  Register it with
@@ -895,10 +963,14 @@ def _parse_until(value):
 
 
 @zergd.command()
+@click.option("--quick", is_flag=True, help="only what holds without reading archived bytes: lengths, "
+              "every source archived and every archive file indexed, SQLite's quick_check (seconds)")
 @database_option
-def check():
+def check(quick):
     """Verify invariants I1-I5 (reads every archived byte; run while sources are quiet)."""
-    from .invariants import check_home
+    from .invariants import check_home, check_quick
+
+    run_checks = check_quick if quick else check_home
 
     settings = _settings()
     index = _index(settings)  # never created here: checked only if it exists
@@ -907,7 +979,7 @@ def check():
     except IndexUnavailable as e:
         raise click.ClickException(str(e)) from None
     try:
-        problems = check_home(settings, index if exists else None)
+        problems = run_checks(settings, index if exists else None)
     finally:
         index.close()
     for p in problems:
@@ -918,7 +990,8 @@ def check():
     if not exists:
         click.echo(f"ok: nothing archived yet and no transcripts to archive (no index at {index.describe()})", err=True)
         return
-    click.echo("ok: I1-I5 hold", err=True)
+    click.echo("ok: lengths, sources and index hold (--quick: archived bytes not re-read)" if quick
+               else "ok: I1-I5 hold", err=True)
 
 
 @zerg.command()

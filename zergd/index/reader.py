@@ -540,6 +540,14 @@ class Reader:
     # where the text is re-derived from the archive (SQLite).
     stored_text = "null"
 
+    def source_of(self, session_id: str) -> tuple[str, str, str, str | None]:
+        """(host, provider, rel, last known path) of a session's source file."""
+        row = self.conn.execute("select s.host, s.provider, s.rel, s.path from sources s join sessions x"
+                                " on x.source_id = s.id where x.id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise SessionLookupError(f"no session {session_id!r}")
+        return tuple(row)
+
     def machine_files(self, host: str) -> list[tuple[str, str, int, int, int | None]]:
         """(provider, rel, newest generation, its archived length, their CRC-32)
         of every source from ``host``."""

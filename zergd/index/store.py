@@ -67,6 +67,10 @@ class Index:
         """The backend's own consistency checks (for `zergd check`)."""
         raise NotImplementedError
 
+    def quick_integrity(self) -> list[str]:
+        """A fast structural check of the index (no full-text re-derivation)."""
+        return []
+
     def scratch(self) -> "Index":
         """An empty index of the same kind beside this one, to rebuild into
         while this one keeps serving; ``adopt`` swaps it in."""
@@ -144,6 +148,11 @@ class SqliteIndex(Index):
         from .sqlite import integrity
 
         return integrity(self.path, self.archive_dir)
+
+    def quick_integrity(self) -> list[str]:
+        with self.reader() as r:
+            result = r.conn.execute("pragma quick_check").fetchone()[0]
+        return [] if result == "ok" else [f"sqlite quick_check: {result}"]
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the file (after a bulk load)."""

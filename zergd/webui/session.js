@@ -182,9 +182,11 @@ function compact(n) {
 
 function resumeCommand(s) {
   if (s.is_subagent) return null;
-  const cd = s.project ? `cd ${shellQuote(s.project)} && ` : "";
-  if (s.provider === "claude") return `${cd}claude --resume ${s.id}`;
-  if (s.provider === "codex") return `${cd}codex resume ${s.id}`;
+  // A transcript Claude Code deleted (or one from another machine) comes back first: zerg restore.
+  const restore = s.source_deleted_at || !s.source_path ? `zerg restore ${s.id} && ` : "";
+  const cd = s.project ? `cd ${s.project.startsWith("-") ? "-- " : ""}${shellQuote(s.project)} && ` : "";
+  if (s.provider === "claude") return `${restore}${cd}claude --resume ${s.id}`;
+  if (s.provider === "codex") return `${restore}${cd}codex resume ${s.id}`;
   return null;
 }
 
@@ -195,7 +197,8 @@ function shellQuote(text) {
 function resumeButton(s) {
   const cmd = resumeCommand(s);
   if (!cmd) return null;
-  const button = h("button", { type: "button", class: "button copy", title: cmd, "data-command": cmd }, "Copy resume command");
+  const label = cmd.startsWith("zerg restore") ? "Copy restore & resume command" : "Copy resume command";
+  const button = h("button", { type: "button", class: "button copy", title: cmd, "data-command": cmd }, label);
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(cmd);
@@ -207,7 +210,7 @@ function resumeButton(s) {
       field.select();
       return;
     }
-    setTimeout(() => (button.textContent = "Copy resume command"), 2000);
+    setTimeout(() => (button.textContent = label), 2000);
   });
   return button;
 }
