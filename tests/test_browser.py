@@ -753,3 +753,28 @@ def test_sessions_from_another_machine_live_and_filtered(sample_server, page, tm
     expect(page.locator(".session-head .machine")).to_have_text("⌂ laptop")
     expect(page.get_by_text("Here is the <script>alert(1)</script> plan.")).to_be_visible()
     assert page.dialogs == [] and page.errors == []
+
+
+def test_a_deleted_transcript_offers_restore_then_resume(sample_server, page, sample):
+    """Claude Code's cleanup deleted the file: the header's command restores
+    it first; run, the session is present again and the command is plain."""
+    source = sample.claude_dir / "projects" / "-home-dev-webapp" / f"{SAMPLE}.jsonl"
+    source.unlink()
+    page.goto(sample_server + f"/s/{SAMPLE}")
+    for _ in range(40):  # the daemon notices within its rescan interval
+        if page.locator(".session-head .badge.deleted").count():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    button = page.get_by_role("button", name="Copy restore & resume command")
+    expect(button).to_have_attribute(
+        "data-command", f"zerg restore {SAMPLE} && cd /home/dev/webapp && claude --resume {SAMPLE}")
+    assert zerg("restore", SAMPLE).returncode == 0
+    for _ in range(40):
+        page.reload()
+        if not page.locator(".session-head .badge.deleted").count():
+            break
+        page.wait_for_timeout(250)
+    expect(page.get_by_role("button", name="Copy resume command")).to_have_attribute(
+        "data-command", f"cd /home/dev/webapp && claude --resume {SAMPLE}")
+    assert page.errors == []
