@@ -660,7 +660,7 @@ def mcp():
 
 @zerg.command()
 @ship_options(required=True)
-@click.option("--retries", default=6, show_default=True, type=click.IntRange(0, 100),
+@click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 100),
               help="times to retry when the other side cannot be reached (waiting 1, 2, 4 … seconds)")
 def ship(retries):
     """Ship this machine's sessions to another zergd once, and exit: first
