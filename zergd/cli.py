@@ -575,6 +575,14 @@ def serve(host, port):
     _run_foreground(host, port, announce=True)
 
 
+def _lookup_failed(e) -> None:
+    """No such session, or a prefix that fits several: say which, exit 2."""
+    click.echo(f"Error: {e}", err=True)
+    for candidate in e.candidates:
+        click.echo(f"  {candidate}", err=True)
+    sys.exit(2)
+
+
 @zerg.command()
 @click.argument("session")
 @click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
@@ -596,10 +604,7 @@ def restore(session, to, generation, dry_run):
             planned = restore_mod.plan(reader, settings, session_id, generation or gen_from_path, to)
             row = reader.session(session_id)
     except export_mod.SessionLookupError as e:
-        click.echo(f"Error: {e}", err=True)
-        for candidate in e.candidates:
-            click.echo(f"  {candidate}", err=True)
-        sys.exit(2)
+        _lookup_failed(e)
     try:
         todo = restore_mod.check(planned)
         if dry_run:
@@ -743,10 +748,7 @@ def export(session, output, generation, fmt):
             chosen = export_mod.pick_generation(gens, generation if generation is not None else gen_from_path)
             session_row = reader.session(session_id)
     except export_mod.SessionLookupError as e:
-        click.echo(f"Error: {e}", err=True)
-        for candidate in e.candidates:
-            click.echo(f"  {candidate}", err=True)
-        sys.exit(2)
+        _lookup_failed(e)
     copy = export_mod.copy_archived if fmt == "jsonl" else partial(_write_document, fmt, session_row)
     try:
         if output:

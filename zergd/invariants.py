@@ -26,7 +26,7 @@ from .archive import parse_archive_rel
 from .index.parse import parse_line
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -47,7 +47,7 @@ def check_byte_exact(reader, archive_dir: Path) -> list[str]:
         size, alen = source.stat().st_size, apath.stat().st_size
         if size != alen or archived != alen:
             problems.append(f"I2: {source} is {size} bytes, archive {alen}, index says {archived}")
-        elif _sha256(source) != _sha256(apath):
+        elif file_sha256(source) != file_sha256(apath):
             problems.append(f"I1: {source} and {apath} differ")
     return problems
 

@@ -12,7 +12,6 @@ files and finds them identical to what it archived: nothing is archived twice.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from .config import Settings
 from .errors import ZergError
 from .index.export import Generation, copy_archived, pick_generation
+from .invariants import file_sha256
 from .watch.sidecars import SUFFIX, archived_versions
 
 
@@ -68,21 +68,13 @@ def plan(reader, settings: Settings, session_id: str, generation: int | None = N
     return planned
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def check(planned: list[Planned]) -> list[Planned]:
     """The files still to write; RestoreConflict naming the first target
     that exists with other bytes."""
     todo = []
     for p in planned:
         if os.path.lexists(p.target):
-            if p.target.is_file() and not p.target.is_symlink() and _digest(p.target) == _digest(p.archive):
+            if p.target.is_file() and not p.target.is_symlink() and file_sha256(p.target) == file_sha256(p.archive):
                 continue  # already there, byte for byte
             raise RestoreConflict(f"{p.target} exists and differs from the archived copy; nothing was restored "
                                   "(move it away, or restore elsewhere with --to DIR)")
@@ -108,7 +100,7 @@ def write(planned: list[Planned]) -> list[Path]:
             try:
                 os.link(tmp, p.target)  # never replaces: a file that appeared meanwhile stays
             except FileExistsError:
-                if _digest(p.target) != _digest(tmp):
+                if file_sha256(p.target) != file_sha256(tmp):
                     raise RestoreConflict(f"{p.target} appeared while restoring, with other bytes; it was kept") \
                         from None
                 continue
