@@ -287,16 +287,36 @@ def test_a_different_file_under_the_same_name_is_a_conflict(server, client, corp
 
     other = Home(tmp_path / "other", corpus.host)  # another machine, same name
     shutil.copytree(corpus.claude_dir / "projects", other.root / "claude" / "projects")
-    victim = sorted((other.root / "claude" / "projects").rglob("*.jsonl"))[0]
-    victim.write_bytes(b"X" * 5000 + victim.read_bytes()[5000:])
+    victims = [p for p in sorted((other.root / "claude" / "projects").rglob("*.jsonl")) if p.stat().st_size > 10_000][:4]
+    for i, victim in enumerate(victims):  # the first the same length, the others longer
+        victim.write_bytes(b"X" * 5000 + victim.read_bytes()[5000:] + (LINE * i))
     extra = other.root / "claude" / "projects" / "-new-proj" / "99999999-2222-4333-8444-555555555555.jsonl"
     extra.parent.mkdir()
     extra.write_bytes(LINE)
     proc = other.run(*ship, tool="zerg")
-    assert proc.returncode == 1 and "not shipped" in proc.stderr and victim.name in proc.stderr
+    assert proc.returncode == 1 and all(v.name in proc.stderr for v in victims), proc.stderr
     after = archive_digests(server.root / "zerg" / "sessions")
     assert {k: v for k, v in after.items() if k in before} == before
     assert any(k.endswith(extra.name) for k in after)
+
+    # In batches so small that every conflict lands in its own: they do not stop the rest.
+    from zergd.ship.shipper import Shipper
+
+    more = other.root / "claude" / "projects" / "-new-proj" / "88888888-2222-4333-8444-555555555555.jsonl"
+    more.write_bytes(LINE * 50)
+    other.run("import", check=True)
+    there = other.settings(pytest.MonkeyPatch())
+    index = open_index(there)
+    shipper = Shipper(there, server.url, token_file.read_text(), batch_bytes=200, index=index)
+    try:
+        shipper.scan()
+        report = shipper.ship()
+    finally:
+        shipper.close()
+        index.close()
+    assert {rel.rsplit("/", 1)[-1] for _p, rel in report.conflicts} == {v.name for v in victims}
+    assert (server.root / "zerg" / "sessions" / corpus.host / "claude" / "-new-proj" / more.name).read_bytes() == \
+        more.read_bytes()
 
 
 @needs_corpus

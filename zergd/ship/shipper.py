@@ -189,13 +189,13 @@ class Shipper:
                 batch = [] if should_stop() else self._next_batch(only)
                 body = encode(self.machine, [(it, data) for it, data, _fresh in batch]) if batch else b""
                 if in_flight is not None:
-                    clean = self._settle(*in_flight, report)
+                    clean, moved = self._settle(*in_flight, report)
                     in_flight = None
-                    stalled = 0 if clean else stalled + 1
+                    stalled = 0 if moved else stalled + 1
                     if not clean:  # built on offsets that did not hold: build again from what was acknowledged
                         self.verified -= {(it.provider, it.rel) for it, _d, _f in batch}
                         self.queued, self.queued_sidecars = dict(self.acked), dict(self.sidecars_acked)
-                        if stalled >= 3:  # refused three times in a row: stop, say so
+                        if stalled >= 3:  # refused three times without anything moving: stop, say so
                             raise ShipError(f"{self.url} keeps refusing: "
                                             f"{next(iter(self.conflicts.values()), 'no progress')}")
                         continue
@@ -206,32 +206,37 @@ class Shipper:
         report.conflicts = dict(self.conflicts)
         return report
 
-    def _settle(self, answer, batch: list[tuple[Item, bytes, bool]], report: Report) -> bool:
+    def _settle(self, answer, batch: list[tuple[Item, bytes, bool]], report: Report) -> tuple[bool, bool]:
         """Wait for one batch's answer and learn the acknowledged offsets from
-        it; True when every item was taken (the next batch still holds)."""
+        it.  (clean: every item was taken, so the batch built meanwhile still
+        holds; moved: something was acknowledged or settled as a conflict)."""
         try:
             _status, answer = answer.result()
         except BodyTooLarge:
             if self.batch_bytes <= 64 << 10:
                 raise ShipError(f"{self.url} refuses even {self.batch_bytes} bytes as too large") from None
             self.batch_bytes //= 2
-            return False
+            return False, True
         finally:
             self.in_flight = 0
         report.requests += 1
-        clean = True
+        results = answer.get("results", [])
+        clean = len(results) == len(batch)
+        moved = False
         touched = set()
-        for (item, _data, _fresh), result in zip(batch, answer.get("results", [])):
+        for (item, _data, _fresh), result in zip(batch, results):
             key = (item.provider, item.rel)
             touched.add(key)
             clean &= bool(result["ok"])
             if result.get("reason") == "conflict":
+                moved |= key not in self.conflicts
                 self.conflicts[key] = result.get("error", "bytes differ")
                 log.warning("not shipped: %s/%s: %s", *key, self.conflicts[key])
                 continue
             if item.kind == "sidecar":
                 taken = item.length if result["version"] > self.sidecars_acked.get(key, 0) else 0
                 self.sidecars_acked[key] = result["version"]
+                moved |= taken > 0
             else:
                 before = self.acked.get(key) or (1, 0)
                 have = (result["gen"], result["offset"])
@@ -239,6 +244,7 @@ class Shipper:
                 self.acked[key] = max(have, before) if result["ok"] else have
                 after = self.acked[key]
                 taken = max(0, after[1] - (before[1] if after[0] == before[0] else 0))
+                moved |= after != before  # taken, or corrected to what the other side has
             if result["ok"] and taken:
                 report.items += 1
                 report.bytes += taken
@@ -248,7 +254,7 @@ class Shipper:
             self.last_ok = time.time()
         if self.on_bytes:
             self.on_bytes(sum(it.length for it, _d, fresh in batch if fresh))
-        return clean
+        return clean, moved or clean
 
     def _next_batch(self, only) -> list[tuple[Item, bytes, bool]]:
         batch: list[tuple[Item, bytes, bool]] = []
