@@ -56,7 +56,8 @@ def test_tool_using_conversation_end_to_end(oikos, fake):
     headers = first["headers"]
     assert headers.get("x-api-key") == "sk-ant-test" or headers.get("authorization") == "Bearer sk-ant-test"
     assert first["body"]["model"] == "claude-test-model" and first["body"]["stream"] is True
-    assert {t["name"] for t in first["body"]["tools"]} == {"search_sessions", "list_sessions", "read_session", "usage_summary"}
+    assert {t["name"] for t in first["body"]["tools"]} == {"search_sessions", "list_sessions", "read_session", "usage_summary",
+                                                          "recall", "session_usage"}
     result = second["body"]["messages"][-1]["content"][0]
     assert result["type"] == "tool_result" and LICHESS in result["content"]
     assert [m["role"] for m in oikos.history(thread)] == ["user", "assistant", "user", "assistant"]

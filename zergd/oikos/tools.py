@@ -52,6 +52,30 @@ TOOLS = [
         }, "required": ["session_id"]},
     },
     {
+        "name": "recall",
+        "description": "The best few matches of a search, each with its whole turn (from the prompt before it to "
+                       "the reply after it), with Timeline links, ready to quote. Best for 'how did we do X' questions.",
+        "input_schema": {"type": "object", "properties": {
+            "query": {"type": "string"},
+            "project": {"type": "string"},
+            "since": {"type": "string", "description": "ISO date"},
+            "until": {"type": "string", "description": "ISO date"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+        }, "required": ["query"]},
+    },
+    {
+        "name": "session_usage",
+        "description": "Tokens and estimated cost in USD of one session, or of all grouped by model, day, week, "
+                       "month, project or session.",
+        "input_schema": {"type": "object", "properties": {
+            "session_id": {"type": "string"},
+            "group_by": {"type": "string", "enum": ["model", "day", "week", "month", "project", "session"],
+                         "default": "model"},
+            "since": {"type": "string", "description": "ISO date"},
+            "until": {"type": "string", "description": "ISO date"},
+        }},
+    },
+    {
         "name": "usage_summary",
         "description": "Activity and token usage: sessions, prompts, tool calls and tokens, grouped by day, "
                        "model or project.",
@@ -64,8 +88,8 @@ TOOLS = [
 ]
 
 
-# What Toolbox.run answers: Oikos's TOOLS, and recall and session_usage (zerg mcp).
-TOOL_NAMES = {t["name"] for t in TOOLS} | {"recall", "session_usage"}
+# What Toolbox.run answers (Oikos and zerg mcp alike).
+TOOL_NAMES = {t["name"] for t in TOOLS}
 
 
 class ToolError(Exception):
@@ -81,6 +105,10 @@ def describe_call(name: str, args: dict) -> str:
         return f"listing sessions{scope}"
     if name == "read_session":
         return f"reading session {args.get('session_id', '')}"
+    if name == "recall":
+        return f"recalling “{args.get('query', '')}”"
+    if name == "session_usage":
+        return f"adding up usage{' of ' + args['session_id'] if args.get('session_id') else ''}"
     if name == "usage_summary":
         return f"summarising usage by {args.get('group_by', 'day')}"
     return f"running {name}"
