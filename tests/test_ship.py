@@ -494,3 +494,29 @@ def test_ingest_from_another_host_needs_a_deliberate_host(settings):
             assert "listens on 127.0.0.1 only" in resp.json()["detail"]
         else:  # past the token: this bare app has no writer to take it
             assert "needs the running daemon" in resp.json()["detail"]
+
+
+def test_a_source_deleted_on_its_machine_is_marked_here(server, client, sample):
+    """Claude Code's cleanup deletes a transcript on the laptop: the session
+    here says so too (kept, marked); restored there, it is present again."""
+    server.start()
+    token_file = client.root / "token"
+    token_file.write_text(server.token())
+    ship = ("ship", "--to", server.url, "--token-file", str(token_file))
+    client.run(*ship, tool="zerg", check=True)
+    main = "5f0c6a8e-1d2b-4c3d-9e4f-0a1b2c3d4e5f"
+
+    def deleted_there():
+        listed = json.loads(server.run("sessions", "--deleted", "--json", tool="zerg", check=True).stdout)
+        return {s["id"]: s["source_deleted_at"] for s in listed}
+
+    assert deleted_there() == {}
+    (sample.claude_dir / "projects" / "-home-dev-webapp" / f"{main}.jsonl").unlink()
+    client.run(*ship, tool="zerg", check=True)
+    marked = deleted_there()
+    assert list(marked) == [main] and marked[main].startswith("20")
+    assert client.run("restore", main, tool="zerg").returncode == 0
+    client.run(*ship, tool="zerg", check=True)
+    assert deleted_there() == {}
+    assert server.run("export", main, tool="zerg", check=True).stdout.encode() == \
+        (sample.claude_dir / "projects" / "-home-dev-webapp" / f"{main}.jsonl").read_bytes()

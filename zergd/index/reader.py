@@ -548,11 +548,12 @@ class Reader:
             raise SessionLookupError(f"no session {session_id!r}")
         return tuple(row)
 
-    def machine_files(self, host: str) -> list[tuple[str, str, int, int, int | None]]:
-        """(provider, rel, newest generation, its archived length, their CRC-32)
-        of every source from ``host``."""
+    def machine_files(self, host: str) -> list[tuple[str, str, int, int, int | None, str | None]]:
+        """(provider, rel, newest generation, its archived length, their CRC-32,
+        when the source was found deleted) of every source from ``host``."""
         return self.conn.execute(
-            "select s.provider, s.rel, g.gen, g.archived, g.crc from sources s join generations g on g.source_id = s.id"
+            "select s.provider, s.rel, g.gen, g.archived, g.crc, x.source_deleted_at from sources s"
+            " join generations g on g.source_id = s.id join sessions x on x.source_id = s.id"
             " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)"
             " order by s.provider, s.rel", (host,)).fetchall()
 

@@ -61,8 +61,8 @@ def apply(writer: Writer, archive_dir: Path, machine: str, items: list[tuple[Ite
             try:
                 if key in refused:
                     raise Refused("an earlier range of this file in the same request was refused", {})
-                have = (_apply_range if item.kind == "range" else _apply_sidecar)(writer, archive_dir, machine,
-                                                                                  item, data)
+                apply_item = {"range": _apply_range, "sidecar": _apply_sidecar, "mark": _apply_mark}[item.kind]
+                have = apply_item(writer, archive_dir, machine, item, data)
                 results.append(Result(item, have))
             except Refused as e:
                 refused.add(key)
@@ -144,11 +144,24 @@ def _apply_sidecar(writer: Writer, archive_dir: Path, machine: str, item: Item, 
     return {"version": item.gen}
 
 
+def _apply_mark(writer: Writer, _archive_dir: Path, machine: str, item: Item, _data) -> dict:
+    """The source was deleted on its machine (Claude Code's cleanup), or is
+    back: the session here says so too."""
+    source = writer.find_source(machine, item.provider, item.rel)
+    if source is None:
+        raise Refused(f"this server has nothing of {item.rel} to mark", {"gen": 1, "offset": 0})
+    if item.deleted_at:
+        writer.mark_deleted(source.session_id, item.deleted_at)
+    else:
+        writer.mark_present(source)
+    return {"deleted_at": item.deleted_at}
+
+
 def machine_state(reader, archive_dir: Path, machine: str) -> dict:
     """What this side has from ``machine``: each transcript's newest generation
     and archived length, each sidecar's number of versions."""
-    files = [{"provider": p, "rel": r, "gen": g, "offset": a, "crc": crc}
-             for p, r, g, a, crc in reader.machine_files(machine)]
+    files = [{"provider": p, "rel": r, "gen": g, "offset": a, "crc": crc, "deleted_at": deleted}
+             for p, r, g, a, crc, deleted in reader.machine_files(machine)]
     sidecars = []
     root = archive_dir / machine
     if root.is_dir():

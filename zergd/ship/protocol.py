@@ -14,7 +14,8 @@ A range is bytes of one generation of one archived transcript, at the offset
 they have there; ``prev_length`` (for offset 0 of generation N >= 2) is how
 long generation N-1 ended, so a new generation starts only after the old one
 is complete on both sides.  A sidecar is one whole version of a subagent's
-``.meta.json``.  Raw bytes, not base64: transcripts are mostly JSON, which
+``.meta.json``.  A mark (no bytes) says a transcript's source was deleted
+on its machine at ``deleted_at``, or (null) is back.  Raw bytes, not base64: transcripts are mostly JSON, which
 gzip shrinks 5-10x, and base64 would cost a third more before that.
 """
 
@@ -40,6 +41,7 @@ PROVIDERS = ("claude", "codex")
 SIDECAR_MAX = 1 << 20
 MACHINE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+WHEN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{2,15}(Z|[+-][0-9:]{2,5})?$")
 
 
 class TooLarge(ZergError):
@@ -56,14 +58,17 @@ class Item:
     length: int
     sha256: str
     prev_length: int | None = None
+    deleted_at: str | None = None  # a mark: when the source was found deleted (None: it is back)
 
     def header(self) -> dict:
         d = {"kind": self.kind, "provider": self.provider, "rel": self.rel, "length": self.length,
              "sha256": self.sha256}
         if self.kind == "range":
             d.update(gen=self.gen, offset=self.offset, prev_length=self.prev_length)
-        else:
+        elif self.kind == "sidecar":
             d["version"] = self.gen
+        else:
+            d["deleted_at"] = self.deleted_at
         return d
 
 
@@ -148,21 +153,28 @@ def _item(raw, i: int) -> Item:
     if not isinstance(raw, dict):
         raise BadQuery(f"item {i} is not an object")
     kind, provider, rel, digest = raw.get("kind"), raw.get("provider"), raw.get("rel"), raw.get("sha256")
-    if kind not in ("range", "sidecar"):
-        raise BadQuery(f"item {i}: kind must be 'range' or 'sidecar'")
+    if kind not in ("range", "sidecar", "mark"):
+        raise BadQuery(f"item {i}: kind must be 'range', 'sidecar' or 'mark'")
     if provider not in PROVIDERS:
         raise BadQuery(f"item {i}: provider must be one of {', '.join(PROVIDERS)}")
     if not isinstance(rel, str) or len(rel) > 4096:
         raise BadQuery(f"item {i}: rel must be a relative path")
     check_rel(rel)  # UnsafePath (a BadQuery): '..', absolute, empty parts, NUL
     name = rel.rsplit("/", 1)[-1]
-    if kind == "range" and not name.endswith(".jsonl"):
+    if kind in ("range", "mark") and not name.endswith(".jsonl"):
         raise BadQuery(f"item {i}: a transcript's name ends in .jsonl")
     if kind == "sidecar" and not (name.startswith("agent-") and name.endswith(".meta.json")):
         raise BadQuery(f"item {i}: a sidecar is named agent-<id>.meta.json")
     if not isinstance(digest, str) or not SHA256.match(digest):
         raise BadQuery(f"item {i}: sha256 must be 64 lowercase hex digits")
     length = _int(raw.get("length"), f"item {i}: length", 0, MAX_DECOMPRESSED)
+    if kind == "mark":
+        when = raw.get("deleted_at")
+        if when is not None and (not isinstance(when, str) or not WHEN.match(when)):
+            raise BadQuery(f"item {i}: deleted_at must be an ISO time or null")
+        if length:
+            raise BadQuery(f"item {i}: a mark carries no bytes")
+        return Item(kind, provider, rel, 0, 0, 0, digest, deleted_at=when)
     if kind == "sidecar":
         if length > SIDECAR_MAX:
             raise BadQuery(f"item {i}: a sidecar is at most {SIDECAR_MAX} bytes")

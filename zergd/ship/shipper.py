@@ -71,6 +71,10 @@ class Shipper:
         # Where the next batch starts: acknowledged, plus what batches built but not yet answered hold.
         self.queued: dict[tuple[str, str], tuple[int, int]] = {}
         self.queued_sidecars: dict[tuple[str, str], int] = {}
+        # When each source was found deleted (None: present), here and as the other side was told.
+        self.local_marks: dict[tuple[str, str], str | None] = {}
+        self.marks_acked: dict[tuple[str, str], str | None] = {}
+        self.queued_marks: dict[tuple[str, str], str | None] = {}
         self.verified: set[tuple[str, str]] = set()  # files whose shipped ends were checked this run
         self.conflicts: dict[tuple[str, str], str] = {}
         self.synced = False  # the server's state was fetched in this run
@@ -88,15 +92,17 @@ class Shipper:
 
     # --- what this machine has ---------------------------------------------
 
-    def _local_crcs(self) -> dict[tuple[str, str], tuple[int, int, int | None]]:
-        """(provider, rel) -> (newest generation, archived, CRC-32) from this machine's index."""
+    def _local_files(self) -> dict[tuple[str, str], tuple[int, int, int | None, str | None]]:
+        """(provider, rel) -> (newest generation, archived, CRC-32, deleted at)
+        from this machine's index: what the archive folder alone cannot say."""
         if self.index is None:
             return {}
         try:
             with self.index.reader() as r:
-                return {(p, rel): (g, a, crc) for p, rel, g, a, crc in r.machine_files(self.settings.host)}
+                return {(p, rel): (g, a, crc, deleted) for p, rel, g, a, crc, deleted
+                        in r.machine_files(self.settings.host)}
         except Exception as e:  # no index yet, or busy: the ends re-sent on resume still catch most
-            log.info("shipping without comparing CRCs: %s", e)
+            log.info("shipping without this machine's index (no CRCs, no deletion marks): %s", e)
             return {}
 
     def scan(self) -> None:
@@ -111,6 +117,7 @@ class Shipper:
                     self._note(files, sidecars, rel, path)
         self.files = files
         self.sidecars = {k: [v[g] for g in sorted(v)] for k, v in sidecars.items()}
+        self.local_marks = {k: v[3] for k, v in self._local_files().items()}
 
     def note_grown(self, archive_rels) -> None:
         """Archive files the daemon just appended to (cheaper than a scan)."""
@@ -157,7 +164,8 @@ class Shipper:
         machines shipping as one) is a conflict, not silently "up to date"."""
         state = self.remote.state(self.machine)
         self.acked = {(f["provider"], f["rel"]): (f["gen"], f["offset"]) for f in state.get("files", [])}
-        mine = self._local_crcs()
+        self.marks_acked = {(f["provider"], f["rel"]): f.get("deleted_at") for f in state.get("files", [])}
+        mine = self._local_files()
         for f in state.get("files", []):
             key = (f["provider"], f["rel"])
             local = mine.get(key)
@@ -182,6 +190,7 @@ class Shipper:
         if not self.synced:
             self.sync_state()
         self.queued, self.queued_sidecars = dict(self.acked), dict(self.sidecars_acked)
+        self.queued_marks = dict(self.marks_acked)
         stalled = 0
         in_flight = None  # (future answer, its batch)
         with ThreadPoolExecutor(1, thread_name_prefix="zergd-ship-send") as sender:
@@ -195,6 +204,7 @@ class Shipper:
                     if not clean:  # built on offsets that did not hold: build again from what was acknowledged
                         self.verified -= {(it.provider, it.rel) for it, _d, _f in batch}
                         self.queued, self.queued_sidecars = dict(self.acked), dict(self.sidecars_acked)
+                        self.queued_marks = dict(self.marks_acked)
                         if stalled >= 3:  # refused three times without anything moving: stop, say so
                             raise ShipError(f"{self.url} keeps refusing: "
                                             f"{next(iter(self.conflicts.values()), 'no progress')}")
@@ -233,7 +243,12 @@ class Shipper:
                 self.conflicts[key] = result.get("error", "bytes differ")
                 log.warning("not shipped: %s/%s: %s", *key, self.conflicts[key])
                 continue
-            if item.kind == "sidecar":
+            if item.kind == "mark":
+                taken = 0
+                if result["ok"]:
+                    moved |= self.marks_acked.get(key) != item.deleted_at
+                    self.marks_acked[key] = item.deleted_at
+            elif item.kind == "sidecar":
                 taken = item.length if result["version"] > self.sidecars_acked.get(key, 0) else 0
                 self.sidecars_acked[key] = result["version"]
                 moved |= taken > 0
@@ -279,7 +294,21 @@ class Shipper:
                 break
             if key not in self.conflicts:
                 budget = self._ranges(self.files[key], batch, budget)
+        if only is None:
+            self._marks(batch)
         return batch
+
+    def _marks(self, batch: list) -> None:
+        """Tell the other side which sources were deleted here (or came back),
+        for files it has."""
+        for key, deleted_at in sorted(self.local_marks.items()):
+            if len(batch) >= MAX_ITEMS // 5:
+                return
+            told = self.queued_marks.get(key)
+            if key in self.conflicts or key not in self.queued or bool(told) == bool(deleted_at):
+                continue
+            batch.append((Item("mark", key[0], key[1], 0, 0, 0, _sha(b""), deleted_at=deleted_at), b"", False))
+            self.queued_marks[key] = deleted_at
 
     def _ranges(self, f: LocalFile, batch: list, budget: int) -> int:
         """Add to ``batch`` what the other side lacks of ``f``, at most
