@@ -778,3 +778,27 @@ def test_a_deleted_transcript_offers_restore_then_resume(sample_server, page, sa
     expect(page.get_by_role("button", name="Copy resume command")).to_have_attribute(
         "data-command", f"cd /home/dev/webapp && claude --resume {SAMPLE}")
     assert page.errors == []
+
+
+def test_shipping_trouble_shows_in_the_banner(sample, page, tmp_path, monkeypatch):
+    """Shipping to a zergd that does not answer: every page says so (and how
+    much waits); once it answers, the banner goes by itself."""
+    from test_ship import Home
+
+    server = Home(tmp_path / "server", "server")
+    token = tmp_path / "token"
+    token.write_text(server.token())  # made before that daemon ever runs
+    monkeypatch.setenv("ZERG_RESCAN_INTERVAL", "1")
+    port = free_port()
+    zergd("start", "--port", str(port), "--ship-to", server.url, "--token-file", str(token), check=True)
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        banner = page.locator("#status-banner")
+        expect(banner).to_contain_text(f"Shipping to {server.url} is paused", timeout=15_000)
+        expect(banner).to_contain_text("not shipped yet")
+        server.start()
+        expect(banner).to_be_hidden(timeout=30_000)  # a status.changed event, no reload
+        assert page.errors == []
+    finally:
+        zergd("stop")
+        server.stop()

@@ -23,9 +23,12 @@ MAX_BACKOFF = 300.0
 
 
 class ShipLoop:
-    def __init__(self, shipper: Shipper, ready=None):
+    def __init__(self, shipper: Shipper, ready=None, on_change=None):
         self.shipper = shipper
         self.ready = ready  # an Event: wait for the start-up backfill before competing with it
+        # Called when shipping starts or stops being in trouble (the Timeline's banner listens).
+        self.on_change = on_change
+        self._shown: tuple = (None, 0)
         self.state = "starting"
         self.error: str | None = None
         self.next_try: float | None = None
@@ -88,10 +91,20 @@ class ShipLoop:
                 wait = min(MAX_BACKOFF, 2.0 ** min(self.failures, 9)) * random.uniform(0.5, 1.5)
                 self.state, self.error, self.next_try = "waiting", str(e), time.time() + wait
                 log.warning("shipping to %s paused: %s (retrying in %.0fs)", self.shipper.url, e, wait)
+                self._announce()
                 self._stop.wait(wait)  # appends meanwhile are found by the scan after it
                 continue
             self.state, self.error, self.failures, self.next_try = "idle", None, 0, None
+            self._announce()
             self._wake.wait(max(0.0, SCAN_EVERY - (time.time() - last_scan)))
+
+    def _announce(self) -> None:
+        """Tell on_change when the trouble shown changes (a new error, conflicts), not on every batch."""
+        shown = (self.error, len(self.shipper.conflicts))
+        if shown != self._shown:
+            self._shown = shown
+            if self.on_change:
+                self.on_change()
 
 
 def _sources_of(archive_rels, host: str):

@@ -54,7 +54,7 @@ class ArchiveService:
         self.started_at = time.time()
         self.last_rescan: float | None = None
         self.error: str | None = None
-        self.faults = Faults(on_change=self._faults_changed)
+        self.faults = Faults(on_change=self.status_changed)
         self.progress: Progress | None = None  # the start-up backfill's, while it runs
         self._needs_reconcile = False
         self._pending: dict[Path, None] = {}  # ordered set of paths to sync
@@ -122,7 +122,8 @@ class ArchiveService:
                 future.set_exception(e)
             self._publish(writer)
 
-    def _faults_changed(self) -> None:
+    def status_changed(self) -> None:
+        """Tell the browsers to look at /api/status again (faults, shipping trouble)."""
         self.bus.publish(StatusChanged(len(self.faults)))
 
     @property

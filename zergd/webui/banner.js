@@ -1,6 +1,6 @@
 // A banner above every page while the archive has files set aside (a FIFO,
-// a link out of the watched folders, a disk that is full...): status never
-// looks fine while something is not.  Refreshed on status.changed events.
+// a link out of the watched folders, a disk that is full...), or shipping to
+// another zergd is in trouble: status never looks fine while something is not.  Refreshed on status.changed events.
 // While the first backfill runs (gigabytes of history take minutes), a
 // progress line says how far it is.
 
@@ -34,19 +34,35 @@ async function refresh(banner, progress) {
   showProgress(progress, status.backfill);
   if (status.backfill || status.state === "starting") setTimeout(() => refresh(banner, progress), 1500);
   const faults = status.faults || [];
+  const ship = shippingTrouble(status.shipping);
   clear(banner);
-  banner.hidden = faults.length === 0 && !status.error;
+  banner.hidden = faults.length === 0 && !status.error && !ship;
   if (banner.hidden) return;
-  const files = faults.filter((f) => f.path !== "index");
-  const summary = status.error
-    ? `The index is not taking writes: ${status.error}`
-    : `${plural(files.length, "file")} set aside by the archive`;
-  banner.append(
-    h("details", {},
-      h("summary", {}, summary, " — nothing else is affected; retried automatically."),
-      h("ul", {}, faults.map((f) => h("li", {}, h("code", {}, f.path), ` ${KIND_TEXT[f.kind] || f.kind}: ${f.reason}`))),
-    ),
-  );
+  if (faults.length || status.error) {
+    const files = faults.filter((f) => f.path !== "index");
+    const summary = status.error
+      ? `The index is not taking writes: ${status.error}`
+      : `${plural(files.length, "file")} set aside by the archive`;
+    banner.append(
+      h("details", {},
+        h("summary", {}, summary, " — nothing else is affected; retried automatically."),
+        h("ul", {}, faults.map((f) => h("li", {}, h("code", {}, f.path), ` ${KIND_TEXT[f.kind] || f.kind}: ${f.reason}`))),
+      ),
+    );
+  }
+  if (ship) banner.append(ship);
+}
+
+// Shipping to another zergd (zergd start --ship-to) that waits or was refused some files.
+function shippingTrouble(s) {
+  if (!s || (!s.error && !(s.conflicts || []).length)) return null;
+  const behind = s.files_behind ? `${plural(s.files_behind, "file")} (${(s.bytes_behind / MB).toFixed(1)} MB) not shipped yet` : "nothing behind";
+  const summary = s.error
+    ? `Shipping to ${s.to} is paused: ${s.error} — ${behind}; retried automatically, nothing is lost.`
+    : `Shipping to ${s.to}: ${plural(s.conflicts.length, "file")} refused there (a different file under the same name).`;
+  return h("details", { class: "shipping" },
+    h("summary", {}, summary),
+    h("ul", {}, (s.conflicts || []).map((c) => h("li", {}, h("code", {}, `${c.provider}/${c.rel}`), ` ${c.reason}`))));
 }
 
 export function startBanner() {
