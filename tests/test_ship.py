@@ -263,6 +263,8 @@ def test_ship_the_corpus_byte_exact(server, client, corpus, monkeypatch):
     # Listed under the machine's name, with a filter.
     status = server.status()
     assert [m["machine"] for m in status["machines"]] == [corpus.host]
+    assert status["machines"][0]["bytes_behind"] == 0 and status["machines"][0]["last_delivery"] > 0
+    assert f"{corpus.host}: " in server.run("status").stdout and "nothing behind" in server.run("status").stdout
     listed = server.run("sessions", "--machine", corpus.host, tool="zerg", check=True).stdout
     assert f"[{corpus.host}]" in listed
     assert server.run("sessions", "--machine", "elsewhere", tool="zerg", check=True).stdout == ""

@@ -294,7 +294,14 @@ def _echo_shipping(live: dict) -> None:
             click.echo(f"    not shipped {c['provider']}/{c['rel']}: {c['reason']}")
     others = [m for m in live.get("machines") or [] if m["machine"] != live.get("machine")]
     if others:
-        click.echo("  sessions from other machines: " + ", ".join(f"{m['machine']} ({m['sessions']:,})" for m in others))
+        click.echo("  sessions from other machines:")
+    for m in others:
+        seen = ""
+        if m.get("last_delivery"):
+            behind = m.get("bytes_behind")
+            seen = (f"; last delivery {time.time() - m['last_delivery']:.0f}s ago, "
+                    + ("nothing behind" if behind == 0 else f"{behind / 1e6:,.1f} MB behind" if behind else "")).rstrip(", ")
+        click.echo(f"    {m['machine']}: {plural(m['sessions'], 'session')}{seen}")
 
 
 @zergd.command()

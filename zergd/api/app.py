@@ -158,6 +158,8 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
     app.state.service = service
     app.state.bound_host = bound_host
     app.state.tokens = TokenStore(settings.home)
+    # machine -> {"last_delivery", "bytes_behind"}: what each shipping machine last said (since start).
+    app.state.shippers = {}
     started = time.time()
 
     from .routes import router
@@ -198,7 +200,7 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
             "shipping": shipping.status() if shipping else None,
             # Machines whose sessions are here (this one, and those that ship to it).
             "machine": settings.host,
-            "machines": machines,
+            "machines": [{**m, **app.state.shippers.get(m["machine"], {})} for m in machines],
             **counts,
         }
 

@@ -14,6 +14,7 @@ the offset this side has."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -21,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ..ship.ingest import apply, machine_state
-from ..ship.protocol import MACHINE, MAX_BODY, TooLarge, decompress, parse
+from ..ship.protocol import BEHIND_HEADER, MACHINE, MAX_BODY, TooLarge, decompress, parse
 from ..ship.tokens import Token, TokenError
 from .routes import errors, reader
 
@@ -93,6 +94,9 @@ async def ingest(request: Request):
             raise HTTPException(503, "the daemon is stopping; try again shortly") from None
         raise
     await run_in_threadpool(request.app.state.tokens.touch, token, machine)
+    left = request.headers.get(BEHIND_HEADER, "")
+    request.app.state.shippers[machine] = {"last_delivery": time.time(),
+                                           "bytes_behind": int(left) if left.isdigit() else None}
     refused = [r for r in results if r.error]
     body = {"machine": machine, "results": [r.as_dict() for r in results]}
     if refused:

@@ -33,6 +33,8 @@ from ..errors import BadQuery, ZergError
 from ..index.dialect import OFFSET_MASK
 
 CONTENT_TYPE = "application/x-zerg-ranges"
+# Bytes the shipper still has to send after this request (shown in the receiving side's status).
+BEHIND_HEADER = "X-Zerg-Behind"
 # A request's body as sent, and once decompressed (a gzip bomb stops here).
 MAX_BODY = 64 << 20
 MAX_DECOMPRESSED = 256 << 20

@@ -10,7 +10,7 @@ import urllib.parse
 import orjson
 
 from .. import __version__
-from .protocol import CONTENT_TYPE
+from .protocol import BEHIND_HEADER, CONTENT_TYPE
 
 
 class ShipError(Exception):
@@ -87,10 +87,13 @@ class Remote:
         _raise_for(status, answer, self.url)
         return answer
 
-    def send(self, body: bytes) -> tuple[int, dict]:
-        """POST a body from protocol.encode; (200 or 409, the per-item answer)."""
-        status, answer = self.call("POST", "/api/ingest", body,
-                                   {"Content-Type": CONTENT_TYPE, "Content-Encoding": "gzip"})
+    def send(self, body: bytes, left: int | None = None) -> tuple[int, dict]:
+        """POST a body from protocol.encode; (200 or 409, the per-item answer).
+        ``left``: bytes still to ship after this batch, for the other side's status."""
+        headers = {"Content-Type": CONTENT_TYPE, "Content-Encoding": "gzip"}
+        if left is not None:
+            headers[BEHIND_HEADER] = str(max(left, 0))
+        status, answer = self.call("POST", "/api/ingest", body, headers)
         if status == 409 and "results" in answer:
             return status, answer
         _raise_for(status, answer, self.url)

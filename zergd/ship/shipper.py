@@ -212,7 +212,8 @@ class Shipper:
                 if not batch:
                     break
                 self.in_flight = sum(it.length for it, _d, fresh in batch if fresh)
-                in_flight = (sender.submit(self.remote.send, body), batch)
+                left = self.behind()[1] - self.in_flight
+                in_flight = (sender.submit(self.remote.send, body, left), batch)
         report.conflicts = dict(self.conflicts)
         return report
 
