@@ -41,10 +41,11 @@ def _authorize(request: Request) -> Token:
         raise HTTPException(403, f"ingest from {client} refused: this zergd listens on {state.bound_host} only"
                                  " (start it with --host, behind TLS, or ship through an SSH tunnel)")
     try:
-        if not state.tokens.any():
+        tokens = state.tokens.load()  # one read of the file per request
+        if not tokens:
             raise HTTPException(403, "ingest is off on this zergd: create a token with `zergd token create NAME`")
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        token = state.tokens.verify(value.strip()) if scheme.lower() == "bearer" else None
+        token = state.tokens.verify(value.strip(), tokens) if scheme.lower() == "bearer" else None
     except TokenError as e:
         raise HTTPException(503, f"cannot read the tokens: {e}") from None
     if token is None:

@@ -66,9 +66,6 @@ class TokenStore:
         return [Token(**{k: v for k, v in t.items() if k in fields}) for t in data.get("tokens", [])
                 if isinstance(t, dict) and isinstance(t.get("sha256"), str) and isinstance(t.get("name"), str)]
 
-    def any(self) -> bool:
-        return bool(self.load())
-
     @contextmanager
     def _editing(self):
         """The tokens, to change in place; written back atomically."""
@@ -103,14 +100,15 @@ class TokenStore:
                 raise TokenError(f"no token named {name!r}")
             tokens[:] = kept
 
-    def verify(self, presented: str | None) -> Token | None:
-        """The token ``presented`` is, or None.  Every stored hash is compared
-        in constant time, so timing tells nothing about which (or how much) matched."""
+    def verify(self, presented: str | None, tokens: list[Token] | None = None) -> Token | None:
+        """The token ``presented`` is (among ``tokens``, default: those stored),
+        or None.  Every stored hash is compared in constant time, so timing
+        tells nothing about which (or how much) matched."""
         if not presented:
             return None
         wanted = digest(presented)
         found = None
-        for t in self.load():
+        for t in self.load() if tokens is None else tokens:
             if hmac.compare_digest(t.sha256, wanted):
                 found = t
         return found

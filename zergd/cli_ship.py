@@ -1,0 +1,136 @@
+"""Commands for sessions from other machines: ``zergd token`` on the side
+that receives, ``zerg ship`` on the side that sends (``zergd start
+--ship-to`` is in cli.py with the other daemon options)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+import orjson
+
+from .cli import _holding_home, _import_all, _index, _progress, _settings, _ship_target, plural, ship_options, zerg, zergd
+
+
+@zergd.group()
+def token():
+    """Tokens that let other machines ship sessions here (POST /api/ingest)."""
+
+
+def _tokens():
+    from .ship.tokens import TokenStore
+
+    return TokenStore(_settings().home)
+
+
+@token.command(name="create")
+@click.argument("name")
+def token_create(name):
+    """Make a token named NAME and print it (only this once: only its hash is kept)."""
+    from .ship.tokens import TokenError
+
+    try:
+        value = _tokens().create(name)
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(value)
+    click.echo(f"token {name!r} made: ingest is on. It is shown only now; on the other machine run\n"
+               f"  zerg ship --to http://THIS-HOST:PORT --token-file FILE   (or ZERG_SHIP_TOKEN=…)\n"
+               "Beyond a LAN, put TLS in front of zergd or ship through an SSH tunnel.", err=True)
+
+
+@token.command(name="list")
+@click.option("--json", "as_json", is_flag=True)
+def token_list(as_json):
+    """The tokens: name, when made, when last used and by which machine."""
+    from .ship.tokens import TokenError
+
+    try:
+        tokens = _tokens().load()
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(orjson.dumps([{k: v for k, v in t.as_dict().items() if k != "sha256"} for t in tokens],
+                                option=orjson.OPT_INDENT_2).decode())
+        return
+    if not tokens:
+        click.echo("no tokens: ingest is off (zergd token create NAME turns it on)", err=True)
+        return
+    for t in tokens:
+        used = f"last used {t.last_used} by {t.last_machine}" if t.last_used else "never used"
+        click.echo(f"{t.name}  made {t.created}  {used}")
+
+
+@token.command(name="revoke")
+@click.argument("name")
+def token_revoke(name):
+    """Delete the token NAME: the machines using it are refused from now on."""
+    from .ship.tokens import TokenError
+
+    store = _tokens()
+    try:
+        store.revoke(name)
+        left = len(store.load())
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"revoked {name!r}" + ("" if left else "; no tokens left: ingest is off"), err=True)
+
+
+@zerg.command()
+@ship_options(required=True)
+@click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 100),
+              help="times to retry when the other side cannot be reached (waiting 1, 2, 4 … seconds)")
+def ship(retries):
+    """Ship this machine's sessions to another zergd once, and exit: first
+    archive what is new here (unless the daemon does that already), then send
+    the other side every byte it does not have yet.  Safe to interrupt and
+    run again: it resumes from what the other side acknowledged."""
+    from .daemon import running
+    from .ship.remote import ShipError, ShipUnavailable
+    from .ship.shipper import Shipper
+
+    settings = _settings()
+    url, token, machine = _ship_target(settings)
+    if not running(settings):
+        with _holding_home(settings, "ship", "it keeps the archive current already"):
+            _import_all(settings)
+    index = _index(settings)
+    try:
+        shipper = Shipper(settings, url, token, machine, index=index)
+    except ShipError as e:
+        raise click.ClickException(str(e)) from None
+    shipper.scan()
+    failures = 0
+    try:
+        with _progress(f"shipping to {shipper.url}", 1) as (bar, task):
+            shipper.on_bytes = lambda n: bar.advance(task, n)
+            while True:
+                try:
+                    if not shipper.synced:
+                        shipper.sync_state()
+                    bar.update(task, total=max(shipper.behind()[1], 1), completed=0)
+                    report = shipper.ship(should_stop=lambda: False)
+                    break
+                except ShipUnavailable as e:
+                    failures += 1
+                    shipper.synced = False
+                    if failures > retries:
+                        files, left = shipper.behind()
+                        raise click.ClickException(f"{e}; {plural(files, 'file')} ({left:,} bytes) not shipped yet: "
+                                                   "run `zerg ship` again, it resumes") from None
+                    delay = min(60.0, 2.0 ** (failures - 1))
+                    click.echo(f"{e}; retrying in {delay:.0f}s", err=True)
+                    time.sleep(delay)
+    except ShipError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        shipper.close()
+        index.close()
+    for (provider, rel), why in sorted(report.conflicts.items()):
+        click.echo(f"not shipped {provider}/{rel}: {why}", err=True)
+    click.echo(f"shipped {report.bytes:,} new bytes in {plural(report.items, 'range')} to {shipper.url} as "
+               f"{shipper.machine!r}; the other side now has everything"
+               + (f" but {plural(len(report.conflicts), 'conflicting file')}" if report.conflicts else ""), err=True)
+    if report.conflicts:
+        sys.exit(1)
