@@ -40,10 +40,10 @@ class Home:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def run(self, *args, tool="zergd", check=False, timeout=120):
+    def run(self, *args, tool="zergd", check=False, timeout=120, input=None):
         code = f"from zergd.cli import {tool}; {tool}()"
         proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=self.env,
-                              timeout=timeout)
+                              timeout=timeout, input=input)
         if check:
             assert proc.returncode == 0, proc.stderr[-3000:]
         return proc
@@ -79,8 +79,8 @@ class Home:
                 m.setenv(key, self.env[key])
             return load_settings()
 
-    def token(self, name="laptop") -> str:
-        return self.run("token", "create", name, check=True).stdout.strip()
+    def token(self, name="laptop", machine="testhost", *extra) -> str:
+        return self.run("token", "create", name, "--machine", machine, *extra, check=True).stdout.strip()
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_refused_requests_write_nothing(server):
 
     status, answer = post(server, good, "zerg_nothing")
     assert status == 403 and "ingest is off" in answer["detail"]
-    token = server.token()
+    token = server.token(machine="laptop")
     assert post(server, good, None)[0] == 401
     assert post(server, good, token + "x")[0] == 401
 
@@ -488,7 +488,7 @@ def test_ingest_from_another_host_needs_a_deliberate_host(settings):
     body = encode("laptop", [item("p/s.jsonl", LINE)])
     headers = {"Authorization": f"Bearer {token}", "Content-Type": CONTENT_TYPE, "Content-Encoding": "gzip"}
     for bound, base, expected in (("127.0.0.1", "http://127.0.0.1:8080", 403), ("0.0.0.0", "http://lan-box:8080", 503)):
-        app = create_app(settings, bound_host=bound, port=8080)
+        app = create_app(settings, bound_host=bound, port=8080, public_url=base if bound == "0.0.0.0" else None)
         with TestClient(app, base_url=base, client=("192.168.1.20", 5555)) as c:  # a LAN client
             resp = c.post("/api/ingest", content=body, headers=headers)
         assert resp.status_code == expected, resp.text

@@ -72,6 +72,22 @@ def ship_options(required: bool):
     return decorate
 
 
+def server_options(f):
+    """Options of a daemon that others reach (the team server)."""
+    for option in reversed([
+        click.option("--public-url", metavar="URL", expose_value=False, is_eager=True,
+                     callback=_env_option("ZERG_PUBLIC_URL"),
+                     help="the URL people and other machines reach this zergd at (https://zerg.example.com);"
+                          " the only Host and Origin served beyond loopback (ZERG_PUBLIC_URL, [server] public_url)"),
+        click.option("--forwarded-allow-ips", metavar="IPS", expose_value=False, is_eager=True,
+                     callback=_env_option("ZERG_FORWARDED_ALLOW_IPS"),
+                     help="proxies whose X-Forwarded-For/-Proto are believed (default 127.0.0.1: a TLS proxy"
+                          " on this machine)"),
+    ]):
+        f = option(f)
+    return f
+
+
 def _ship_target(settings):
     try:
         return settings.ship_target()
@@ -86,15 +102,45 @@ def _index(settings, url: str | None = None):
         raise click.ClickException(str(e)) from None
 
 
+class Progress:
+    """Bytes done of a total, with a rate and the files done, as click's
+    progress bar on stderr; nothing at all when stderr is not a terminal."""
+
+    def __init__(self, label: str, total: int):
+        self.files = 0
+        self.started = time.monotonic()
+        self.bar = None
+        if sys.stderr.isatty():
+            self.bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=False,
+                                         item_show_func=self._detail)
+
+    def _detail(self, _item=None) -> str:
+        done = self.bar.pos if self.bar else 0
+        rate = done / max(time.monotonic() - self.started, 1e-3)
+        return f"{done / 1e6:,.1f} MB, {rate / 1e6:,.1f} MB/s" + (f", {plural(self.files, 'file')}" if self.files else "")
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def file_done(self) -> None:
+        self.files += 1
+
+    def restart(self, total: int) -> None:
+        """A new total, counted from nothing again (a shipper that learned what is left)."""
+        if self.bar is not None:
+            self.bar.length, self.bar.pos = max(total, 1), 0
+            self.started = time.monotonic()
+
+
 @contextmanager
 def _progress(label: str, total: int):
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TextColumn("{task.fields[files]} files"), TimeRemainingColumn()]
-    with Progress(*columns, transient=False, console=None, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task(label, total=total, files=0)
-        yield bar, task
+    progress = Progress(label, total)
+    if progress.bar is None:
+        yield progress
+        return
+    with progress.bar:
+        yield progress
 
 
 @click.group()
@@ -113,14 +159,19 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
               help="seconds to wait for it to answer")
 @database_option
 @ship_options(required=False)
+@server_options
 def start(host, port, wait):
     """Start the daemon in the background; return once it answers."""
     import subprocess
 
-    from .daemon import AlreadyRunning, Paths, acquire_lock
+    from .daemon import AlreadyRunning, NotServable, Paths, acquire_lock, check_entry
 
     settings = _settings()
     _ship_target(settings)  # a missing token fails here, not in the background
+    try:
+        check_entry(settings, host, port)
+    except NotServable as e:
+        raise click.ClickException(str(e)) from None
     try:
         acquire_lock(settings).release()
     except AlreadyRunning as e:
@@ -168,7 +219,13 @@ def _probe(settings, timeout=1.0) -> dict | None:
     try:
         conn = http.client.HTTPConnection(state["host"] if state["host"] not in ("0.0.0.0", "::") else "127.0.0.1",
                                           state["port"], timeout=timeout)
-        conn.request("GET", "/api/status", headers={"Host": f"{state['host']}:{state['port']}"})
+        from .api.access import LOCAL_HEADER, local_key
+
+        headers = {"Host": f"127.0.0.1:{state['port']}"}
+        key = local_key(settings.home)
+        if key:  # a team server: the CLI on its own machine signs in with the local key
+            headers[LOCAL_HEADER] = key
+        conn.request("GET", "/api/status", headers=headers)
         resp = conn.getresponse()
         if resp.status != 200:
             return None
@@ -185,20 +242,21 @@ def _probe(settings, timeout=1.0) -> dict | None:
 @click.option("--background", is_flag=True, hidden=True)
 @database_option
 @ship_options(required=False)
+@server_options
 def run(host, port, background):
     """Run the daemon in the foreground (for systemd, launchd, containers)."""
     _run_foreground(host, port, background=background)
 
 
 def _run_foreground(host, port, *, background=False, announce=False):
-    from .daemon import AlreadyRunning, PortBusy
+    from .daemon import AlreadyRunning, NotServable, PortBusy
     from .daemon import run as run_daemon
 
     settings = _settings()
     on_listening = (lambda url: click.echo(f"zergd serving the Timeline at {url} (Ctrl-C stops it)")) if announce else None
     try:
         sys.exit(run_daemon(settings, host, port, foreground=not background, on_listening=on_listening))
-    except (AlreadyRunning, PortBusy, ConfigError) as e:
+    except (AlreadyRunning, PortBusy, ConfigError, NotServable) as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
 
@@ -424,12 +482,8 @@ def _import_all(settings):
     faults = Faults()
     todo, _seen = plan(settings, writer)
     try:
-        with _progress("importing", sum(t.pending for t in todo)) as (bar, task):
-            report = backfill(
-                settings, writer, faults=faults,
-                on_bytes=lambda n: bar.advance(task, n),
-                on_file=lambda _p: bar.update(task, files=bar.tasks[0].fields["files"] + 1),
-            )
+        with _progress("importing", sum(t.pending for t in todo)) as bar:
+            report = backfill(settings, writer, faults=faults, on_bytes=bar.advance, on_file=lambda _p: bar.file_done())
     except IndexUnavailable as e:
         _report_faults(faults.snapshot())
         raise click.ClickException(f"stopped: {e}") from None
@@ -465,9 +519,9 @@ def reindex():
     _index(settings)  # a bad URL fails before the lock and the scan
     with _holding_home(settings, "reindex", "stop it first (`zergd stop`)"):
         total = sum(p.stat().st_size for gens in archived_files(settings.archive_dir).values() for _g, p in gens)
-        with _progress("reindexing", total) as (bar, task):
+        with _progress("reindexing", total) as bar:
             try:
-                built = rebuild(settings, on_bytes=lambda n: bar.advance(task, n))
+                built = rebuild(settings, on_bytes=bar.advance)
             except (OSError, IndexUnavailable) as e:
                 raise click.ClickException(f"cannot rebuild the index: {e}") from None
     click.echo(f"rebuilt {built.describe()}", err=True)
@@ -506,6 +560,7 @@ def zerg():
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to listen on")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @database_option
+@server_options
 def serve(host, port):
     """Run the daemon and the Timeline in the foreground (the same as `zergd run`)."""
     _run_foreground(host, port, announce=True)
@@ -585,7 +640,9 @@ def doctor(as_json):
 
 
 @zerg.command()
-def mcp():
+@click.option("--user", metavar="USER", help="on a team server: only what USER may read (their sessions and what"
+                                             " was shared with them); reads of others' are audited")
+def mcp(user):
     """Serve the archive to a coding agent over MCP (stdio): search, recall,
     list, read and usage tools.  Register it with
     `claude mcp add zergd -- zerg mcp` (Codex: `codex mcp add zergd -- zerg mcp`).
@@ -596,7 +653,10 @@ def mcp():
         raise click.ClickException("zerg mcp needs the mcp extra: pip install 'zergd[mcp]'")
     from .mcp_server import serve
 
-    serve(_settings())
+    try:
+        serve(_settings(), user=user)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @zerg.command()
@@ -607,14 +667,15 @@ def mcp():
               help="jsonl: SESSION's transcript byte for byte; md or html: SESSION to read (Markdown, or one "
                    "self-contained HTML file); sqlite: the whole index as one standalone SQLite file "
                    "(text included) for datasette or sqlite-utils, to -o FILE")
+@click.option("--force", is_flag=True, help="with --format sqlite: replace FILE if it exists")
 @database_option
-def export(session, output, generation, fmt):
+def export(session, output, generation, fmt, force):
     """Write SESSION's transcript exactly as archived.  SESSION is a session
     id, a unique prefix of one, or a source or archive file path.  With
     --format md or html, write it as a document to read; with --format
     sqlite, write the whole index to -o FILE instead."""
     if fmt == "sqlite":
-        _export_sqlite(session, output, generation)
+        _export_sqlite(session, output, generation, force)
         return
     if session is None:
         raise click.UsageError("give the SESSION to export (an id, a unique prefix of one, or a file path)")
@@ -651,8 +712,8 @@ def _write_document(fmt, session, gen, out) -> None:
             out.write(piece.encode())
 
 
-def _export_sqlite(session, output, generation):
-    from .index.standalone import write_sqlite
+def _export_sqlite(session, output, generation, force=False):
+    from .index.standalone import NotARegularFile, write_sqlite
 
     if session is not None or generation is not None:
         raise click.UsageError("--format sqlite exports the whole index: give no SESSION or --generation")
@@ -661,7 +722,9 @@ def _export_sqlite(session, output, generation):
     settings = _settings()
     index = _index(settings)
     try:
-        counts = write_sqlite(index, Path(output))
+        counts = write_sqlite(index, Path(output), force=force)
+    except NotARegularFile as e:
+        raise click.ClickException(str(e)) from None
     except NotReady:
         raise click.ClickException(f"no index at {index.describe()}; run `zergd import` first") from None
     except OSError as e:  # sqlite3.OperationalError is not one; unwritable folders are
@@ -913,4 +976,4 @@ def ask(question, thread_id):
 
 
 # `zergd token …` and `zerg ship`: registered on the groups above.
-from . import cli_ship  # noqa: E402,F401
+from . import cli_accounts, cli_ship  # noqa: E402,F401

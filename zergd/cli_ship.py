@@ -26,17 +26,30 @@ def _tokens():
 
 @token.command(name="create")
 @click.argument("name")
-def token_create(name):
-    """Make a token named NAME and print it (only this once: only its hash is kept)."""
+@click.option("--machine", metavar="MACHINE", help="the one machine name it ships as (default: NAME)")
+@click.option("--user", metavar="USER", help="whose sessions that machine's are (default: the first admin, this"
+                                             " server's owner)")
+def token_create(name, machine, user):
+    """Make a token named NAME and print it (only this once: only its hash is kept).
+    It writes only under its machine's name, for its user."""
+    from .accounts import Accounts
     from .ship.tokens import TokenError
 
+    settings = _settings()
+    if user is not None:
+        found = Accounts(settings.home).user(user)
+        if found is None:
+            raise click.ClickException(f"no user named {user!r} (zergd user add {user})")
+        user = found.name
+    taken = tuple(p.name for p in settings.archive_dir.iterdir() if p.is_dir()) if settings.archive_dir.is_dir() else ()
     try:
-        value = _tokens().create(name)
+        value = _tokens().create(name, machine=machine, user=user, own_host=settings.host, taken=taken)
     except TokenError as e:
         raise click.ClickException(str(e)) from None
     click.echo(value)
-    click.echo(f"token {name!r} made: ingest is on. It is shown only now; on the other machine run\n"
-               f"  zerg ship --to http://THIS-HOST:PORT --token-file FILE   (or ZERG_SHIP_TOKEN=…)\n"
+    click.echo(f"token {name!r} made for machine {machine or name!r}" + (f" of {user}" if user else "")
+               + ": ingest is on. It is shown only now; on that machine run\n"
+               "  zerg ship --to http://THIS-HOST:PORT --token-file FILE   (or ZERG_SHIP_TOKEN=…)\n"
                "Beyond a LAN, put TLS in front of zergd or ship through an SSH tunnel.", err=True)
 
 
@@ -59,7 +72,8 @@ def token_list(as_json):
         return
     for t in tokens:
         used = f"last used {t.last_used} by {t.last_machine}" if t.last_used else "never used"
-        click.echo(f"{t.name}  made {t.created}  {used}")
+        owner = f" of {t.user}" if t.user else ""
+        click.echo(f"{t.name}  machine {t.machine}{owner}  made {t.created}  {used}")
 
 
 @token.command(name="revoke")
@@ -103,13 +117,13 @@ def ship(retries):
     shipper.scan()
     failures = 0
     try:
-        with _progress(f"shipping to {shipper.url}", 1) as (bar, task):
-            shipper.on_bytes = lambda n: bar.advance(task, n)
+        with _progress(f"shipping to {shipper.url}", 1) as bar:
+            shipper.on_bytes = bar.advance
             while True:
                 try:
                     if not shipper.synced:
                         shipper.sync_state()
-                    bar.update(task, total=max(shipper.behind()[1], 1), completed=0)
+                    bar.restart(shipper.behind()[1])
                     report = shipper.ship(should_stop=lambda: False)
                     break
                 except ShipUnavailable as e:

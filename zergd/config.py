@@ -79,6 +79,24 @@ class Settings:
         machine = os.environ.get("ZERG_SHIP_MACHINE") or ship.get("machine") or None
         return str(url), token, _safe_host(machine) if machine else None
 
+    def _server(self, key: str, env: str) -> str | None:
+        server = self.options.get("server")
+        configured = server.get(key) if isinstance(server, dict) else None
+        return os.environ.get(env) or (str(configured) if configured else None)
+
+    @property
+    def public_url(self) -> str | None:
+        """The URL people and other machines reach this zergd at, when it is a
+        team server (``--public-url``, ``ZERG_PUBLIC_URL``, ``[server] public_url``):
+        the only Host and Origin it then accepts."""
+        return self._server("public_url", "ZERG_PUBLIC_URL")
+
+    @property
+    def forwarded_allow_ips(self) -> str:
+        """Proxies whose X-Forwarded-For/-Proto are believed (uvicorn's
+        ``forwarded_allow_ips``): a TLS proxy on this machine by default."""
+        return self._server("forwarded_allow_ips", "ZERG_FORWARDED_ALLOW_IPS") or "127.0.0.1"
+
     @property
     def log_dir(self) -> Path:
         configured = self.options.get("log_dir")

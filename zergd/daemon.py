@@ -202,6 +202,60 @@ def _server_class():
     return Server
 
 
+# A connection must finish each request's headers within this many seconds,
+# and holds no more than this much of them (a slow or endless sender is cut off).
+HEADER_TIMEOUT = 10.0
+HEADER_MAX = 64 << 10
+# Connections and requests at once; more are answered 503 (clients retry).
+MAX_CONNECTIONS = 256
+
+
+def _protocol_class():
+    """uvicorn's h11 protocol with a deadline on request headers: uvicorn
+    closes idle keep-alive connections, but a client that sends one header
+    byte every few seconds would otherwise hold its connection for ever."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    limit = float(os.environ.get("ZERG_HEADER_TIMEOUT") or HEADER_TIMEOUT)
+
+    class Protocol(H11Protocol):
+        _deadline = None
+
+        def _waiting(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _arm(self) -> None:
+            if self._deadline is None:
+                self._deadline = self.loop.call_later(limit, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._waiting():
+                self._arm()
+            super().data_received(data)
+            if not self._waiting():
+                self._disarm()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            if self._waiting() and not self.transport.is_closing():
+                self.transport.close()
+
+    return Protocol
+
+
 def _ship_loop(settings: Settings, service):
     """Continuous shipping to another zergd, when configured (--ship-to)."""
     target = settings.ship_target()
@@ -218,6 +272,25 @@ def _ship_loop(settings: Settings, service):
     return loop
 
 
+class NotServable(Exception):
+    """Bound beyond loopback without what a team server needs (a user, a public URL)."""
+
+
+def check_entry(settings: Settings, host: str, port: int) -> None:
+    """Refuse to listen beyond loopback (or behind a public URL) with nobody
+    to sign in, or with no public URL to answer as (NotServable, saying what to do)."""
+    from .api.access import Access
+
+    try:
+        access = Access(settings, host, port or 1, serving=False)
+    except ValueError as e:
+        raise NotServable(str(e)) from None
+    if access.team and not access.accounts.users():
+        where = access.public_url or host
+        raise NotServable(f"zergd would serve {where} to others with nobody to sign in: add a user first"
+                          " (`zergd user add NAME --admin`), or listen on 127.0.0.1")
+
+
 def run(settings: Settings, host: str, port: int, *, foreground: bool = True, on_listening=None) -> int:
     """Run the daemon in this process until SIGTERM/SIGINT.  Returns an exit code."""
     import uvicorn
@@ -227,6 +300,7 @@ def run(settings: Settings, host: str, port: int, *, foreground: bool = True, on
     from .watch.service import ArchiveService
 
     _Server = _server_class()
+    check_entry(settings, host, port)
     lock = acquire_lock(settings)  # AlreadyRunning propagates to the CLI
     paths = Paths.of(settings)
     try:
@@ -252,7 +326,9 @@ def run(settings: Settings, host: str, port: int, *, foreground: bool = True, on
         app = create_app(settings, service, bound_host=host, port=port, shipping=shipping)
         # date_header off: uvicorn refreshes it from the 10 Hz tick we removed.
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", workers=1,
-                                timeout_graceful_shutdown=3, date_header=False)
+                                timeout_graceful_shutdown=3, date_header=False, proxy_headers=True,
+                                forwarded_allow_ips=settings.forwarded_allow_ips, h11_max_incomplete_event_size=HEADER_MAX,
+                                limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5, http=_protocol_class())
         server = _Server(config)
         try:
             server.run(sockets=[sock])  # returns on SIGTERM / SIGINT

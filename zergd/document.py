@@ -241,6 +241,40 @@ def _lines(text: str) -> str:
 # --- Markdown -------------------------------------------------------------------
 
 
+BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
+# Transcript text is whatever anyone wrote: in Markdown it must stay text.
+# HTML is escaped, link and image brackets are escaped (no [x](javascript:…)
+# or ![](https://tracker…) forms), and web addresses go in code spans, which
+# no renderer turns into links.
+URL = re.compile(r"(?:https?|ftp)://[^\s<>`]+|www\.[^\s<>`]+", re.IGNORECASE)
+MD_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]"}
+MD_SPECIAL_RE = re.compile("[&<>\\[\\]]")
+
+
+def md_text(text) -> str:
+    """Text from a transcript, safe in a Markdown document."""
+    out, pos = [], 0
+    text = str(text)
+    for m in URL.finditer(text):
+        out.append(MD_SPECIAL_RE.sub(lambda c: MD_SPECIAL[c.group()], text[pos:m.start()]))
+        out.append(f"`{m.group()}`")
+        pos = m.end()
+    out.append(MD_SPECIAL_RE.sub(lambda c: MD_SPECIAL[c.group()], text[pos:]))
+    return "".join(out)
+
+
+CHECK = re.compile(r"(- \[[ x~]\] )(.*)")
+
+
+def _md_checklist(body: str) -> str:
+    """A checklist of ours (tool_view's TodoWrite) with the transcript's items inert."""
+    lines = []
+    for line in body.splitlines():
+        m = CHECK.fullmatch(line)
+        lines.append(m[1] + md_text(m[2]) if m else md_text(line))
+    return "\n".join(lines)
+
+
 def _fence(text: str, lang: str = "") -> str:
     ticks = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
@@ -259,33 +293,35 @@ def _facts(session: dict) -> list[tuple[str, str]]:
 
 
 def markdown(session: dict, lines: Iterable[bytes]) -> Iterator[str]:
-    yield f"# {session.get('agent_description') or session.get('title') or session['id']}\n\n"
+    yield f"# {md_text(session.get('agent_description') or session.get('title') or session['id'])}\n\n"
     for key, value in _facts(session):
-        yield f"- **{key}:** {value}\n"
+        yield f"- **{key}:** {md_text(value)}\n"
     for turn in turns(lines):
         if turn.role == "divider":
-            yield "\n---\n\n" + "".join(f"*{p.text}*\n" if p.kind == "text" else f"\n<details><summary>What was carried over</summary>\n\n{p.text}\n\n</details>\n"
-                                        for p in turn.parts)
+            yield "\n---\n\n" + "".join(f"*{md_text(p.text)}*\n" if p.kind == "text" else
+                                        f"\n<details><summary>What was carried over</summary>\n\n{md_text(p.text)}"
+                                        "\n\n</details>\n" for p in turn.parts)
             continue
-        who = "User" if turn.role == "user" else f"Assistant{f' ({turn.model})' if turn.model else ''}"
-        yield f"\n## {who}{f' · {turn.ts}' if turn.ts else ''}\n\n"
+        who = "User" if turn.role == "user" else f"Assistant{f' ({md_text(turn.model)})' if turn.model else ''}"
+        yield f"\n## {who}{f' · {md_text(turn.ts)}' if turn.ts else ''}\n\n"
         for p in turn.parts:
             yield _md_part(p) + "\n\n"
 
 
 def _md_part(p: Part) -> str:
     if p.kind == "text":
-        return p.text.strip()
+        return md_text(p.text.strip())
     if p.kind == "thinking":
-        return "<details><summary>Thinking</summary>\n\n" + p.text.strip() + "\n\n</details>"
+        return "<details><summary>Thinking</summary>\n\n" + md_text(p.text.strip()) + "\n\n</details>"
     if p.kind in ("context", "notice"):
-        return "> " + p.text.strip().replace("\n", "\n> ")
+        return "> " + md_text(p.text.strip()).replace("\n", "\n> ")
     if p.kind == "image":
-        return f"![image](data:{p.image[0]};base64,{p.image[1]})"
+        return f"![image](data:{p.image[0]};base64,{p.image[1]})" if BASE64.fullmatch(p.image[1]) else \
+            "*(an image whose data is not base64)*"
     head, body, lang = tool_view(p.tool)
-    out = [f"**{head}**"]
+    out = [f"**{md_text(head)}**"]
     if body:
-        out.append(body if lang == "md" else _fence(body, lang))
+        out.append(_md_checklist(body) if lang == "md" else _fence(body, lang))
     if p.tool.result is not None:
         label = "Error" if p.tool.error else "Result"
         out.append(f"<details><summary>{label} ({_lines(p.tool.result)})</summary>\n\n{_fence(p.tool.result)}\n\n</details>")

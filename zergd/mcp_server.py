@@ -12,8 +12,10 @@ quotes carries its permalink in the Timeline.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import Field
 
 from . import __version__
@@ -43,13 +45,38 @@ def link_base(settings: Settings) -> str:
     return state.get("url") or DEFAULT_URL
 
 
-def build(settings: Settings, base: str | None = None):
-    """The MCP server (mcp 2.x's MCPServer) with zergd's tools."""
+def viewer_tools(settings: Settings, user: str | None, base: str) -> Toolbox:
+    """The tools as ``user`` may use them on a team server (their sessions and
+    what was shared with them; reads of others' audited), or all of them."""
+    if user is None:
+        return Toolbox(settings, base)
+    from .accounts import Accounts
+    from .accounts.access import owner_of, scope_for
+    from .ship.tokens import TokenStore
+
+    accounts = Accounts(settings.home)
+    found = accounts.user(user)
+    if found is None:
+        raise ValueError(f"no user named {user!r} on this zergd (zergd user list)")
+    owners = {t.machine: t.user for t in TokenStore(settings.home).load() if t.machine}
+    scope = scope_for(found, owners, settings.host, accounts)
+
+    def on_read(brief, action):
+        if brief is not None and not scope.owns(brief):
+            accounts.audit(found, owner_of(brief["host"], owners, settings.host, accounts), brief["id"],
+                           f"mcp {action}")
+
+    return Toolbox(settings, base, scope=scope, on_read=on_read)
+
+
+def build(settings: Settings, base: str | None = None, user: str | None = None):
+    """The MCP server (mcp 2.x's MCPServer) with zergd's tools (``user``: only
+    what that user of a team server may read)."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError as McpToolError
     from mcp.types import ToolAnnotations
 
-    toolbox = Toolbox(settings, base or link_base(settings))
+    toolbox = viewer_tools(settings, user, base or link_base(settings))
     server = MCPServer("zergd", title="zergd: every past agent session", instructions=INSTRUCTIONS,
                        version=__version__, log_level="WARNING")
     read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
@@ -110,6 +137,59 @@ def build(settings: Settings, base: str | None = None):
     return server
 
 
-def serve(settings: Settings) -> None:
+class _Lines:
+    """stdin for the MCP transport, line by line.  The SDK drops a line that
+    is not a JSON-RPC message without a word; JSON-RPC says it gets an error
+    answer: -32700 for one that is not JSON, -32600 for JSON that is not a
+    message.  Such a line is answered here and goes no further."""
+
+    def __init__(self, stdin, stdout):
+        self.stdin, self.stdout = stdin, stdout
+
+    def __aiter__(self):
+        return self._lines()
+
+    async def _lines(self):
+        import mcp_types
+
+        async for line in self.stdin:
+            if not line.strip():
+                continue
+            try:
+                found = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                await self._answer(None, mcp_types.PARSE_ERROR, "Parse error: the line is not JSON")
+                continue
+            try:
+                mcp_types.jsonrpc_message_adapter.validate_python(found, by_name=False)
+            except ValueError:
+                request_id = found.get("id") if isinstance(found, dict) else None
+                await self._answer(request_id if isinstance(request_id, (str, int)) else None,
+                                   mcp_types.INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message")
+                continue
+            yield line
+
+    async def _answer(self, request_id, code: int, message: str) -> None:
+        await self.stdout.write(orjson.dumps({"jsonrpc": "2.0", "id": request_id,
+                                              "error": {"code": code, "message": message}}).decode() + "\n")
+        await self.stdout.flush()
+
+
+async def _serve_stdio(server) -> None:
+    import io
+
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    stdout = anyio.wrap_file(io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", write_through=True))
+    stdin = anyio.wrap_file(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"))
+    lowlevel = server._lowlevel_server  # what MCPServer.run("stdio") runs, with our stdin in front
+    async with stdio_server(stdin=_Lines(stdin, stdout), stdout=stdout) as (read_stream, write_stream):
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+
+def serve(settings: Settings, user: str | None = None) -> None:
     """Speak MCP on stdin/stdout until the client closes them."""
-    build(settings).run("stdio")
+    import anyio
+
+    anyio.run(_serve_stdio, build(settings, user=user))

@@ -13,6 +13,7 @@ files and finds them identical to what it archived: nothing is archived twice.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,9 +89,14 @@ def write(planned: list[Planned]) -> list[Path]:
     written = []
     for p in todo:
         p.target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.target.with_name(f".{p.target.name}.zerg-restore-{os.getpid()}")
+        tmp = p.target.with_name(f".{p.target.name}.zerg-restore-{os.getpid()}-{secrets.token_hex(4)}")
         try:
-            with open(tmp, "wb") as out:
+            # O_EXCL | O_NOFOLLOW: a link planted at the temporary name is never written through.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            raise RestoreConflict(f"{tmp} exists (placed there by someone else?); nothing was written there") from None
+        try:
+            with os.fdopen(fd, "wb") as out:
                 if isinstance(p.source, Generation):
                     copy_archived(p.source, out)
                 else:

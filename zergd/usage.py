@@ -19,7 +19,7 @@ from .errors import BadQuery
 from .index import SessionFilter
 from .prices import Rates, TokenSums, rates, table_version
 
-GROUPS = ("day", "week", "month", "model", "project", "session", "block")
+GROUPS = ("day", "week", "month", "model", "project", "session", "block", "machine", "user")
 BLOCK = dt.timedelta(hours=5)  # Claude's plans meter usage in 5-hour windows
 
 
@@ -78,18 +78,22 @@ def _day_key(bucket: str | None, tz: dt.tzinfo, by: str) -> str | None:
 
 def report(reader, by: str = "day", *, since: str | None = None, until: str | None = None,
            provider: str | None = None, project: str | None = None, session: str | None = None,
-           tz: str | None = None) -> dict:
+           tz: str | None = None, scope=None, owner_of=None) -> dict:
     """{"by", "rows": [...], "totals": {...}, "prices": {...}}; rows newest or
-    largest first.  ``since``/``until`` are the index's UTC times (parse_when)."""
+    largest first.  ``since``/``until`` are the index's UTC times (parse_when).
+    ``scope``: only the sessions a reader may see (index.scope.Scope);
+    ``owner_of``: a machine's user, for ``by="user"``."""
     if by not in GROUPS:
         raise BadQuery(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
     zone_info = zone(tz)
     if by == "block":
         return blocks(reader, since=since, until=until, provider=provider or "claude", project=project,
-                      session=session, zone_info=zone_info)
-    group = "halfhour" if by in ("day", "week", "month") else by
+                      session=session, zone_info=zone_info, scope=scope)
+    if by == "user" and owner_of is None:
+        raise BadQuery("usage by user needs accounts (a team server)")
+    group = "halfhour" if by in ("day", "week", "month") else "machine" if by == "user" else by
     flt = SessionFilter(provider=provider or None, project=project or None, subagents=True,
-                        ids=[session] if session else [])
+                        ids=[session] if session else [], scope=scope)
     models = {(m, p) for m, p in reader.usage_models(flt)}
     known: dict[tuple, Rates | None] = {(m, p): rates(m, p) for m, p in models}
     thresholds = {m: r.threshold for (m, _p), r in known.items() if r is not None and r.threshold}
@@ -97,6 +101,8 @@ def report(reader, by: str = "day", *, since: str | None = None, until: str | No
     totals = Row("total")
 
     def key_of(raw):
+        if by == "user":
+            return owner_of(raw)
         return _day_key(raw, zone_info, by) if group == "halfhour" else raw
 
     for raw, prov, model, long, n, i, o, cc, c1h, cr, ws in reader.usage_sums(group, flt, since, until, thresholds):
@@ -145,13 +151,14 @@ def _tokens(s: TokenSums) -> int:
     return s.input + s.output + s.cache_creation + s.cache_read
 
 
-def blocks(reader, *, since, until, provider, project, session, zone_info, now: dt.datetime | None = None) -> dict:
+def blocks(reader, *, since, until, provider, project, session, zone_info, now: dt.datetime | None = None,
+           scope=None) -> dict:
     """The 5-hour windows Claude's plans meter, as ccusage's `blocks`: a window
     opens at the hour of the first request after the last one closed, and
     holds every request until five hours later.  Newest first; the window
     still open now is marked active."""
     flt = SessionFilter(provider=provider or None, project=project or None, subagents=True,
-                        ids=[session] if session else [])
+                        ids=[session] if session else [], scope=scope)
     now = now or dt.datetime.now(dt.timezone.utc)
     out: list[dict] = []
     current: dict | None = None

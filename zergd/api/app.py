@@ -12,22 +12,23 @@ import hashlib
 import os
 import threading
 import time
+import urllib.parse
 from importlib import resources
 from pathlib import Path
 
 import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import (FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse,
+                               StreamingResponse)
 
 from .. import __version__
 from ..config import Settings
 from ..errors import NotReady, ZergError
 from ..index import open_index
 from ..prices import use_cache as use_price_cache
-from ..ship.tokens import TokenStore
-
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+from ..events import SessionChanged
+from .access import COOKIE, LOCAL_HEADER, Access, viewer
 
 # Transcripts hold arbitrary HTML and JS: nothing inline runs, nothing loads
 # from elsewhere, images only from our origin or data: URLs (base64 screenshots).
@@ -59,8 +60,9 @@ class Assets:
             if path.is_file() and path.suffix in MEDIA_TYPES:
                 digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
         self.version = digest.hexdigest()[:12]
-        template = (root / "index.html").read_text("utf-8")
-        self.index_html = template.replace("%STATIC%", f"/static/{self.version}")
+        static = f"/static/{self.version}"
+        self.index_html = (root / "index.html").read_text("utf-8").replace("%STATIC%", static)
+        self.login_html = (root / "login.html").read_text("utf-8").replace("%STATIC%", static)
 
     def file(self, rel: str) -> Path:
         path = (self.root / rel).resolve()
@@ -69,30 +71,29 @@ class Assets:
         return path
 
 
-def allowed_hosts(bound_host: str, port: int) -> set[str] | None:
-    """Host header values to accept, or None for any (bound to all interfaces)."""
-    if bound_host in ("0.0.0.0", "::", ""):
-        return None
-    names = {bound_host, f"[{bound_host}]"} | (LOOPBACK if bound_host in LOOPBACK else set())
-    return names | {f"{n}:{port}" for n in names}
-
-
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 # Bodies that are not JSON: a shipper's ranges, which need a token anyway
 # (a browser on another site cannot send one).
 RAW_BODY_PATHS = ("/api/ingest",)
+# What answers without signing in on a team server: the sign-in page and its
+# files (which hold no data), and ingest (which needs its own token).
+OPEN_PATHS = ("/login", "/api/login", "/api/logout", "/api/me")
 
 
-def refuse_cross_site(method: str, headers: dict, host: str, path: str = "") -> JSONResponse | None:
+def is_token_route(path: str) -> bool:
+    return path == "/api/ingest" or path.startswith("/api/ingest/")
+
+
+def refuse_cross_site(method: str, headers: dict, origins: set[str], path: str = "") -> JSONResponse | None:
     """A request that changes state must come from our own pages: a page on
     any other site can make a browser POST here (no preflight for a
     text/plain body), so its Origin must be ours and its body JSON."""
     if method in SAFE_METHODS:
         return None
     origin = headers.get(b"origin", b"").decode("latin-1").lower()
-    if origin and origin not in (f"http://{host}", f"https://{host}"):
+    if origin and origin not in origins:
         return JSONResponse({"detail": f"cross-site request from {origin} refused"}, 403)
     if headers.get(b"sec-fetch-site", b"same-origin") not in (b"same-origin", b"none"):
         return JSONResponse({"detail": "cross-site request refused"}, 403)
@@ -104,29 +105,59 @@ def refuse_cross_site(method: str, headers: dict, host: str, path: str = "") -> 
     return None
 
 
-class Guard:
-    """Pure ASGI middleware: 421 for a Host we do not serve, 403 for a
-    state-changing request from another site, and the security headers on
-    every response."""
+def _cookie(headers: dict) -> str | None:
+    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value
+    return None
 
-    def __init__(self, app, hosts: set[str] | None):
+
+class Guard:
+    """Pure ASGI middleware: 421 for a Host we do not serve (DNS rebinding),
+    403 for a state-changing request from another site, on a team server 401
+    (or the sign-in page) for a request nobody signed in to, and the security
+    headers on every response.  The viewer it finds rides in the request's
+    scope (access.viewer)."""
+
+    def __init__(self, app, access: Access):
         self.app = app
-        self.hosts = hosts
+        self.access = access
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        access = self.access
         headers = dict(scope.get("headers") or [])
         host = headers.get(b"host", b"").decode("latin-1").lower()
-        if self.hosts is not None and host not in self.hosts:
-            response = PlainTextResponse(f"Host {host!r} is not served here (DNS rebinding protection)", 421)
+        path = scope.get("path", "")
+        token_route = is_token_route(path)
+        # Ingest answers any Host: it needs a bearer token, which no rebinding page can send.
+        if host not in access.hosts and not token_route:
+            shown = f" (this zergd answers as {access.public_url})" if access.public_url else ""
+            response = PlainTextResponse(f"Host {host!r} is not served here (DNS rebinding protection){shown}", 421)
             await response(scope, receive, send)
             return
-        refused = refuse_cross_site(scope["method"], headers, host, scope.get("path", ""))
+        refused = refuse_cross_site(scope["method"], headers, access.origins, path)
         if refused is not None:
             await refused(scope, receive, send)
             return
+        if not token_route:
+            client = (scope.get("client") or ("", 0))[0]
+            viewer = access.viewer_for(_cookie(headers), headers.get(LOCAL_HEADER.encode(), b"").decode("latin-1"),
+                                       client)
+            open_path = path in OPEN_PATHS or path.startswith("/static/")
+            if viewer is None and not open_path:
+                if path.startswith("/api/") or path.startswith("/docs") or path == "/openapi.json":
+                    response = JSONResponse({"detail": "sign in first (POST /api/login)"}, 401)
+                else:
+                    query = scope.get("query_string", b"").decode("latin-1")
+                    target = path + (f"?{query}" if query else "")
+                    response = RedirectResponse("/login?" + urllib.parse.urlencode({"next": target}), 303)
+                await response(scope, receive, send)
+                return
+            scope["zerg.viewer"] = viewer
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -143,8 +174,9 @@ READ_SLOTS = 4
 
 
 def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1", port: int = 8080,
-               shipping=None) -> FastAPI:
+               shipping=None, public_url: str | None = None) -> FastAPI:
     use_price_cache(settings.home / "prices.json")
+    access = Access(settings, bound_host, port, public_url if public_url is not None else settings.public_url)
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
@@ -157,7 +189,8 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
     app.state.settings = settings
     app.state.service = service
     app.state.bound_host = bound_host
-    app.state.tokens = TokenStore(settings.home)
+    app.state.access = access
+    app.state.tokens = access.tokens
     # machine -> {"last_delivery", "bytes_behind"}: what each shipping machine last said (since start).
     app.state.shippers = {}
     started = time.time()
@@ -171,14 +204,19 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
     app.state.read_slots = threading.BoundedSemaphore(READ_SLOTS)
 
     @app.get("/api/status")
-    def status():
+    def status(request: Request):
+        who = viewer(request)
         counts, machines = {"sessions": 0, "lines": 0}, []
         try:
             with app.state.index.reader() as r:
                 counts = r.counts()
-                machines = r.machines()
+                machines = r.machines(None if who.admin else who.scope)
         except NotReady:  # the writer is still creating the index
             pass
+        if not who.admin:  # a member learns that the daemon runs, not whose files are where (admins see faults)
+            return {"version": __version__, "state": service.state if service else "stopped", "faults": [],
+                    "backfill": service.progress.as_dict() if service and service.progress else None,
+                    "machine": settings.host, "machines": machines, "user": who.user.name}
         return {
             "pid": os.getpid(),
             "url": f"http://{bound_host}:{port}",
@@ -206,7 +244,9 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
 
     @app.get("/api/events")
     async def events(request: Request):
-        """Server-sent events: session.created / session.updated / session.source_deleted."""
+        """Server-sent events: session.created / session.updated / session.source_deleted
+        (of the sessions the reader may see), status.changed."""
+        who = viewer(request)
         if service is None:
             return JSONResponse({"detail": "no live events without the daemon"}, 503)
         sub = service.bus.subscribe(loop=asyncio.get_running_loop(), maxsize=500)
@@ -220,6 +260,8 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
                     except asyncio.TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
+                    if isinstance(event, SessionChanged) and not who.sees(event.session):
+                        continue
                     yield b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, event.type.encode(),
                                                                  orjson.dumps(event.as_dict()))
             finally:
@@ -230,7 +272,9 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
 
     from .chat import router as chat_router
     from .ingest import router as ingest_router
+    from .login import router as login_router
 
+    app.include_router(login_router)
     app.include_router(router)
     app.include_router(chat_router)
     app.include_router(ingest_router)
@@ -261,5 +305,5 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
         app.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False)
     app.add_api_route("/s/{session_id:path}", page, methods=["GET", "HEAD"], include_in_schema=False)
 
-    app.add_middleware(Guard, hosts=allowed_hosts(bound_host, port))
+    app.add_middleware(Guard, access=access)
     return app

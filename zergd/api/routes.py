@@ -7,7 +7,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
@@ -17,6 +17,7 @@ from ..index import SessionFilter, parse_when, snippet_parts
 from ..index.dialect import OFFSET_MASK
 from ..index.export import open_archived, pick_generation
 from ..usage import report
+from .access import Viewer, viewer
 
 
 class Error(BaseModel):
@@ -26,7 +27,8 @@ class Error(BaseModel):
 
 
 def errors(*codes: int) -> dict:
-    meaning = {400: "a parameter is wrong", 401: "no valid token (ingest)",
+    meaning = {408: "the body did not arrive in time", 429: "too many failed sign-ins: wait (Retry-After)",
+               507: "this zergd's disk is full: try later (Retry-After)",400: "a parameter is wrong", 401: "not signed in (a team server), or no valid token (ingest)",
                403: "a cross-site request (its Origin is not this daemon's), or ingest that is off",
                404: "not found", 409: "the archive file cannot be read, or ingested bytes do not continue it",
                413: "a body too large (ingest)",
@@ -37,7 +39,8 @@ def errors(*codes: int) -> dict:
 
 
 # 422 is ours too (see app.bad_request): {"detail": "..."}, not FastAPI's list.
-router = APIRouter(prefix="/api", responses=errors(421, 422, 503))
+router = APIRouter(prefix="/api", responses=errors(401, 421, 422, 503))
+Who = Annotated[Viewer, Depends(viewer)]
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Text = Annotated[str | None, Query(max_length=1000)]
@@ -77,6 +80,7 @@ Machine = Annotated[str | None, Query(max_length=100, description="the machine a
 @router.get("/sessions", responses=errors(400))
 def list_sessions(
     request: Request,
+    who: Who,
     project: Text = None,
     since: Annotated[str | None, Query(max_length=100, description="active on or after (date or ISO time)")] = None,
     until: Annotated[str | None, Query(max_length=100, description="started before the end of (date or ISO time)")] = None,
@@ -93,23 +97,39 @@ def list_sessions(
 ):
     flt = session_filter(project, since, until, branch, model, provider, subagents, deleted, machine)
     flt.empty = empty
+    flt.scope = who.scope
     with reader(request) as r:
         rows, next_cursor = r.sessions(flt, limit=limit, cursor=cursor)
     return {"sessions": rows, "next": next_cursor}
 
 
+def readable(request: Request, who: Viewer, session_id: str, action: str | None = None) -> dict:
+    """The session's brief if ``who`` may read it (a read of another user's
+    is audited when ``action`` says what it was), else 404 as for no session."""
+    with reader(request) as r:
+        brief = r.session_brief(session_id)
+    if not who.sees(brief):
+        raise NotFound(f"no session {session_id!r}")
+    if action:
+        request.app.state.access.read(who, brief, action)
+    return brief
+
+
 @router.get("/sessions/{session_id}", responses=errors(404))
-def session_detail(request: Request, session_id: str):
+def session_detail(request: Request, who: Who, session_id: str):
+    readable(request, who, session_id, "open")
     with reader(request) as r:
         session = r.session(session_id)
     if session is None:
         raise NotFound(f"no session {session_id!r}")
+    session["subagents"] = [s for s in session["subagents"] if who.sees(s)]
     return session
 
 
 @router.get("/sessions/{session_id}/lines", responses=errors(400, 404, 409))
 def session_lines(
     request: Request,
+    who: Who,
     session_id: str,
     gen: Annotated[int | None, Query(ge=1, le=1 << 31, description="generation (default: the newest)")] = None,
     after: Annotated[int | None, Query(ge=-1, le=OFFSET_MASK, description="lines after this byte offset")] = None,
@@ -119,6 +139,7 @@ def session_lines(
 ):
     if after is not None and before is not None:
         raise BadQuery("give after or before, not both")
+    readable(request, who, session_id)
     with reader(request) as r:
         try:
             page = r.line_page(session_id, gen=gen, after=after, before=before, limit=limit)
@@ -130,10 +151,11 @@ def session_lines(
 
 
 @router.get("/sessions/{session_id}/branches", responses=errors(404))
-def session_branches(request: Request, session_id: str,
+def session_branches(request: Request, who: Who, session_id: str,
                      gen: Annotated[int | None, Query(ge=1, le=1 << 31, description="generation (default: the newest)")] = None):
     """Where the conversation forks (rewind, edit and retry): each fork's line
     and its branches, the newest marked ``latest``, with the offsets of their lines."""
+    readable(request, who, session_id)
     with reader(request) as r:
         found = r.branches(session_id, gen)
     if found is None:
@@ -147,11 +169,12 @@ EXPORT_TYPES = {"jsonl": ("application/x-ndjson", "jsonl"), "md": ("text/markdow
 
 @router.get("/sessions/{session_id}/export", responses=errors(404, 409),
             response_class=Response, response_description="the transcript (jsonl: byte for byte), or a document")
-def export(request: Request, session_id: str, gen: Annotated[int | None, Query(ge=1, le=1 << 31)] = None,
+def export(request: Request, who: Who, session_id: str, gen: Annotated[int | None, Query(ge=1, le=1 << 31)] = None,
            format: Annotated[str, Query(pattern="^(jsonl|md|html)$",
                                         description="jsonl: exactly as archived; md or html: to read")] = "jsonl"):
     """The transcript exactly as archived (byte for byte the source), or as
     Markdown or one self-contained HTML file."""
+    readable(request, who, session_id, "export")
     with reader(request) as r:
         gens = r.generations(session_id)
         session = r.session(session_id) if format != "jsonl" else None
@@ -182,6 +205,7 @@ def export(request: Request, session_id: str, gen: Annotated[int | None, Query(g
 @router.get("/search", responses=errors(400))
 def search(
     request: Request,
+    who: Who,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="words to find (quoted for you)")],
     session: Text = None,
     project: Text = None,
@@ -195,21 +219,23 @@ def search(
     per_session: Annotated[int, Query(ge=0, le=100, description="most hits from one session (0: no cap)")] = 3,
 ):
     flt = session_filter(project, since, until, branch, model, provider, True, machine=machine)
+    flt.scope = who.scope
     with reader(request) as r:
         hits = r.search(q, limit=limit, session_id=session, flt=flt, per_session=per_session)
     return {"query": q, "hits": [dict(h.as_dict(), snippet=snippet_parts(h.snippet)) for h in hits]}
 
 
 @router.get("/projects")
-def projects(request: Request):
+def projects(request: Request, who: Who):
     with reader(request) as r:
-        return {"projects": r.projects()}
+        return {"projects": r.projects(who.scope)}
 
 
 @router.get("/stats", responses=errors(400))
 def stats(
     request: Request,
-    by: Annotated[str | None, Query(pattern="^(day|week|month|model|project|session|block)$",
+    who: Who,
+    by: Annotated[str | None, Query(pattern="^(day|week|month|model|project|session|block|machine|user)$",
                                     description="a usage and cost report, one row per this (as `zerg stats --by`)")] = None,
     since: Annotated[str | None, Query(max_length=100, description="usage from this date or time")] = None,
     until: Annotated[str | None, Query(max_length=100, description="usage up to the end of this date")] = None,
@@ -218,10 +244,17 @@ def stats(
     session: Annotated[str | None, Query(max_length=1000, description="one session's usage")] = None,
     tz: Annotated[str | None, Query(max_length=100, description="time zone for days (IANA name)")] = None,
 ):
-    """Totals of the whole index; with ``by``, tokens and estimated USD cost
-    per day, week, month, model, project or session."""
+    """Totals of what the reader may see; with ``by``, tokens and estimated
+    USD cost per day, week, month, model, project, session, machine or user.
+    On a team server an admin's sums cover every user (``by=user`` splits
+    them), but sessions are listed only where the admin may read them."""
+    scope = who.scope if not who.admin or by in (None, "session") else None
+    if by == "user" and not who.admin:
+        raise BadQuery("usage by user is for admins")
+    access = request.app.state.access
     with reader(request) as r:
         if by is None:
-            return r.stats()
+            return r.stats(scope)
         return report(r, by, since=_when(since, "since"), until=_when(until, "until", end_of_day=True),
-                      provider=provider, project=project, session=session, tz=tz)
+                      provider=provider, project=project, session=session, tz=tz, scope=scope,
+                      owner_of=lambda machine: access.owner(machine) or "(nobody)")

@@ -21,6 +21,7 @@ from .branches import Node, forks
 from .dialect import OFFSET_BITS, SQLITE, Dialect, split_line_id
 from .export import Generation, SessionLookupError
 from .parse import SUBSTRING_RUN
+from .scope import Scope
 from .snippets import HIGHLIGHT
 
 SESSION_FIELDS = (
@@ -83,6 +84,8 @@ class SessionFilter:
     # stay archived and exportable, but are not listed unless asked for.
     empty: bool = False
     ids: list[str] = field(default_factory=list)
+    # Whose sessions the reader may see (a signed-in user on a team server); None: all.
+    scope: Scope | None = None
 
     def where(self, alias: str = "", dialect: Dialect = SQLITE) -> tuple[list[str], list]:
         a = f"{alias}." if alias else ""
@@ -115,6 +118,11 @@ class SessionFilter:
         if self.ids:
             where.append(f"{a}id in ({', '.join('?' * len(self.ids))})")
             params += self.ids
+        if self.scope is not None:
+            cond, more = self.scope.where(alias, dialect)
+            if cond:
+                where.append(cond)
+                params += more
         return where, params
 
 
@@ -311,10 +319,24 @@ class Reader:
             next_cursor = encode_cursor(last["last_ts"] or last["first_ts"] or "", last["id"])
         return rows, next_cursor
 
+    def meta(self, key: str) -> str | None:
+        """A fact about the index itself (the ``meta`` table): its epoch, its parser's version."""
+        row = self.conn.execute("select value from meta where key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
     def counts(self) -> dict:
         """Sessions and lines indexed (for status)."""
         return {"sessions": self.conn.execute("select count(*) from sessions").fetchone()[0],
                 "lines": self.conn.execute("select count(*) from lines").fetchone()[0]}
+
+    def session_brief(self, session_id: str) -> dict | None:
+        """What says who may read a session (id, host, project, project_dir,
+        parent, subagent or not), or None."""
+        row = self.conn.execute("select id, host, project, project_dir, parent_session_id, is_subagent from sessions"
+                                " where id = ?", (session_id,)).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("id", "host", "project", "project_dir", "parent_session_id", "is_subagent"), row))
 
     def session(self, session_id: str) -> dict | None:
         """One session with its generations and subagents, or None."""
@@ -334,25 +356,33 @@ class Reader:
         session["subagents"] = [
             _session_dict(r) for r in conn.execute(
                 f"select {', '.join(SESSION_FIELDS)} from sessions where parent_session_id = ? and is_subagent = 1"
-                f" order by {SORT_KEY}, id", (session_id,))
+                f" and host = ? order by {SORT_KEY}, id", (session_id, session["host"]))
         ]
         return session
 
-    def projects(self) -> list[dict]:
+    def _scoped(self, scope: Scope | None, alias: str = "") -> tuple[str, list]:
+        """ " and <who may see it>" for a query on sessions, or nothing."""
+        cond, params = scope.where(alias, self.dialect) if scope is not None else (None, [])
+        return (f" and {cond}", params) if cond else ("", [])
+
+    def projects(self, scope: Scope | None = None) -> list[dict]:
+        cond, params = self._scoped(scope)
         return [
             {"project": project, "sessions": n, "last_ts": last}
             for project, n, last in self.conn.execute(
                 f"select coalesce(project, project_dir), count(*), max({SORT_KEY}) from sessions"
-                " where is_subagent = 0 group by 1 order by 3 desc, 1")
+                f" where is_subagent = 0{cond} group by 1 order by 3 desc, 1", params)
             if project
         ]
 
-    def stats(self) -> dict:
+    def stats(self, scope: Scope | None = None) -> dict:
         conn = self.conn
+        cond, params = self._scoped(scope)
+        ucond, uparams = self._scoped(scope, "x")
         totals = conn.execute(
             "select count(*), coalesce(sum(user_messages), 0), coalesce(sum(assistant_messages), 0),"
             " coalesce(sum(tool_calls), 0), coalesce(sum(lines), 0), coalesce(sum(is_subagent), 0),"
-            " count(source_deleted_at), min(first_ts), max(last_ts) from sessions"
+            f" count(source_deleted_at), min(first_ts), max(last_ts) from sessions where 1 = 1{cond}", params
         ).fetchone()
         keys = ("sessions", "user_messages", "assistant_messages", "tool_calls", "lines", "subagents",
                 "sources_deleted", "first_ts", "last_ts")
@@ -360,16 +390,19 @@ class Reader:
             {"model": m, "messages": n, "input_tokens": i, "output_tokens": o, "cache_creation_tokens": cc,
              "cache_read_tokens": cr}
             for m, n, i, o, cc, cr in conn.execute(
-                "select model, count(*), sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens),"
-                " sum(cache_read_tokens) from usage where model is not null group by model order by 2 desc, 1")
+                "select u.model, count(*), sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_creation_tokens),"
+                " sum(u.cache_read_tokens) from usage u" + (" join sessions x on x.id = u.session_id" if ucond else "")
+                + f" where u.model is not null{ucond} group by u.model order by 2 desc, 1", uparams)
         ]
-        by_provider = dict(conn.execute("select provider, count(*) from sessions group by provider").fetchall())
-        by_machine = dict(conn.execute("select host, count(*) from sessions group by host").fetchall())
+        by_provider = dict(conn.execute(f"select provider, count(*) from sessions where 1 = 1{cond} group by provider",
+                                        params).fetchall())
+        by_machine = dict(conn.execute(f"select host, count(*) from sessions where 1 = 1{cond} group by host",
+                                       params).fetchall())
         per_day = [
             {"day": day, "sessions": n}
             for day, n in conn.execute(
-                f"select substr({SORT_KEY}, 1, 10), count(*) from sessions where {SORT_KEY} != ''"
-                " group by 1 order by 1 desc limit 90")
+                f"select substr({SORT_KEY}, 1, 10), count(*) from sessions where {SORT_KEY} != ''{cond}"
+                " group by 1 order by 1 desc limit 90", params)
         ]
         return {**dict(zip(keys, totals)), "by_model": by_model, "by_provider": by_provider, "by_machine": by_machine,
                 "per_day": per_day}
@@ -557,10 +590,11 @@ class Reader:
             " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)"
             " order by s.provider, s.rel", (host,)).fetchall()
 
-    def machines(self) -> list[dict]:
+    def machines(self, scope: Scope | None = None) -> list[dict]:
         """Every machine with sessions here: its name and how many (subagents not counted)."""
+        cond, params = self._scoped(scope)
         return [{"machine": host, "sessions": n} for host, n in self.conn.execute(
-            "select host, count(*) from sessions where is_subagent = 0 group by host order by host")]
+            f"select host, count(*) from sessions where is_subagent = 0{cond} group by host order by host", params)]
 
     def sources_on(self, host: str) -> set[tuple[str, str]]:
         """(provider, rel) of every source archived from ``host``."""
@@ -726,6 +760,7 @@ USAGE_GROUPS = {
     "model": "u.model",
     "project": "coalesce(x.project, x.project_dir)",
     "session": "x.id",
+    "machine": "x.host",
 }
 USAGE_KEYS = {"day": "substr(coalesce(x.last_ts, x.first_ts), 1, 10)", "model": "u.model",
               "project": "coalesce(x.project, x.project_dir)"}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
+import tempfile
 from pathlib import Path
 
 import sqlite_utils
@@ -31,11 +33,30 @@ STANDALONE = """
 """
 
 
-def write_sqlite(index: Index, out: Path, on_rows=None) -> dict[str, int]:
-    """Write the whole index to ``out`` (replaced only once complete); the
-    number of rows per table."""
-    partial = out.with_name(out.name + ".partial")
-    partial.unlink(missing_ok=True)
+class NotARegularFile(ValueError):
+    """The target exists and is not a regular file (a device, a link, a folder), or
+    is one and may not be replaced."""
+
+
+def check_target(out: Path, force: bool) -> None:
+    try:
+        found = os.lstat(out)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(found.st_mode):
+        raise NotARegularFile(f"{out} exists and is not a regular file; nothing was written")
+    if not force:
+        raise NotARegularFile(f"{out} exists; give --force to replace it")
+
+
+def write_sqlite(index: Index, out: Path, on_rows=None, *, force: bool = False) -> dict[str, int]:
+    """Write the whole index to ``out`` (replaced only once complete, and
+    only with ``force`` if it exists; never a device or a link); the number
+    of rows per table."""
+    check_target(out, force)
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")  # O_EXCL: no planted link
+    os.close(fd)
+    partial = Path(name)
     conn = sqlite3.connect(partial, isolation_level=None)
     counts = {}
     try:
@@ -66,5 +87,10 @@ def write_sqlite(index: Index, out: Path, on_rows=None) -> dict[str, int]:
         partial.unlink(missing_ok=True)
         raise
     conn.close()
+    try:
+        check_target(out, force)  # a target that appeared meanwhile is not replaced either
+    except NotARegularFile:
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, out)
     return counts

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 import sqlite3
 from dataclasses import dataclass
 
@@ -117,6 +118,17 @@ class Writer:
         source_id, session_id, path, deleted = row
         return Source(source_id, session_id, host, provider, rel, path, self._current_generation(source_id),
                       deleted=bool(deleted))
+
+    def foreign_parent(self, host: str, info: SourceInfo) -> bool:
+        """Whether the parent session a subagent's path names is another
+        machine's, with no session of that id archived from ``host``."""
+        parent = info.parent_session_id
+        elsewhere = self.conn.execute("select 1 from sessions where id = ? and host != ?", (parent, host)).fetchone()
+        if elsewhere is None:
+            return False
+        own = self.conn.execute("select 1 from sources where host = ? and provider = ? and rel = ?",
+                                (host, info.provider, f"{info.project_dir}/{parent}.jsonl")).fetchone()
+        return own is None
 
     def _register(self, host: str, info: SourceInfo, path: str | None) -> Source:
         with self.transaction():
@@ -264,6 +276,18 @@ class Writer:
         with self.transaction():
             self.conn.execute("insert into meta (key, value) values ('parser_version', ?)", (str(version),))
         return version
+
+    def epoch(self) -> str:
+        """This index's random id, made when it was made: a shipper that sees
+        it change knows the archive here was replaced (wiped, restored from a
+        backup, rebuilt) and asks again what is here."""
+        row = self.conn.execute("select value from meta where key = 'epoch'").fetchone()
+        if row is not None:
+            return row[0]
+        value = secrets.token_hex(8)
+        with self.transaction():
+            self.conn.execute("insert into meta (key, value) values ('epoch', ?)", (value,))
+        return value
 
     # --- what the tailer asks before it writes ------------------------------
 

@@ -87,11 +87,15 @@ class Oikos:
         self.conn.execute("pragma busy_timeout = 5000")
         self.conn.execute("create table if not exists oikos_threads (id text primary key, title text,"
                           " created_at text, updated_at text)")
+        columns = {row[1] for row in self.conn.execute("pragma table_info(oikos_threads)")}
+        if "owner" not in columns:  # threads belong to who started them ('' : the one person of a loopback zergd)
+            self.conn.execute("alter table oikos_threads add column owner text not null default ''")
         self.saver = SqliteSaver(self.conn)
         self.saver.setup()
         self.graph = self._build()
         self._busy: set[str] = set()
         self._lock = threading.Lock()
+        self._tools: dict[str, Toolbox] = {}  # thread -> the tools as its owner may use them, while it answers
 
     # --- the graph ---------------------------------------------------------
 
@@ -130,8 +134,9 @@ class Oikos:
         last = state["messages"][-1]
         return "tools" if any(b.get("type") == "tool_use" for b in last["content"]) else END
 
-    def _run_tools(self, state: State) -> dict:
+    def _run_tools(self, state: State, config) -> dict:
         write = get_stream_writer()
+        toolbox = self._tools.get(config["configurable"]["thread_id"], self.toolbox)
         results = []
         for block in state["messages"][-1]["content"]:
             if block.get("type") != "tool_use":
@@ -139,7 +144,7 @@ class Oikos:
             name, args = block["name"], block.get("input") or {}
             write({"type": "tool", "name": name, "input": args, "label": describe_call(name, args)})
             try:
-                output, failed = self.toolbox.run(name, args), False
+                output, failed = toolbox.run(name, args), False
             except ToolError as e:
                 output, failed = str(e), True
             results.append({"type": "tool_result", "tool_use_id": block["id"], "content": output, "is_error": failed})
@@ -150,40 +155,50 @@ class Oikos:
     def _cfg(self, thread_id: str) -> dict:
         return {"configurable": {"thread_id": thread_id}}
 
-    def new_thread(self) -> str:
+    def new_thread(self, owner: str = "") -> str:
         thread_id = uuid.uuid4().hex[:12]
         now = _now()
-        self.conn.execute("insert into oikos_threads values (?, ?, ?, ?)", (thread_id, None, now, now))
+        self.conn.execute("insert into oikos_threads (id, title, created_at, updated_at, owner) values (?, ?, ?, ?, ?)",
+                          (thread_id, None, now, now, owner))
         return thread_id
 
-    def threads(self) -> list[dict]:
+    def threads(self, owner: str = "") -> list[dict]:
         return [{"id": i, "title": t, "created_at": c, "updated_at": u} for i, t, c, u in self.conn.execute(
-            "select id, title, created_at, updated_at from oikos_threads order by updated_at desc")]
+            "select id, title, created_at, updated_at from oikos_threads where owner = ? order by updated_at desc",
+            (owner,))]
 
-    def thread_exists(self, thread_id: str) -> bool:
-        return self.conn.execute("select 1 from oikos_threads where id = ?", (thread_id,)).fetchone() is not None
+    def thread_exists(self, thread_id: str, owner: str = "") -> bool:
+        return self.conn.execute("select 1 from oikos_threads where id = ? and owner = ?",
+                                 (thread_id, owner)).fetchone() is not None
 
     def history(self, thread_id: str) -> list[dict]:
         return list((self.graph.get_state(self._cfg(thread_id)).values or {}).get("messages", []))
 
-    def delete_thread(self, thread_id: str) -> bool:
-        if not self.thread_exists(thread_id):
+    def delete_thread(self, thread_id: str, owner: str = "") -> bool:
+        if not self.thread_exists(thread_id, owner):
             return False
         self.saver.delete_thread(thread_id)
         self.conn.execute("delete from oikos_threads where id = ?", (thread_id,))
         return True
 
-    def ask(self, thread_id: str, question: str) -> Iterator[dict]:
-        """Run one turn, yielding its events as they happen."""
+    def ask(self, thread_id: str, question: str, *, owner: str = "", toolbox: Toolbox | None = None
+            ) -> Iterator[dict]:
+        """Run one turn, yielding its events as they happen; the tools are
+        ``toolbox`` (the owner's view of them) if given."""
         with self._lock:
             if thread_id in self._busy:
                 yield {"type": "error", "message": "This thread is already answering a question."}
                 return
             self._busy.add(thread_id)
+            self._tools[thread_id] = toolbox or self.toolbox
         try:
-            if not self.thread_exists(thread_id):
+            if not self.thread_exists(thread_id, owner):
+                if self.conn.execute("select 1 from oikos_threads where id = ?", (thread_id,)).fetchone():
+                    yield {"type": "error", "message": "No such thread."}
+                    return
                 now = _now()
-                self.conn.execute("insert into oikos_threads values (?, ?, ?, ?)", (thread_id, None, now, now))
+                self.conn.execute("insert into oikos_threads (id, title, created_at, updated_at, owner)"
+                                  " values (?, ?, ?, ?, ?)", (thread_id, None, now, now, owner))
             cfg = self._cfg(thread_id)
             start = self._repair(cfg)
             turn = {"messages": [{"role": "user", "content": question}], "turn_start": start, "error": None}
@@ -201,6 +216,7 @@ class Oikos:
         finally:
             with self._lock:
                 self._busy.discard(thread_id)
+                self._tools.pop(thread_id, None)
 
     def _repair(self, cfg) -> int:
         """Where the new turn starts; cuts off a turn left unfinished by a crash."""

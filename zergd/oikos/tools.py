@@ -4,6 +4,8 @@ them.  No chat dependency is imported here."""
 
 from __future__ import annotations
 
+import copy
+
 import orjson
 
 from ..config import Settings
@@ -11,6 +13,7 @@ from ..errors import BadQuery, NotReady
 from ..index import HIGHLIGHT, Index, SessionFilter, open_index, parse_when
 from ..index.export import SessionLookupError
 from ..index.parse import result_text
+from ..index.scope import Scope
 
 MAX_RESULT_CHARS = 24_000  # what one tool call may put into the conversation
 MESSAGE_CHARS = 1_500
@@ -115,10 +118,23 @@ def describe_call(name: str, args: dict) -> str:
 
 
 class Toolbox:
-    def __init__(self, settings: Settings, link_base: str = "", index: Index | None = None):
+    def __init__(self, settings: Settings, link_base: str = "", index: Index | None = None, *,
+                 scope: Scope | None = None, on_read=None):
         self.settings = settings
         self.link_base = link_base.rstrip("/")
         self.index = index or open_index(settings)
+        # Whose sessions the tools may show (a team server's signed-in user); None: all.
+        self.scope = scope
+        self.on_read = on_read  # called with (session brief, action) when a tool reads a session
+
+    def for_viewer(self, scope: Scope | None, on_read=None) -> "Toolbox":
+        """The same tools, limited to what ``scope`` may see."""
+        view = copy.copy(self)
+        view.scope, view.on_read = scope, on_read
+        return view
+
+    def _filter(self, **fields) -> SessionFilter:
+        return SessionFilter(scope=self.scope, **fields)
 
     def run(self, name: str, args: dict) -> str:
         method = getattr(self, f"_{name}", None) if name in TOOL_NAMES else None
@@ -145,7 +161,7 @@ class Toolbox:
 
     def _search_sessions(self, reader, query: str, project=None, since=None, until=None, limit=15,
                          provider=None) -> str:
-        flt = SessionFilter(project=project, since=_date(since), until=_date(until), provider=_provider(provider))
+        flt = self._filter(project=project, since=_date(since), until=_date(until), provider=_provider(provider))
         hits = reader.search(query, limit=_bounded(limit, 50), flt=flt, per_session=3)
         if not hits:
             return f"No matches for {query!r}."
@@ -159,8 +175,8 @@ class Toolbox:
 
     def _list_sessions(self, reader, project=None, since=None, until=None, model=None, include_subagents=False,
                        limit=20, provider=None) -> str:
-        flt = SessionFilter(project=project, since=_date(since), until=_date(until), model=model,
-                            subagents=bool(include_subagents), provider=_provider(provider))
+        flt = self._filter(project=project, since=_date(since), until=_date(until), model=model,
+                           subagents=bool(include_subagents), provider=_provider(provider))
         rows, _next = reader.sessions(flt, limit=_bounded(limit, 100))
         if not rows:
             return "No sessions match."
@@ -202,11 +218,18 @@ class Toolbox:
             shown, used = shown + 1, used + len(entry) + 2
         return "\n\n".join(out + ["[end of session]"])
 
-    def _session(self, reader, session_id: str) -> tuple[str, dict]:
+    def _session(self, reader, session_id: str, action: str = "read") -> tuple[str, dict]:
         try:
             sid, _gen = reader.resolve(str(session_id), self.settings)
         except SessionLookupError as e:
+            if self.scope is not None and not self.scope.all:  # its candidates may be others' ids
+                raise ToolError(f"no session {session_id!r} (give its whole id)") from None
             raise ToolError(str(e)) from None
+        brief = reader.session_brief(sid)
+        if brief is None or (self.scope is not None and not self.scope.sees(brief)):
+            raise ToolError(f"no session {session_id!r}")
+        if self.on_read is not None:
+            self.on_read(brief, action)
         session = reader.session(sid)
         if session is None:
             raise ToolError(f"no session {session_id!r}")
@@ -235,13 +258,15 @@ class Toolbox:
     def _recall(self, reader, query: str, project=None, provider=None, since=None, until=None, limit=3) -> str:
         """The best hits of a search, each with the whole turn around it (the
         prompt before it to the reply after), ready to quote."""
-        flt = SessionFilter(project=project, since=_date(since), until=_date(until), provider=_provider(provider))
+        flt = self._filter(project=project, since=_date(since), until=_date(until), provider=_provider(provider))
         hits = reader.search(query, limit=_bounded(limit, 10), flt=flt, per_session=1)
         if not hits:
             return f"Nothing found for {query!r}."
         budget = MAX_RESULT_CHARS // len(hits)
         out = [f"{len(hits)} best matches for {query!r}, each with its turn:"]
         for h in hits:
+            if self.on_read is not None:
+                self.on_read(reader.session_brief(h.session_id), "recall")
             out.append(f"## session {h.session_id} “{h.title or 'untitled'}” ({h.project or '?'}), {h.ts or '?'} "
                        f"[link]({self.link(h.session_id)})")
             out.append(self._turn_around(reader, h, budget))
@@ -274,10 +299,10 @@ class Toolbox:
         """Tokens and estimated cost (USD) of one session or of all, by model, day, week, month or project."""
         from ..usage import report
 
-        sid = self._session(reader, session_id)[0] if session_id else None
+        sid = self._session(reader, session_id, "usage")[0] if session_id else None
         try:
             found = report(reader, str(group_by), since=_date(since), until=_date(until), provider=_provider(provider),
-                           project=project, session=sid)
+                           project=project, session=sid, scope=self.scope)
         except BadQuery as e:
             raise ToolError(str(e)) from None
         scope = f"session {sid}" if sid else "all sessions"
@@ -294,7 +319,7 @@ class Toolbox:
 
     def _usage_summary(self, reader, group_by="day", since=None, until=None) -> str:
         try:
-            rows = reader.usage_by(group_by, SessionFilter(since=_date(since), until=_date(until)))
+            rows = reader.usage_by(group_by, self._filter(since=_date(since), until=_date(until)))
         except BadQuery as e:
             raise ToolError(str(e)) from None
         out = [f"By {group_by}: sessions, prompts, tool calls; input / output / cache-read tokens"]

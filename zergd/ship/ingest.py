@@ -82,7 +82,12 @@ def _apply_range(writer: Writer, archive_dir: Path, machine: str, item: Item, da
         if item.gen != 1 or item.offset != 0:
             raise Refused(f"this server has nothing of {item.rel} yet: send generation 1 from offset 0",
                           {"gen": 1, "offset": 0})
-        source = writer.open_source(machine, describe(item.provider, item.rel), None)
+        info = describe(item.provider, item.rel)
+        if info.parent_session_id and writer.foreign_parent(machine, info):
+            raise Refused(f"{item.rel} names as its parent session {info.parent_session_id}, which another machine"
+                          " holds and this one does not: a subagent attaches only to its own machine's session",
+                          {"gen": 1, "offset": 0}, "conflict")
+        source = writer.open_source(machine, info, None)
         _apply_known_sidecar(writer, archive_dir, machine, item)
     reconcile(writer, archive_dir, source)  # adopt bytes a crash left archived but not committed
     gen = source.generation

@@ -76,6 +76,9 @@ class ShipLoop:
             try:
                 if time.time() - last_scan >= SCAN_EVERY or self.failures:
                     self.shipper.scan()
+                    # Ask the other side again what it has: a server wiped or restored
+                    # from a backup is refilled within one scan, not believed up to date.
+                    self.shipper.synced = False
                     last_scan = time.time()
                     only = None
                 else:

@@ -82,6 +82,15 @@ class Remote:
             return resp.status, _json(data)
         raise ShipUnavailable(f"{self.url}: the connection keeps closing")  # pragma: no cover
 
+    def whoami(self) -> str | None:
+        """The machine name the token ships as there (None: a zergd too old to say)."""
+        status, answer = self.call("GET", "/api/ingest/whoami")
+        if status == 404:
+            return None
+        _raise_for(status, answer, self.url)
+        machine = answer.get("machine")
+        return machine if isinstance(machine, str) else None
+
     def state(self, machine: str) -> dict:
         status, answer = self.call("GET", "/api/ingest/state?" + urllib.parse.urlencode({"machine": machine}))
         _raise_for(status, answer, self.url)

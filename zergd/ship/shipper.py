@@ -61,7 +61,10 @@ class Shipper:
                  batch_bytes: int = BATCH_BYTES, index=None):
         self.settings = settings
         self.index = index  # this machine's index (for the CRCs it keeps); optional
+        # Without --machine, the name the token ships as there (asked at the first sync).
+        self.chosen_machine = machine
         self.machine = machine or settings.host
+        self.epoch: str | None = None  # the other side's index's id: a new one means it was replaced
         self.remote = Remote(url, token)
         self.url = self.remote.url
         self.root = settings.archive_dir / settings.host  # only what this machine archived, never relayed
@@ -162,7 +165,18 @@ class Shipper:
         A file both sides hold to the same length is compared by the CRC-32
         each index keeps of it: a different file under the same name (two
         machines shipping as one) is a conflict, not silently "up to date"."""
+        if self.chosen_machine is None:
+            told = self.remote.whoami()
+            if told and told != self.machine:
+                self.machine = told
+                self.store.close()
+                self.store = AckStore(self.settings.home / "ship.db", self.url, self.machine)
         state = self.remote.state(self.machine)
+        if self.epoch is not None and state.get("epoch") != self.epoch:
+            log.warning("%s holds another archive than before (wiped, restored or rebuilt): shipping what it lacks",
+                        self.url)
+            self.conflicts.clear()
+        self.epoch = state.get("epoch")
         self.acked = {(f["provider"], f["rel"]): (f["gen"], f["offset"]) for f in state.get("files", [])}
         self.marks_acked = {(f["provider"], f["rel"]): f.get("deleted_at") for f in state.get("files", [])}
         mine = self._local_files()
@@ -231,6 +245,9 @@ class Shipper:
         finally:
             self.in_flight = 0
         report.requests += 1
+        if answer.get("epoch") and self.epoch and answer["epoch"] != self.epoch:
+            self.sync_state()  # the other side was replaced meanwhile: what it has is all that counts
+            return False, True
         results = answer.get("results", [])
         clean = len(results) == len(batch)
         moved = False

@@ -15,13 +15,15 @@ import os
 import secrets
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import orjson
 import portalocker
 
+from ..accounts.names import fold
 from ..index.writer import now_iso
+from .protocol import MACHINE
 
 FILE = "tokens.json"
 PREFIX = "zerg_"
@@ -40,10 +42,14 @@ class Token:
     created: str
     last_used: str | None = None
     last_machine: str | None = None
+    # The one machine name it ships as, and the user that machine's sessions
+    # belong to (None: the server's first admin, its owner).
+    machine: str | None = None
+    user: str | None = None
 
     def as_dict(self) -> dict:
         return {"name": self.name, "sha256": self.sha256, "created": self.created, "last_used": self.last_used,
-                "last_machine": self.last_machine}
+                "last_machine": self.last_machine, "machine": self.machine, "user": self.user}
 
 
 def digest(token: str) -> str:
@@ -63,8 +69,16 @@ class TokenStore:
         except (OSError, orjson.JSONDecodeError) as e:
             raise TokenError(f"{self.path}: {e}") from e
         fields = set(Token.__dataclass_fields__)
-        return [Token(**{k: v for k, v in t.items() if k in fields}) for t in data.get("tokens", [])
-                if isinstance(t, dict) and isinstance(t.get("sha256"), str) and isinstance(t.get("name"), str)]
+        tokens = []
+        for t in data.get("tokens", []) if isinstance(data, dict) else []:
+            if isinstance(t, dict) and isinstance(t.get("sha256"), str) and isinstance(t.get("name"), str):
+                token = Token(**{k: v for k, v in t.items() if k in fields})
+                if not token.machine:
+                    # Made before tokens named their machine: it keeps the one it shipped as (else its name).
+                    legacy = token.last_machine or token.name
+                    token = replace(token, machine=legacy if MACHINE.fullmatch(legacy) else None)
+                tokens.append(token)
+        return tokens
 
     @contextmanager
     def _editing(self):
@@ -81,16 +95,37 @@ class TokenStore:
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
 
-    def create(self, name: str) -> str:
-        """A new token named ``name``; the only time it is seen in clear."""
+    def create(self, name: str, *, machine: str | None = None, user: str | None = None, own_host: str = "",
+               taken: tuple[str, ...] = ()) -> str:
+        """A new token named ``name`` that ships only as ``machine`` (default:
+        ``name``) for ``user``; the only time it is seen in clear.  ``own_host``
+        (the server's own machine) and a machine of another user are refused
+        in any case or Unicode spelling; ``taken``: machine folders the
+        archive has, whose spelling a new token must keep."""
         name = name.strip()
         if not name or len(name) > 100 or any(c in name for c in "\r\n\t"):
             raise TokenError("a token name is 1 to 100 characters on one line")
+        machine = name if machine is None else machine
+        if not MACHINE.fullmatch(machine):
+            raise TokenError(f"a machine name is 1-100 letters, digits, '-', '_' or '.', not starting with '.';"
+                             f" {machine!r} is not one (give --machine NAME)")
+        if own_host and fold(machine) == fold(own_host):
+            raise TokenError(f"{machine!r} is this zergd's own machine name; a shipping machine needs another")
+        for existing in taken:
+            if fold(existing) == fold(machine) and existing != machine:
+                raise TokenError(f"the archive has a machine spelled {existing!r}: use that spelling")
         token = PREFIX + secrets.token_urlsafe(32)
         with self._editing() as tokens:
             if any(t.name == name for t in tokens):
                 raise TokenError(f"a token named {name!r} exists already (revoke it first, or pick another name)")
-            tokens.append(Token(name, digest(token), now_iso()))
+            for t in tokens:
+                if t.machine and fold(t.machine) == fold(machine):
+                    if (fold(t.user) if t.user else None) != (fold(user) if user else None):
+                        raise TokenError(f"machine {t.machine!r} belongs to {t.user or 'the server owner'}"
+                                         f" (token {t.name!r}); a machine has one owner")
+                    if t.machine != machine:
+                        raise TokenError(f"machine {machine!r} is spelled {t.machine!r} here: use that spelling")
+            tokens.append(Token(name, digest(token), now_iso(), machine=machine, user=user))
         return token
 
     def revoke(self, name: str) -> None:
@@ -120,5 +155,5 @@ class TokenStore:
             return
         self._touched[token.sha256] = now
         with self._editing() as tokens:
-            tokens[:] = [Token(t.name, t.sha256, t.created, now_iso(), machine) if t.sha256 == token.sha256 else t
+            tokens[:] = [replace(t, last_used=now_iso(), last_machine=machine) if t.sha256 == token.sha256 else t
                          for t in tokens]

@@ -35,7 +35,8 @@ from .watcher import Watcher, watch_targets
 log = logging.getLogger("zergd.watch")
 
 EVENT_TYPES = {"created": SESSION_CREATED, "updated": SESSION_UPDATED, "source_deleted": SESSION_SOURCE_DELETED}
-COUNT_FIELDS = ("title", "project", "last_ts", "lines", "user_messages", "assistant_messages", "tool_calls",
+# host and project_dir too: a team server shows each browser only the events of sessions it may see.
+COUNT_FIELDS = ("host", "title", "project", "project_dir", "last_ts", "lines", "user_messages", "assistant_messages", "tool_calls",
                 "is_subagent", "parent_session_id", "source_deleted_at")
 
 

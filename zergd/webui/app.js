@@ -8,6 +8,7 @@ import { startBanner } from "./banner.js";
 
 const main = document.getElementById("main");
 startBanner();
+showWho();
 const searchInput = document.getElementById("search");
 let teardown = () => {};
 
@@ -23,8 +24,22 @@ export async function api(path, params) {
     throw new Error(`zergd is not answering at ${location.origin} (is it running? \`zergd start\` starts it)`);
   }
   const body = await resp.json().catch(() => ({}));
+  if (resp.status === 401) {  // a team server whose sign-in ended: sign in again, then come back here
+    location.assign(`/login?${new URLSearchParams({ next: location.pathname + location.search })}`);
+  }
   if (!resp.ok) throw new Error(`${url.pathname} answered ${resp.status}: ${body.detail || resp.statusText}`);
   return body;
+}
+
+// On a team server: who is signed in, and the way out.
+async function showWho() {
+  const me = await fetch("/api/me", { headers: { Accept: "application/json" } }).then((r) => r.json()).catch(() => null);
+  if (!me || !me.team || !me.signed_in) return;
+  const signOut = h("button", { type: "button", class: "more", onclick: async () => {
+    await fetch("/api/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    location.assign("/login");
+  } }, "Sign out");
+  document.querySelector("header.top").append(h("span", { class: "who" }, h("span", { id: "who" }, me.name || "owner"), signOut));
 }
 
 // --- routing -----------------------------------------------------------------
