@@ -319,3 +319,21 @@ def test_mcp_for_one_user(team):
     unknown = __import__("subprocess").run([sys.executable, "-c", "from zergd.cli import zerg; zerg()", "mcp",
                                             "--user", "mallory"], capture_output=True, text=True, input="")
     assert unknown.returncode == 1 and "no user named 'mallory'" in unknown.stderr
+
+
+def test_a_machine_stays_its_owners_after_its_token_is_revoked(team, alice, bob):
+    from click.testing import CliRunner
+
+    from zergd.cli import zergd
+
+    runner = CliRunner()
+    made = runner.invoke(zergd, ["token", "create", "bob-laptop", "--machine", "laptop-b", "--user", "bob"])
+    assert made.exit_code == 0, made.output
+    taken = runner.invoke(zergd, ["token", "create", "sneaky", "--machine", "LAPTOP-B", "--user", "alice"])
+    assert taken.exit_code == 1 and "belongs to" in taken.output
+    revoke = runner.invoke(zergd, ["token", "revoke", "bob-desktop"])
+    assert revoke.exit_code == 0
+    Accounts(team.home).claim_machine("desktop-b", "bob")  # what `token create` records for a new machine
+    assert BOB_DESKTOP in ids(bob) and BOB_DESKTOP not in ids(alice)
+    again = runner.invoke(zergd, ["token", "create", "alice-desktop", "--machine", "desktop-b", "--user", "alice"])
+    assert again.exit_code == 1 and "belongs to bob" in again.output

@@ -391,10 +391,14 @@ def service():
 def service_install(host, port, dry_run, no_start):
     """Install the service that runs `zergd run` at login and restarts it on failure."""
     from . import autostart
+    from .daemon import NotServable, check_entry
 
     settings = _settings()
     try:
+        check_entry(settings, host, port)  # a team server's users and public URL: in config.toml for a service
         unit = autostart.service_file(settings, host, port)
+    except NotServable as e:
+        raise click.ClickException(str(e)) from None
     except autostart.Unsupported as e:
         raise click.ClickException(str(e)) from None
     if dry_run:

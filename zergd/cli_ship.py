@@ -32,22 +32,25 @@ def _tokens():
 def token_create(name, machine, user):
     """Make a token named NAME and print it (only this once: only its hash is kept).
     It writes only under its machine's name, for its user."""
-    from .accounts import Accounts
+    from .accounts import AccountError, Accounts
     from .ship.tokens import TokenError
 
     settings = _settings()
+    accounts = Accounts(settings.home)
     if user is not None:
-        found = Accounts(settings.home).user(user)
+        found = accounts.user(user)
         if found is None:
             raise click.ClickException(f"no user named {user!r} (zergd user add {user})")
         user = found.name
     taken = tuple(p.name for p in settings.archive_dir.iterdir() if p.is_dir()) if settings.archive_dir.is_dir() else ()
     try:
+        machine = _tokens().check(name, machine=machine, user=user, own_host=settings.host, taken=taken)
+        accounts.claim_machine(machine, user)
         value = _tokens().create(name, machine=machine, user=user, own_host=settings.host, taken=taken)
-    except TokenError as e:
+    except (TokenError, AccountError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(value)
-    click.echo(f"token {name!r} made for machine {machine or name!r}" + (f" of {user}" if user else "")
+    click.echo(f"token {name!r} made for machine {machine!r}" + (f" of {user}" if user else "")
                + ": ingest is on. It is shown only now; on that machine run\n"
                "  zerg ship --to http://THIS-HOST:PORT --token-file FILE   (or ZERG_SHIP_TOKEN=…)\n"
                "Beyond a LAN, put TLS in front of zergd or ship through an SSH tunnel.", err=True)

@@ -52,13 +52,14 @@ def viewer_tools(settings: Settings, user: str | None, base: str) -> Toolbox:
         return Toolbox(settings, base)
     from .accounts import Accounts
     from .accounts.access import owner_of, scope_for
+    from .api.access import machine_owners
     from .ship.tokens import TokenStore
 
     accounts = Accounts(settings.home)
     found = accounts.user(user)
     if found is None:
         raise ValueError(f"no user named {user!r} on this zergd (zergd user list)")
-    owners = {t.machine: t.user for t in TokenStore(settings.home).load() if t.machine}
+    owners = machine_owners(TokenStore(settings.home), accounts)
     scope = scope_for(found, owners, settings.host, accounts)
 
     def on_read(brief, action):

@@ -54,6 +54,11 @@ create table if not exists grants (
     created text not null,
     unique (owner_key, grantee, project, session_host, session_id)
 );
+create table if not exists machines (
+    key text primary key,        -- a shipping machine's name, folded
+    name text not null,          -- as its first token spelled it
+    user_key text                -- whose its sessions are (NULL: the first admin's)
+);
 create table if not exists audit (
     id integer primary key,
     ts text not null,
@@ -201,6 +206,8 @@ class Accounts:
                     raise AccountError(f"no user named {name!r}")
                 db.execute("delete from logins where user_key = ?", (key,))
                 db.execute("delete from grants where owner_key = ? or grantee = ?", (key, key))
+                # Their machines' sessions stay archived; they fall to the first admin.
+                db.execute("update machines set user_key = null where user_key = ?", (key,))
             except BaseException:
                 db.execute("rollback")
                 raise
@@ -266,6 +273,25 @@ class Accounts:
     def sign_out(self, cookie: str | None) -> None:
         if cookie and self.exists():
             self._run("delete from logins where digest = ?", (cookie_digest(cookie),))
+
+    # --- machines ------------------------------------------------------------
+
+    def claim_machine(self, machine: str, user: str | None) -> None:
+        """Record that ``machine``'s sessions are ``user``'s (None: the first
+        admin's), for good: revoking its token later keeps them theirs.
+        AccountError if the machine is another user's already."""
+        found = self._run("select name, user_key from machines where key = ?", (fold(machine),)).fetchone()
+        owner = fold(user) if user else None
+        if found is None:
+            self._run("insert into machines (key, name, user_key) values (?, ?, ?)", (fold(machine), machine, owner))
+        elif found[1] != owner:
+            raise AccountError(f"machine {found[0]!r} belongs to {found[1] or 'the server owner'}")
+
+    def machine_owners(self) -> dict[str, str | None]:
+        """Every claimed machine -> its user's key (None: the first admin)."""
+        if not self.exists():
+            return {}
+        return {name: user for name, user in self._run("select name, user_key from machines")}
 
     # --- grants --------------------------------------------------------------
 

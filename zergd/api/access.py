@@ -135,8 +135,9 @@ class Access:
         return Viewer(user, self.scope(user), client)
 
     def machine_owners(self) -> dict[str, str | None]:
-        """machine -> the user its tokens belong to (None: the first admin)."""
-        return {t.machine: t.user for t in self.tokens.load() if t.machine}
+        """machine -> the user it belongs to (None: the first admin): as
+        claimed when its first token was made, else as its tokens say."""
+        return machine_owners(self.tokens, self.accounts)
 
     def scope(self, user: User) -> Scope:
         return scope_for(user, self.machine_owners(), self.settings.host, self.accounts)
@@ -153,6 +154,12 @@ class Access:
         if viewer.user is not None and not viewer.scope.owns(session):
             self.accounts.audit(viewer.user, self.owner(session["host"]), session["id"], action, viewer.client)
         return session
+
+
+def machine_owners(tokens: TokenStore, accounts: Accounts) -> dict[str, str | None]:
+    owners = {t.machine: t.user for t in tokens.load() if t.machine}
+    owners.update(accounts.machine_owners())
+    return owners
 
 
 def viewer(request: Request) -> Viewer:

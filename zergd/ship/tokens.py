@@ -95,13 +95,13 @@ class TokenStore:
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
 
-    def create(self, name: str, *, machine: str | None = None, user: str | None = None, own_host: str = "",
-               taken: tuple[str, ...] = ()) -> str:
-        """A new token named ``name`` that ships only as ``machine`` (default:
-        ``name``) for ``user``; the only time it is seen in clear.  ``own_host``
-        (the server's own machine) and a machine of another user are refused
-        in any case or Unicode spelling; ``taken``: machine folders the
-        archive has, whose spelling a new token must keep."""
+    def check(self, name: str, *, machine: str | None = None, user: str | None = None, own_host: str = "",
+              taken: tuple[str, ...] = (), tokens: list[Token] | None = None) -> str:
+        """The machine a new token ``name`` would ship as (default: ``name``),
+        or TokenError saying why it cannot be made: ``own_host`` (the
+        server's own machine) and a machine of another user are refused in
+        any case or Unicode spelling; ``taken``: machine folders the archive
+        has, whose spelling a new token must keep."""
         name = name.strip()
         if not name or len(name) > 100 or any(c in name for c in "\r\n\t"):
             raise TokenError("a token name is 1 to 100 characters on one line")
@@ -114,18 +114,25 @@ class TokenStore:
         for existing in taken:
             if fold(existing) == fold(machine) and existing != machine:
                 raise TokenError(f"the archive has a machine spelled {existing!r}: use that spelling")
+        for t in self.load() if tokens is None else tokens:
+            if t.name == name:
+                raise TokenError(f"a token named {name!r} exists already (revoke it first, or pick another name)")
+            if t.machine and fold(t.machine) == fold(machine):
+                if (fold(t.user) if t.user else None) != (fold(user) if user else None):
+                    raise TokenError(f"machine {t.machine!r} belongs to {t.user or 'the server owner'}"
+                                     f" (token {t.name!r}); a machine has one owner")
+                if t.machine != machine:
+                    raise TokenError(f"machine {machine!r} is spelled {t.machine!r} here: use that spelling")
+        return machine
+
+    def create(self, name: str, *, machine: str | None = None, user: str | None = None, own_host: str = "",
+               taken: tuple[str, ...] = ()) -> str:
+        """A new token (see ``check``) that writes only as its machine, for its
+        user; the only time it is seen in clear."""
         token = PREFIX + secrets.token_urlsafe(32)
         with self._editing() as tokens:
-            if any(t.name == name for t in tokens):
-                raise TokenError(f"a token named {name!r} exists already (revoke it first, or pick another name)")
-            for t in tokens:
-                if t.machine and fold(t.machine) == fold(machine):
-                    if (fold(t.user) if t.user else None) != (fold(user) if user else None):
-                        raise TokenError(f"machine {t.machine!r} belongs to {t.user or 'the server owner'}"
-                                         f" (token {t.name!r}); a machine has one owner")
-                    if t.machine != machine:
-                        raise TokenError(f"machine {machine!r} is spelled {t.machine!r} here: use that spelling")
-            tokens.append(Token(name, digest(token), now_iso(), machine=machine, user=user))
+            machine = self.check(name, machine=machine, user=user, own_host=own_host, taken=taken, tokens=tokens)
+            tokens.append(Token(name.strip(), digest(token), now_iso(), machine=machine, user=user))
         return token
 
     def revoke(self, name: str) -> None:
