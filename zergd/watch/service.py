@@ -315,6 +315,8 @@ class Progress:
 
     def add_bytes(self, n: int) -> None:
         self.bytes_done += n
+        # Files that grow while they are read grow the total: done never passes it.
+        self.bytes_total = max(self.bytes_total, self.bytes_done)
         now = time.monotonic()
         if now - self._logged >= self.LOG_EVERY:
             self._logged = now
