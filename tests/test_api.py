@@ -258,7 +258,7 @@ def test_readers_beyond_the_pool_close_their_archive_files(sample):
     import os
 
     from zergd.index import open_index
-    from zergd.index.store import SqliteIndex
+    from zergd.index.sqlite import SqliteIndex
     from zergd.watch.backfill import backfill
 
     index = open_index(sample)

@@ -10,7 +10,7 @@ from conftest import CORPUS, Index, corpus_files
 from zergd.cli import zerg, zergd
 from zergd.index import export
 from zergd.invariants import check_all, check_immutable, snapshot
-from zergd.reindex import rebuild
+from zergd.archivist.rebuild import rebuild
 
 
 def sha(data: bytes) -> str:

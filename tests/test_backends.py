@@ -15,7 +15,7 @@ from zergd.cli import zerg, zergd
 from zergd.errors import BadQuery, NotReady
 from zergd.index import SessionFilter, open_index
 from zergd.invariants import check_all
-from zergd.reindex import rebuild
+from zergd.archivist.rebuild import rebuild
 from zergd.watch.backfill import backfill
 
 pytestmark = pytest.mark.usefixtures("backend")

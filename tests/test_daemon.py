@@ -139,7 +139,7 @@ def test_kill_9_mid_backfill_then_restart(settings, daemon):
 
     big = settings.claude_dir / "projects"
     subprocess.run([sys.executable, str(CORPUS.parent / "tools" / "make_corpus.py"), "--out", str(settings.home.parent / "grown"),
-                    "--mb", "40", "--seed", "3"], check=True, capture_output=True)
+                    "--mb", "80", "--seed", "3"], check=True, capture_output=True)
     shutil.copytree(settings.home.parent / "grown" / "claude" / "projects", big, dirs_exist_ok=True)
     targets = sorted(big.rglob("*.jsonl"))[::25]
     stop_appending = threading.Event()
@@ -159,8 +159,8 @@ def test_kill_9_mid_backfill_then_restart(settings, daemon):
     start()
     appender.start()
     try:
-        wait_for(lambda: status()[1].get("lines", 0) > 0, interval=0.01)
-        code, info = status()
+        # The same answer that shows lines indexed must show the backfill still running.
+        info = wait_for(lambda: (lambda i: i if i.get("lines", 0) > 0 else None)(status()[1]), interval=0.01)
         assert info["state"] == "backfilling", "backfill finished before the kill; grow the corpus"
         progress = info["backfill"]  # what `zergd status` and the Timeline show meanwhile
         assert progress["files_total"] > 0 and 0 < progress["bytes_done"] <= progress["bytes_total"]

@@ -9,7 +9,7 @@ from conftest import Index
 
 from zergd.events import EventBus
 from zergd.invariants import check_all
-from zergd.reindex import rebuild
+from zergd.archivist.rebuild import rebuild
 from zergd.watch.service import ArchiveService
 
 # The index suite runs on both backends: SQLite and PostgreSQL (conftest.backend).

@@ -202,7 +202,7 @@ def test_a_resumed_session_does_not_count_the_history_it_copies(settings):
     assert days == {"2026-05-04": 200, "2026-05-05": 9}
     index.close()
     # Indexed in the other order (a reindex walks files in any order), the same file keeps it.
-    from zergd.reindex import rebuild
+    from zergd.archivist.rebuild import rebuild
 
     rebuild(settings)
     index = open_index(settings)

@@ -472,7 +472,7 @@ def _report_faults(faults) -> int:
 
 def _import_all(settings):
     """Archive and index every transcript (the caller holds ZERG_HOME); (report, faults)."""
-    from .reindex import rebuild_if_stale
+    from .archivist.rebuild import rebuild_if_stale
     from .watch.backfill import backfill, plan
     from .watch.faults import Faults
 
@@ -517,7 +517,7 @@ def import_():
 def reindex():
     """Rebuild the index from the archive alone (into --database, when given:
     how an archive moves between SQLite and PostgreSQL)."""
-    from .reindex import archived_files, rebuild
+    from .archivist.rebuild import archived_files, rebuild
 
     settings = _settings()
     _index(settings)  # a bad URL fails before the lock and the scan

@@ -23,15 +23,12 @@ import zlib
 from pathlib import Path
 
 from .archive import parse_archive_rel
+from .archive.digests import sha256_of
 from .index.parse import parse_line
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_of(path)
 
 
 def check_byte_exact(reader, archive_dir: Path) -> list[str]:

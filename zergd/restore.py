@@ -21,7 +21,7 @@ from .config import Settings
 from .errors import ZergError
 from .index.export import Generation, copy_archived, pick_generation
 from .invariants import file_sha256
-from .watch.sidecars import SUFFIX, archived_versions
+from .archive.sidecars import SUFFIX, archived_versions
 
 
 class RestoreConflict(ZergError):

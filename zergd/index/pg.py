@@ -25,12 +25,12 @@ import psycopg_pool
 from psycopg.adapt import Loader
 
 from ..errors import BadQuery, IndexUnavailable, NotReady
+from .base import Index
 from .dialect import POSTGRES
 from .parse import SUBSTRING_CLASS, WORD_JOINER
 from .pg_schema import SCHEMA, migrate
 from .reader import Hit, Reader, split_terms, substring_snippet
 from .snippets import word_snippet
-from .store import Index
 from .writer import Writer
 
 # Runs of letters and digits: the terms FTS5's unicode61 tokenizer makes.

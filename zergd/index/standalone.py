@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import migrations
-from .store import Index
+from .base import Index
 
 TABLES = ("sources", "generations", "sessions", "lines", "usage")
 

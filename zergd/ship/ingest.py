@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import archive
+from ..archive.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel, write_version
+from ..archivist import Archivist
 from ..index.naming import describe
 from ..index.writer import Source, Writer
-from ..watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel, write_version
-from ..watch.tailer import append_archived, reconcile, seal
 from .protocol import Item
 
 
@@ -89,7 +89,8 @@ def _apply_range(writer: Writer, archive_dir: Path, machine: str, item: Item, da
                           {"gen": 1, "offset": 0}, "conflict")
         source = writer.open_source(machine, info, None)
         _apply_known_sidecar(writer, archive_dir, machine, item)
-    reconcile(writer, archive_dir, source)  # adopt bytes a crash left archived but not committed
+    keeper = Archivist(writer, archive_dir, source)
+    keeper.reconcile()  # adopt bytes a crash left archived but not committed
     gen = source.generation
     if item.gen < gen.gen:
         return _check_sealed(writer, archive_dir, source, item, data)
@@ -97,7 +98,7 @@ def _apply_range(writer: Writer, archive_dir: Path, machine: str, item: Item, da
         if item.gen != gen.gen + 1 or item.offset != 0 or item.prev_length != gen.archived:
             raise Refused(f"generation {item.gen} cannot start here: this server has generation {gen.gen} at "
                           f"{gen.archived} bytes", {"gen": gen.gen, "offset": gen.archived})
-        seal(writer, archive_dir, source)
+        keeper.seal()
         gen = source.generation
     have = gen.archived
     if item.offset > have:
@@ -108,7 +109,7 @@ def _apply_range(writer: Writer, archive_dir: Path, machine: str, item: Item, da
         raise Refused(f"bytes at {item.offset} differ from what this server archived there",
                       {"gen": gen.gen, "offset": have}, "conflict")
     if item.length > overlap or not (archive_dir / gen.archive).exists():
-        have = append_archived(writer, archive_dir, source, data[overlap:])
+        have = keeper.append(data[overlap:])
     return {"gen": gen.gen, "offset": have}
 
 

@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..archive import archive_rel
+from ..archivist import Archivist
+from ..archivist.tails import index_quiet_tails
 from ..config import Settings
+from ..errors import ArchiveDamaged
 from ..index.naming import describe
 from ..index.writer import Writer
 from .faults import ERROR, INDEX, Faults, IndexUnavailable
 from .sidecars import is_sidecar, sync_sidecar
 from .sources import Skipped, walk_root
-from .tailer import ArchiveDamaged, SourceUnstable, index_quiet_tails, reconcile, sync_file
+from .tailer import SourceUnstable, sync_file
 
 
 @dataclass
@@ -79,7 +82,7 @@ def reconcile_all(settings: Settings, writer: Writer, faults: Faults) -> int:
         if grown or (settings.archive_dir / archive_rel(host, provider, rel, gen + 1)).exists():
             source = writer.open_source(host, describe(provider, rel), path)
             try:
-                reconcile(writer, settings.archive_dir, source)
+                Archivist(writer, settings.archive_dir, source).reconcile()
             except (OSError, ArchiveDamaged) as e:
                 faults.record(str(apath), e)
                 continue

@@ -19,17 +19,18 @@ from collections import deque
 from concurrent.futures import Future
 from pathlib import Path
 
+from ..archivist.rebuild import rebuild_if_stale
+from ..archivist.tails import QUIET_SECONDS, index_quiet_tails
 from ..config import Settings
 from ..errors import IndexUnavailable
 from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, EventBus, SessionChanged, StatusChanged
 from ..index.store import Index, open_index
 from ..index.writer import Writer
-from ..reindex import rebuild_if_stale
 from .backfill import backfill
 from .faults import INDEX, MAX_BACKOFF, Faults, is_transient
 from .sidecars import is_sidecar, sync_sidecar
 from .sources import is_transcript, rel_for
-from .tailer import QUIET_SECONDS, index_quiet_tails, sync_file
+from .tailer import sync_file
 from .watcher import Watcher, watch_targets
 
 log = logging.getLogger("zergd.watch")

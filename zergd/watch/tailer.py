@@ -24,17 +24,13 @@ the checks saw.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import os
-import time
 import zlib
 from pathlib import Path
 
 from .. import archive
+from ..archivist import Archivist
 from ..config import Settings
-from ..errors import ArchiveDamaged
-from ..index.feed import TAIL_CAP, LineFeeder
 from ..index.naming import describe, text_rel
 from ..index.writer import Source, Writer
 from .sources import open_transcript
@@ -86,15 +82,16 @@ def sync_source(writer: Writer, archive_dir: Path, source: Source, src, on_bytes
     unchanged = alen == gen.archived == st.st_size and (gen.inode, gen.mtime_ns) == (st.st_ino, st.st_mtime_ns)
     if unchanged and (not full_check or gen.checked_mtime_ns == st.st_mtime_ns):
         return 0
-    reconcile(writer, archive_dir, source)
+    keeper = Archivist(writer, archive_dir, source)
+    keeper.reconcile()
     for _attempt in range(ATTEMPTS):
-        while not _continues(writer, archive_dir, source, src, st.st_size, full_check):
+        while not _continues(keeper, src, st.st_size, full_check):
             # A crash may have left bytes in the next generation's file before
             # its row committed: reconcile adopts them, then we check again.
-            seal(writer, archive_dir, source)
-            reconcile(writer, archive_dir, source)
+            keeper.seal()
+            keeper.reconcile()
         from_start = source.generation.archived == 0
-        copied, intact = _copy_new_bytes(writer, archive_dir, source, src, on_bytes)
+        copied, intact = _copy_new_bytes(keeper, src, on_bytes)
         if intact:
             writer.set_identity(source, st.st_ino, st.st_mtime_ns, checked=full_check or from_start)
             return copied
@@ -102,102 +99,17 @@ def sync_source(writer: Writer, archive_dir: Path, source: Source, src, on_bytes
     raise SourceUnstable(f"rewritten in place {ATTEMPTS} times while being read; will retry")
 
 
-def seal(writer: Writer, archive_dir: Path, source: Source) -> None:
-    """Close the current generation (recording its digest) and start the next."""
-    apath = archive_dir / source.generation.archive
-    digest = sha256_of(apath, source.generation.archived) if apath.exists() else hashlib.sha256().hexdigest()
-    writer.new_generation(source, digest)
-
-
-def reconcile(writer: Writer, archive_dir: Path, source: Source) -> None:
-    """Adopt archived bytes the index has not recorded (a crash between the
-    archive's fsync and the index commit): they are indexed, not copied again.
-    That includes a later generation whose file exists but whose row was
-    rolled back: the archive, not the index, says which generation is current."""
-    while True:
-        gen = source.generation
-        apath = archive_dir / gen.archive
-        alen = apath.stat().st_size if apath.exists() else 0
-        if alen < gen.archived:
-            raise ArchiveDamaged(f"{apath}: {alen} bytes, index recorded {gen.archived}")
-        if alen > gen.archived:
-            index_archived(writer, source, apath, alen)
-        if not next_generation_file(archive_dir, source).exists():
-            return
-        seal(writer, archive_dir, source)
-
-
-def next_generation_file(archive_dir: Path, source: Source) -> Path:
-    return archive_dir / archive.archive_rel(source.host, source.provider, source.rel, source.generation.gen + 1)
-
-
-def _rereader(apath: Path):
-    return lambda offset, length: archive.read_range(apath, offset, length)
-
-
-def index_archived(writer: Writer, source: Source, apath: Path, alen: int) -> None:
-    """Index archived bytes from the indexed offset up to ``alen``."""
-    gen = source.generation
-    crc = known_crc(writer, source, apath)
-    feeder = LineFeeder(gen.indexed, gen.lines, _rereader(apath))
-    with open(apath, "rb") as f:
-        if gen.archived > gen.indexed:
-            f.seek(gen.indexed)
-            feeder.feed(f.read(gen.archived - gen.indexed))
-        f.seek(gen.archived)
-        pos = gen.archived
-        while pos < alen:
-            data = f.read(min(CHUNK, alen - pos))
-            if not data:
-                break
-            pos += len(data)
-            crc = zlib.crc32(data, crc)
-            batch = feeder.feed(data)
-            if pos >= alen or batch.lines:
-                writer.commit(source, pos, batch, crc)
-
-
-def known_crc(writer: Writer, source: Source, apath: Path) -> int:
-    """The running CRC of the archived bytes, computed once for generations
-    archived before the index kept it."""
-    gen = source.generation
-    if gen.crc is None:
-        writer.set_crc(gen, crc_of(apath, gen.archived))
-    return gen.crc
-
-
-def crc_of(path: Path, length: int) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while length > 0:
-            data = f.read(min(CHUNK, length))
-            if not data:
-                break
-            crc = zlib.crc32(data, crc)
-            length -= len(data)
-    return crc
-
-
-def sha256_of(path: Path, length: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while length > 0:
-            data = f.read(min(CHUNK, length))
-            if not data:
-                break
-            h.update(data)
-            length -= len(data)
-    return h.hexdigest()
-
-
-def _continues(writer: Writer, archive_dir: Path, source: Source, src, size: int, full_check: bool) -> bool:
-    gen = source.generation
+def _continues(keeper: Archivist, src, size: int, full_check: bool) -> bool:
+    """Whether the open file still continues the current generation: the same
+    first and last archived bytes and not shorter; with ``full_check`` the
+    same CRC over the whole archived prefix."""
+    gen = keeper.source.generation
     alen = gen.archived
     if alen == 0:
         return True
     if size < alen:
         return False
-    apath = archive_dir / gen.archive
+    apath = keeper.path
     fd = src.fileno()
     head = archive.read_range(apath, 0, min(WINDOW, alen))
     last = archive.read_range(apath, max(0, alen - WINDOW), min(WINDOW, alen))
@@ -213,7 +125,7 @@ def _continues(writer: Writer, archive_dir: Path, source: Source, src, size: int
             return False
         crc = zlib.crc32(data, crc)
         pos += len(data)
-    return crc == known_crc(writer, source, apath)
+    return crc == keeper.crc()
 
 
 def _still_holds(fd: int, head: bytes, last: bytes, pos: int, data: bytes) -> bool:
@@ -229,17 +141,11 @@ def _still_holds(fd: int, head: bytes, last: bytes, pos: int, data: bytes) -> bo
     )
 
 
-def _copy_new_bytes(writer: Writer, archive_dir: Path, source: Source, src, on_bytes) -> tuple[int, bool]:
+def _copy_new_bytes(keeper: Archivist, src, on_bytes) -> tuple[int, bool]:
     """Append what ``src`` holds past the archived end; (bytes copied, whether
     the file stayed a continuation of the archive throughout)."""
-    gen = source.generation
-    apath = archive_dir / gen.archive
-    fd = src.fileno()
-    pos = gen.archived
-    feeder = LineFeeder(gen.indexed, gen.lines, _rereader(apath))
-    if pos > gen.indexed:
-        feeder.feed(archive.read_range(apath, gen.indexed, pos - gen.indexed))
-    crc = known_crc(writer, source, apath)
+    out = keeper.appender()
+    apath, pos, fd = out.path, out.pos, src.fileno()
     head = archive.read_range(apath, 0, min(WINDOW, pos)) if pos else b""
     last = archive.read_range(apath, max(0, pos - WINDOW), min(WINDOW, pos)) if pos else b""
     copied = 0
@@ -249,78 +155,12 @@ def _copy_new_bytes(writer: Writer, archive_dir: Path, source: Source, src, on_b
             break
         if not _still_holds(fd, head or data[:WINDOW], last, pos, data):
             return copied, False
-        end, crc = _append(writer, apath, source, feeder, pos, data, crc)
+        end = out.write(data)
         head = head or data[:WINDOW]
         last = (last + data)[-WINDOW:] if len(data) < WINDOW else data[-WINDOW:]
         pos = end
         copied += len(data)
         if on_bytes:
             on_bytes(len(data))
-    if copied == 0 and not apath.exists():
-        archive.create_empty(apath)  # an empty source still exports (as empty)
+    out.finish()
     return copied, True
-
-
-def _append(writer: Writer, apath: Path, source: Source, feeder: LineFeeder, pos: int, data: bytes,
-            crc: int) -> tuple[int, int]:
-    """Append ``data`` at ``pos`` (durable), then commit its lines; (new end, running CRC)."""
-    end = archive.append(apath, data)  # durable before the commit below
-    if end != pos + len(data):
-        raise ArchiveDamaged(f"{apath}: {end} bytes after appending at {pos}; something else writes there")
-    crc = zlib.crc32(data, crc)
-    writer.commit(source, end, feeder.feed(data), crc)
-    return end, crc
-
-
-def append_archived(writer: Writer, archive_dir: Path, source: Source, data: bytes) -> int:
-    """Append bytes that arrived from elsewhere (a shipper) at the end of the
-    current generation, and index them; return the new archived length.
-    The caller has checked they continue what is archived."""
-    gen = source.generation
-    apath = archive_dir / gen.archive
-    feeder = LineFeeder(gen.indexed, gen.lines, _rereader(apath))
-    if gen.archived > gen.indexed:
-        feeder.feed(archive.read_range(apath, gen.indexed, gen.archived - gen.indexed))
-    crc = known_crc(writer, source, apath)
-    pos = gen.archived
-    for start in range(0, len(data), CHUNK):
-        piece = bytes(data[start:start + CHUNK])
-        pos, crc = _append(writer, apath, source, feeder, pos, piece, crc)
-    if not data and not apath.exists():
-        archive.create_empty(apath)
-    return pos
-
-
-# A file whose last line has no newline and that has not changed for this
-# long gets that line indexed anyway (Claude Code sometimes ends a file so).
-QUIET_SECONDS = 3.0
-log = logging.getLogger("zergd.watch")
-
-
-def index_quiet_tails(writer: Writer, archive_dir: Path, *, quiet: float = QUIET_SECONDS) -> int:
-    """Index the unterminated last line of every file quiet for ``quiet``
-    seconds (a source that is gone is quiet).  Returns how many still wait."""
-    waiting = 0
-    now = time.time()
-    if not writer.unfinished:
-        return 0
-    for source in writer.unterminated():
-        gen = source.generation
-        size = gen.archived - gen.indexed
-        if size > TAIL_CAP:
-            continue  # not a line anyone is finishing; it stays shown, unindexed
-        try:
-            mtime = os.stat(source.path).st_mtime if source.path and not source.deleted else 0.0
-        except OSError:
-            mtime = 0.0
-        if now - mtime < quiet:
-            waiting += 1
-            continue
-        try:
-            raw = archive.read_range(archive_dir / gen.archive, gen.indexed, size)
-        except OSError as e:  # one unreadable archive file does not stop the others
-            log.warning("cannot read the unterminated line of %s: %s", gen.archive, e)
-            continue
-        writer.index_unterminated(source, raw)
-    writer.unfinished = waiting > 0
-    return waiting

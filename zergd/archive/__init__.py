@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
-from .errors import UnsafePath
+from ..errors import UnsafePath
 
 GEN_SUFFIX = re.compile(r"^(?P<rel>.+\.jsonl)(?:\.gen(?P<gen>[0-9]+))?$")
 

@@ -13,14 +13,14 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from .archive import parse_archive_rel
-from .config import Settings
-from .index import Index, open_index
-from .index.naming import describe
-from .index.parse import PARSER_VERSION
-from .index.writer import Writer
-from .watch.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
-from .watch.tailer import index_archived, seal
+from ..archive import parse_archive_rel
+from ..archive.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
+from ..config import Settings
+from ..index import Index, open_index
+from ..index.naming import describe
+from ..index.parse import PARSER_VERSION
+from ..index.writer import Writer
+from .source import Archivist
 
 log = logging.getLogger("zergd.reindex")
 
@@ -83,11 +83,12 @@ def rebuild(settings: Settings, on_bytes=None, url: str | None = None, index: In
     for (host, provider, rel), gens in archived_files(settings.archive_dir).items():
         path = local_path(settings, provider, rel) if host == settings.host else None
         source = writer.open_source(host, describe(provider, rel), str(path) if path else None)
+        keeper = Archivist(writer, settings.archive_dir, source)
         for gen, apath in gens:
             while source.generation.gen < gen:
-                seal(writer, settings.archive_dir, source)
+                keeper.seal()
             size = apath.stat().st_size
-            index_archived(writer, source, apath, size)
+            keeper.index_archived(size)
             if on_bytes:
                 on_bytes(size)
         if host == settings.host and (path is None or not path.exists()):
