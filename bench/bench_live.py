@@ -83,7 +83,7 @@ def main():
     shutil.copytree(src / "codex", work / "codex")
     os.environ.update(ZERG_HOME=str(work / "zerg"), CLAUDE_CONFIG_DIR=str(work / "claude"),
                       CODEX_HOME=str(work / "codex"), ZERG_HOST="bench")
-    from zergd.cli import _probe
+    from zergd.client import probe as _probe
     from zergd.config import load_settings
     from zergd.index import open_index
 

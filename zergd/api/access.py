@@ -11,24 +11,22 @@ key in ``ZERG_HOME/local.key`` that the CLI on the server itself presents.
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
 import urllib.parse
 from dataclasses import dataclass
-from pathlib import Path
 
 from fastapi import HTTPException, Request
 
 from ..accounts import Accounts, Scope, User
 from ..accounts.access import Throttle, owner_of, scope_for
+from ..accounts.localkey import LOCAL_HEADER, local_key
 from ..config import Settings
 from ..errors import NotFound
 from ..ship.tokens import TokenStore
 
+__all__ = ["COOKIE", "LOCAL_HEADER", "Access", "Viewer", "local_key", "machine_owners", "viewer"]
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 COOKIE = "zerg_session"
-LOCAL_HEADER = "x-zerg-local"
-LOCAL_KEY = "local.key"
 
 
 def is_loopback(host: str) -> bool:
@@ -47,28 +45,6 @@ def public_origin(url: str) -> tuple[str, str]:
     default = 443 if parts.scheme == "https" else 80
     netloc = host if parts.port in (None, default) else f"{host}:{parts.port}"
     return parts.scheme, netloc
-
-
-def local_key(home: Path, *, create: bool = False) -> str | None:
-    """The key the CLI on this machine signs in with (mode 600; anyone who can
-    read it can read the archive beside it anyway)."""
-    path = home / LOCAL_KEY
-    try:
-        key = path.read_text("ascii").strip()
-        if key:
-            return key
-    except (OSError, UnicodeDecodeError):
-        pass
-    if not create:
-        return None
-    key = secrets.token_urlsafe(32)
-    home.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(LOCAL_KEY + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
-    os.replace(tmp, path)
-    return key
 
 
 @dataclass

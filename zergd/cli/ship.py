@@ -10,7 +10,7 @@ import time
 import click
 import orjson
 
-from .cli import _holding_home, _import_all, _index, _progress, _settings, _ship_target, plural, ship_options, zerg, zergd
+from .base import holding_home, import_all, index_for, progress, get_settings, ship_target, plural, ship_options, zerg, zergd
 
 
 @zergd.group()
@@ -19,9 +19,9 @@ def token():
 
 
 def _tokens():
-    from .ship.tokens import TokenStore
+    from ..ship.tokens import TokenStore
 
-    return TokenStore(_settings().home)
+    return TokenStore(get_settings().home)
 
 
 @token.command(name="create")
@@ -32,10 +32,10 @@ def _tokens():
 def token_create(name, machine, user):
     """Make a token named NAME and print it (only this once: only its hash is kept).
     It writes only under its machine's name, for its user."""
-    from .accounts import AccountError, Accounts
-    from .ship.tokens import TokenError
+    from ..accounts import AccountError, Accounts
+    from ..ship.tokens import TokenError
 
-    settings = _settings()
+    settings = get_settings()
     accounts = Accounts(settings.home)
     if user is not None:
         found = accounts.user(user)
@@ -60,7 +60,7 @@ def token_create(name, machine, user):
 @click.option("--json", "as_json", is_flag=True)
 def token_list(as_json):
     """The tokens: name, when made, when last used and by which machine."""
-    from .ship.tokens import TokenError
+    from ..ship.tokens import TokenError
 
     try:
         tokens = _tokens().load()
@@ -83,7 +83,7 @@ def token_list(as_json):
 @click.argument("name")
 def token_revoke(name):
     """Delete the token NAME: the machines using it are refused from now on."""
-    from .ship.tokens import TokenError
+    from ..ship.tokens import TokenError
 
     store = _tokens()
     try:
@@ -103,16 +103,16 @@ def ship(retries):
     archive what is new here (unless the daemon does that already), then send
     the other side every byte it does not have yet.  Safe to interrupt and
     run again: it resumes from what the other side acknowledged."""
-    from .daemon import running
-    from .ship.remote import ShipError, ShipUnavailable
-    from .ship.shipper import Shipper
+    from ..daemon import running
+    from ..ship.remote import ShipError, ShipUnavailable
+    from ..ship.shipper import Shipper
 
-    settings = _settings()
-    url, token, machine = _ship_target(settings)
+    settings = get_settings()
+    url, token, machine = ship_target(settings)
     if not running(settings):
-        with _holding_home(settings, "ship", "it keeps the archive current already"):
-            _import_all(settings)
-    index = _index(settings)
+        with holding_home(settings, "ship", "it keeps the archive current already"):
+            import_all(settings)
+    index = index_for(settings)
     try:
         shipper = Shipper(settings, url, token, machine, index=index)
     except ShipError as e:
@@ -120,7 +120,7 @@ def ship(retries):
     shipper.scan()
     failures = 0
     try:
-        with _progress(f"shipping to {shipper.url}", 1) as bar:
+        with progress(f"shipping to {shipper.url}", 1) as bar:
             shipper.on_bytes = bar.advance
             while True:
                 try:

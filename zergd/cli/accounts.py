@@ -10,13 +10,13 @@ import sys
 import click
 import orjson
 
-from .accounts import AccountError, Accounts, fold
-from .accounts.store import EVERYONE
-from .cli import _settings, zergd
+from ..accounts import AccountError, Accounts, fold
+from ..accounts.store import EVERYONE
+from .base import get_settings, zergd
 
 
 def _accounts() -> Accounts:
-    return Accounts(_settings().home)
+    return Accounts(get_settings().home)
 
 
 def _password(password_stdin: bool, prompt: str) -> str:
@@ -101,9 +101,9 @@ def _owner(accounts: Accounts, owner: str | None) -> str:
 
 def _session(ref: str) -> tuple[str, str]:
     """(machine, id) of a session of the index."""
-    from .cli import _reader
+    from .base import index_reader
 
-    with _reader() as r:
+    with index_reader() as r:
         brief = r.session_brief(ref)
     if brief is None:
         raise click.ClickException(f"no session {ref!r} (give its whole id: zerg sessions --json)")
@@ -135,9 +135,9 @@ def grant(project, session_id, to, owner, listing, as_json):
     try:
         if session_id:
             host, sid = _session(session_id)
-            from .api.access import Access
+            from ..api.access import Access
 
-            who = Access(_settings(), "127.0.0.1", 1, serving=False).owner(host)
+            who = Access(get_settings(), "127.0.0.1", 1, serving=False).owner(host)
             if who is None:
                 raise click.ClickException(f"session {sid} is from machine {host!r}, which belongs to no user")
             made = accounts.grant(who, to, session=(host, sid))
