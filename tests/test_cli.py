@@ -40,6 +40,16 @@ def test_bad_input_is_one_clear_line_and_a_non_zero_exit(home, args):
     assert result.output.strip()
 
 
+@pytest.mark.parametrize("args,says", [
+    (["sessions", "--since", "99999999999999999999999d"], "at most 700,000 days ago"),
+    (["sessions", "--project", "x" * 60_000], "project is at most 1000 characters"),
+    (["stats", "--project", "x" * 60_000], "project is at most 1000 characters"),
+])
+def test_absurd_filters_are_usage_errors(home, args, says):
+    result = run(zerg, *args)
+    assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("args", [["logs", "-n", "-1"], ["start", "--wait", "-1"], ["start", "--port", "70000"]])
 def test_zergd_bad_numbers_are_refused(home, args):
     result = run(zergd, *args)

@@ -367,6 +367,7 @@ def test_a_host_rename_neither_re_archives_nor_duplicates(settings, monkeypatch)
     (project(settings) / "s.jsonl").write_bytes(LINE % b"kept once")
     monkeypatch.setattr(socket, "gethostname", lambda: "alpha")
     assert CliRunner().invoke(zergd, ["import"]).exit_code == 0
+    assert (settings.home / "machine-id").read_text().strip() == "alpha"  # from the first run on
     monkeypatch.setattr(socket, "gethostname", lambda: "beta")
     assert load_settings().host == "alpha"
     result = CliRunner().invoke(zergd, ["import"])

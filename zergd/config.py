@@ -157,7 +157,8 @@ def machine_id(home: Path) -> str:
     """This machine's folder name in the archive, stable across host renames.
 
     Kept in ``ZERG_HOME/machine-id``: the host name when the archive was
-    started.  A home archived before the file existed keeps the one folder it
+    started (``record_machine_id``: written by the first command that takes
+    the home to write to it).  A home archived before the file existed keeps the one folder it
     has (renaming the host later must not re-archive and duplicate every
     session)."""
     path = home / MACHINE_FILE
@@ -183,6 +184,20 @@ def machine_id(home: Path) -> str:
         except OSError:
             pass  # a read-only home still works; the name is derived again next time
     return name
+
+
+def record_machine_id(home: Path, name: str) -> None:
+    """Fix the archive's folder name for this machine before its first byte
+    is archived (a host renamed later changes nothing)."""
+    path = home / MACHINE_FILE
+    if path.exists():
+        return
+    try:
+        tmp = path.with_name(MACHINE_FILE + ".tmp")
+        tmp.write_text(name + "\n", "utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home still works; the name is derived again next time
 
 
 def load_settings() -> Settings:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import portalocker
 
-from .config import Settings
+from .config import Settings, record_machine_id
 
 log = logging.getLogger("zergd")
 
@@ -75,6 +75,8 @@ def acquire_lock(settings: Settings, what: str | None = "daemon") -> portalocker
     ``zergd import`` and ``zergd reindex`` all write the index and archive,
     so only one of them runs on a ZERG_HOME at a time."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    if what is not None:
+        record_machine_id(settings.home, settings.host)  # the archive's folder name, fixed from its first writer on
     path = Paths.of(settings).lock
     lock = portalocker.Lock(str(path), mode="a", timeout=0,
                             flags=portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING)

@@ -211,6 +211,8 @@ def index_reader():
             yield settings, reader
     except NotReady:
         raise click.ClickException(f"no index at {index.describe()}; run `zergd import` first") from None
+    except BadQuery as e:  # a filter or query the person got wrong: say which, exit 2
+        raise click.UsageError(str(e)) from None
     except sqlite3.OperationalError as e:
         if "no such" not in str(e):
             raise

@@ -33,6 +33,11 @@ SESSION_FIELDS = (
 SORT_KEY = "coalesce(last_ts, first_ts, '')"
 
 
+MAX_DAYS = 700_000  # days ago that still fall in the calendar (year 1 is ~739,000 days back)
+# A filter's text: SQLite refuses LIKE patterns past 50,000 bytes; nobody's project is this long.
+MAX_FILTER_TEXT = 1000
+
+
 def parse_when(value: str, *, end_of_day: bool = False) -> str:
     """A date (2026-05-01), an ISO time, or days ago (7d) as the index's UTC
     form.  ``end_of_day`` makes a bare date mean up to the end of that day.
@@ -41,8 +46,8 @@ def parse_when(value: str, *, end_of_day: bool = False) -> str:
     try:
         if value.endswith("d") and value[:-1].isdigit():
             days = int(value[:-1])
-            if days > 3_000_000:
-                return "0001-01-01T00:00:00"
+            if days > MAX_DAYS:
+                raise BadQuery(f"{value!r}: at most {MAX_DAYS:,} days ago (the calendar starts in the year 1)")
             when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
         else:
             try:
@@ -90,6 +95,9 @@ class SessionFilter:
     def where(self, alias: str = "", dialect: Dialect = SQLITE) -> tuple[list[str], list]:
         a = f"{alias}." if alias else ""
         where, params = [], []
+        for name in ("project", "branch", "model", "provider", "machine"):
+            if len(getattr(self, name) or "") > MAX_FILTER_TEXT:
+                raise BadQuery(f"{name} is at most {MAX_FILTER_TEXT} characters")
         if self.project:
             where.append(f"({a}project = ? or {a}project_dir = ? or {a}project {dialect.ilike} ? escape '\\')")
             params += [self.project, self.project, _like(self.project)]
