@@ -72,3 +72,25 @@ def test_api_answers_every_request_as_its_schema_says(api_schema):
         check()
         checked.append(operation.label)
     assert "GET /api/search" in checked and "GET /api/sessions/{session_id}/lines" in checked
+
+
+def test_a_422_is_documented_as_it_is_sent(tmp_path, monkeypatch):
+    """Every 422 is {"detail": "..."} (one sentence), in the answer and in
+    /openapi.json alike, including a parameter left out."""
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("ZERG_HOME", str(tmp_path / "zerg"))
+    app = create_app(load_settings(), None, bound_host="127.0.0.1", port=8080)
+    with TestClient(app, base_url="http://127.0.0.1:8080") as c:
+        doc = c.get("/openapi.json").json()
+        assert "HTTPValidationError" not in str(doc)
+        for path, operations in doc["paths"].items():
+            for method, operation in operations.items():
+                if "422" in operation["responses"]:
+                    ref = operation["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+                    assert ref == "#/components/schemas/Error", (method, path)
+        resp = c.get("/api/ingest/state")
+        assert resp.status_code in (401, 403, 422) and isinstance(resp.json()["detail"], str)
+        resp = c.post("/api/chat/threads", content=b"{not json", headers={"Content-Type": "application/json"})
+        assert str(resp.status_code) in doc["paths"]["/api/chat/threads"]["post"]["responses"]
+        assert isinstance(resp.json()["detail"], str)

@@ -42,8 +42,8 @@ def test_bad_input_is_one_clear_line_and_a_non_zero_exit(home, args):
 
 @pytest.mark.parametrize("args,says", [
     (["sessions", "--since", "99999999999999999999999d"], "at most 700,000 days ago"),
-    (["sessions", "--project", "x" * 60_000], "project is at most 1000 characters"),
-    (["stats", "--project", "x" * 60_000], "project is at most 1000 characters"),
+    (["sessions", "--project", "x" * 60_000], "at most 1,000 characters"),
+    (["stats", "--project", "x" * 60_000], "at most 1,000 characters"),
 ])
 def test_absurd_filters_are_usage_errors(home, args, says):
     result = run(zerg, *args)

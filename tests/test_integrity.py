@@ -407,6 +407,30 @@ def test_a_copied_session_gets_a_qualified_id_and_reindex_keeps_both(settings, i
         again.index.close()
 
 
+def test_ids_survive_a_reindex_in_another_order(settings, index):
+    """The copy archived first keeps the plain id even when a reindex (which
+    walks the archive in name order) meets the other copy first."""
+    uuid = "0c0ffee0-1111-4222-8333-444455556666"
+    (project(settings, "-b") / f"{uuid}.jsonl").write_bytes(LINE % b"first, in -b")
+    index.backfill()
+    (project(settings, "-a") / f"{uuid}.jsonl").write_bytes(LINE % b"second, in -a")
+    index.backfill()
+    before = dict(index.conn.execute("select s.rel, x.id from sessions x join sources s on s.id = x.source_id"))
+    assert before[f"-b/{uuid}.jsonl"] == uuid and before[f"-a/{uuid}.jsonl"] != uuid
+    for _ in range(2):
+        assert CliRunner().invoke(zergd, ["reindex"]).exit_code == 0
+        from conftest import Index
+
+        again = Index(settings)
+        try:
+            after = dict(again.conn.execute("select s.rel, x.id from sessions x join sources s on s.id = x.source_id"))
+        finally:
+            again.index.close()
+        assert after == before
+        assert export(uuid).stdout_bytes == LINE % b"first, in -b"
+    assert (settings.archive_dir / "session-ids.jsonl").read_bytes().count(b"\n") == 2
+
+
 def test_an_index_from_before_pure_ids_is_migrated(settings, index):
     from conftest import Index
 

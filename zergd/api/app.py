@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import urllib.parse
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -306,4 +307,25 @@ def create_app(settings: Settings, service=None, *, bound_host: str = "127.0.0.1
     app.add_api_route("/s/{session_id:path}", page, methods=["GET", "HEAD"], include_in_schema=False)
 
     app.add_middleware(Guard, access=access)
+    app.openapi = partial(document_errors, app)
     return app
+
+
+VALIDATION = "a parameter or the body has the wrong type, is missing or is out of range"
+
+
+def document_errors(app: FastAPI) -> dict:
+    """The OpenAPI document, saying what a 422 really holds: ``{"detail":
+    "..."}`` (app.bad_request), not FastAPI's list of validation errors."""
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    responses["422"] = {"description": VALIDATION, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Error"}}}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(unused, None)
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -15,6 +15,7 @@ import click
 from ..config import ConfigError, load_settings
 from ..errors import BadQuery, IndexUnavailable, NotReady
 from ..index import open_index, parse_when
+from ..index.reader import MAX_FILTER_TEXT
 
 def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
@@ -211,8 +212,6 @@ def index_reader():
             yield settings, reader
     except NotReady:
         raise click.ClickException(f"no index at {index.describe()}; run `zergd import` first") from None
-    except BadQuery as e:  # a filter or query the person got wrong: say which, exit 2
-        raise click.UsageError(str(e)) from None
     except sqlite3.OperationalError as e:
         if "no such" not in str(e):
             raise
@@ -235,6 +234,13 @@ def lookup_failed(e) -> None:
     for candidate in e.candidates:
         click.echo(f"  {candidate}", err=True)
     sys.exit(2)
+
+
+def filter_text(_ctx, param, value):
+    """A filter's text (project, branch, model, machine): at most as long as any can be."""
+    if value is not None and len(value) > MAX_FILTER_TEXT:
+        raise click.BadParameter(f"at most {MAX_FILTER_TEXT:,} characters", param=param)
+    return value
 
 
 def parse_since(value):

@@ -10,7 +10,7 @@ import orjson
 from ..client import probe
 from ..errors import BadQuery
 from ..index import HIGHLIGHT, SessionFilter
-from .base import database_option, get_settings, index_reader, parse_since, parse_until, plural, zerg
+from .base import database_option, filter_text, get_settings, index_reader, parse_since, parse_until, plural, zerg
 
 @zerg.command()
 @click.option("--json", "as_json", is_flag=True)
@@ -52,10 +52,11 @@ def mcp(user):
 
 
 @zerg.command()
-@click.option("--project", help="cwd or project folder (substring)")
+@click.option("--project", callback=filter_text, help="cwd or project folder (substring)")
 @click.option("--since", help="only sessions active since this date (2026-05-01) or days ago (7d)")
 @click.option("--deleted", is_flag=True, help="only sessions whose source file is gone (kept in the archive)")
-@click.option("--machine", help="only sessions that ran on this machine (this one, or one that ships here)")
+@click.option("--machine", callback=filter_text,
+              help="only sessions that ran on this machine (this one, or one that ships here)")
 @click.option("--subagents", is_flag=True, help="list subagents' transcripts too (they are listed under their parent)")
 @click.option("--all", "everything", is_flag=True,
               help="also files with no conversation (empty, or only bookkeeping lines; archived all the same)")
@@ -122,7 +123,7 @@ def search_cmd(query, limit, per_session, raw, as_json):
 @click.option("--since", help="from this date or time, or days ago (7d)")
 @click.option("--until", help="up to the end of this date, or this time")
 @click.option("--provider", type=click.Choice(["claude", "codex"]), help="one agent's sessions only")
-@click.option("--project", help="sessions whose project path has this in it")
+@click.option("--project", callback=filter_text, help="sessions whose project path has this in it")
 @click.option("--tz", help="time zone for days (an IANA name like Europe/Berlin; default: this machine's)")
 @click.option("--offline", is_flag=True, hidden=True, help="prices never come from the network (always so)")
 @click.option("--json", "as_json", is_flag=True)

@@ -289,7 +289,7 @@ class PgIndex(Index):
         if self._writer is None:
             self._conn = self._connect()
             migrate(self._conn, self.schema)
-            self._writer = PgWriter(self._conn, POSTGRES, unavailable=pg_unavailable)
+            self._writer = PgWriter(self._conn, POSTGRES, unavailable=pg_unavailable, archive_dir=self.archive_dir)
             self._writer.parser_version()  # stamped while a new index is still empty
         return self._writer
 

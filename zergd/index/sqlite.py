@@ -227,7 +227,7 @@ class SqliteIndex(Index):
     def writer(self) -> Writer:
         if self._writer is None:
             self._db = connect(self.path, self.archive_dir)
-            self._writer = Writer(self._db.conn)
+            self._writer = Writer(self._db.conn, archive_dir=self.archive_dir)
             self._writer.parser_version()  # stamped while a new index is still empty
         return self._writer
 

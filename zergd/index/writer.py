@@ -9,10 +9,11 @@ import hashlib
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 
-from ..archive import archive_rel
+from ..archive import archive_rel, claims
 from ..errors import IndexUnavailable
 from .dialect import SQLITE, Dialect
 from .feed import Batch
@@ -61,9 +62,12 @@ _GEN_COLS = "id, gen, archive, archived, indexed, lines, inode, mtime_ns, crc, c
 
 
 class Writer:
-    def __init__(self, conn, dialect: Dialect = SQLITE, *, unavailable=None):
+    def __init__(self, conn, dialect: Dialect = SQLITE, *, unavailable=None, archive_dir: Path | None = None):
         self.conn = conn
         self.dialect = dialect
+        # Where colliding session ids are recorded (archive.claims); None: nowhere (tests of the index alone).
+        self.archive_dir = archive_dir
+        self._claims: dict | None = None
         # The backend's errors that mean "the index cannot take this now" -> IndexUnavailable.
         self.unavailable = unavailable or sqlite_unavailable
         # session id -> "created" | "updated" | "source_deleted", since the last
@@ -156,13 +160,42 @@ class Writer:
     def _free_session_id(self, info: SourceInfo, host: str) -> str:
         """The id the path gives; only a copy of a file already archived under
         that id (the same session UUID in two places) gets it qualified by a
-        digest of its own path - the one archived first keeps the plain id."""
+        digest of its own path - the one archived first keeps the plain id.
+        Who got which is recorded in the archive (archive.claims) the moment
+        they collide, so a rebuild, in whatever order, gives each the same."""
+        claims = self._load_claims()
+        key = (host, info.provider, info.rel)
+        if key in claims and not self._id_taken(claims[key]):
+            return claims[key]
+        taken_by_claim = set(claims.values())
         candidates = [info.session_id, f"{info.session_id}-{path_digest(info.provider, info.rel)}",
                       f"{info.session_id}-{hashlib.sha1(f'{host}/{info.provider}/{info.rel}'.encode()).hexdigest()}"]
         for candidate in candidates:
-            if not self.conn.execute("select 1 from sessions where id = ?", (candidate,)).fetchone():
+            if not self._id_taken(candidate) and candidate not in taken_by_claim:
+                if candidate != info.session_id:
+                    self._record_collision(info.session_id, key, candidate)
                 return candidate
         raise ValueError(f"session id {info.session_id!r} is taken under every qualified form")
+
+    def _id_taken(self, session_id: str) -> bool:
+        return self.conn.execute("select 1 from sessions where id = ?", (session_id,)).fetchone() is not None
+
+    def _load_claims(self) -> dict:
+        if self._claims is None:
+            self._claims = claims.load(self.archive_dir) if self.archive_dir else {}
+        return self._claims
+
+    def _record_collision(self, plain: str, key: tuple[str, str, str], qualified: str) -> None:
+        """Record who holds the plain id (if not yet) and who gets ``qualified``."""
+        if self.archive_dir is None:
+            return
+        holder = self.conn.execute("select s.host, s.provider, s.rel from sessions x join sources s"
+                                   " on s.id = x.source_id where x.id = ?", (plain,)).fetchone()
+        assignments = ([(tuple(holder), plain)] if holder else []) + [(key, qualified)]
+        for who, session_id in assignments:
+            if who not in self._claims:
+                claims.record(self.archive_dir, *who, session_id)
+                self._claims[who] = session_id
 
     def _insert_generation(self, source_id: int, host: str, provider: str, rel: str, gen: int) -> Generation:
         archive = archive_rel(host, provider, rel, gen)

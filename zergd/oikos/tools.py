@@ -147,6 +147,8 @@ class Toolbox:
                 text = method(reader, **args)
         except NotReady:
             raise ToolError("the index is empty: zergd has not archived any session yet") from None
+        except BadQuery as e:  # a filter the model got wrong (a date, a project too long): it can fix it
+            raise ToolError(str(e)) from None
         except TypeError as e:
             raise ToolError(f"bad arguments for {name}: {e}") from None
         if len(text) > MAX_RESULT_CHARS:
