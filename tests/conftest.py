@@ -90,7 +90,7 @@ class Index:
         return self.conn.execute(sql, params).fetchone()[0]
 
     def session(self, session_id):
-        from zergd.index.reader import SESSION_FIELDS
+        from zergd.index.filters import SESSION_FIELDS
 
         row = self.conn.execute(f"select {', '.join(SESSION_FIELDS)} from sessions where id = ?", (session_id,)).fetchone()
         return dict(zip(SESSION_FIELDS, row)) if row else None

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from zergd.cli import zerg
-from zergd.index.reader import HIGHLIGHT, quote_fts
+from zergd.index.search import HIGHLIGHT, quote_fts
 
 # The index suite runs on both backends: SQLite and PostgreSQL (conftest.backend).
 pytestmark = pytest.mark.usefixtures("backend")

@@ -15,7 +15,7 @@ import click
 from ..config import ConfigError, load_settings
 from ..errors import BadQuery, IndexUnavailable, NotReady
 from ..index import open_index, parse_when
-from ..index.reader import MAX_FILTER_TEXT
+from ..index.filters import MAX_FILTER_TEXT
 
 def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (words or word + 's')}"

@@ -2,7 +2,10 @@
 ``open_index(settings)`` -> ``Index`` (a ``writer()`` and ``reader()``s), and
 the dataclasses they speak; see store.py."""
 
-from .reader import HIGHLIGHT, Hit, LinePage, Reader, SessionFilter, parse_when, snippet_parts
+from .filters import SessionFilter, parse_when
+from .lines import LinePage
+from .reader import Reader
+from .search import HIGHLIGHT, Hit, snippet_parts
 from .store import Index, open_index
 from .writer import Writer
 

@@ -29,7 +29,8 @@ from .base import Index
 from .dialect import POSTGRES
 from .parse import SUBSTRING_CLASS, WORD_JOINER
 from .pg_schema import SCHEMA, migrate
-from .reader import Hit, Reader, split_terms, substring_snippet
+from .reader import Reader
+from .search import Hit, split_terms, substring_snippet
 from .snippets import word_snippet
 from .writer import Writer
 

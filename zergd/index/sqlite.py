@@ -24,7 +24,8 @@ from .base import Index
 from .dialect import OFFSET_BITS, SQLITE, split_line_id
 from .migrations import migrate
 from .parse import display_text, fts_text, needed_bytes
-from .reader import Hit, Reader, quote_fts, split_terms, substring_snippet
+from .reader import Reader
+from .search import Hit, quote_fts, split_terms, substring_snippet
 from .snippets import word_snippet
 from .writer import Writer
 
