@@ -14,7 +14,7 @@ from test_tailing import LINE, found, project, wait_for
 from zergd.api.app import create_app
 from zergd.events import EventBus
 from zergd.index import sqlite as sqlite_mod
-from zergd.index.writer import sqlite_unavailable
+from zergd.index.transaction import sqlite_unavailable
 from zergd.invariants import check_all
 from zergd.watch import tailer
 from zergd.watch.service import ArchiveService

@@ -22,7 +22,7 @@ import orjson
 import portalocker
 
 from ..accounts.names import fold
-from ..index.writer import now_iso
+from ..index.rows import now_iso
 from .protocol import MACHINE
 
 FILE = "tokens.json"

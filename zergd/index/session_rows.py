@@ -1,0 +1,146 @@
+"""The writer's part that folds parsed lines into their session's row (titles,
+counts, models, branch), summaries, and usage: one row per API response
+(copies marked), Codex's running totals recorded as their rises."""
+
+from __future__ import annotations
+
+import orjson
+
+from .parse import CODEX_TOTALS, Line
+from .rows import now_iso
+from .summary import RANK_SUMMARY, SessionSummary, fold
+
+
+
+# Token columns of the usage table, in Line.usage's order.
+USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
+                "cache_creation_1h_tokens", "web_searches")
+
+
+class SessionRows:
+    """Writer methods (see writer.Writer)."""
+
+    def _update_session(self, session_id: str, lines: list[Line]) -> None:
+        conn = self.conn
+        row = conn.execute(
+            "select title, title_rank, first_ts, last_ts, git_branch, models, project, parent_session_id,"
+            " is_subagent from sessions where id = ?", (session_id,),
+        ).fetchone()
+        title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent = row
+        had_models = bool(models_json)
+        s = SessionSummary(session_id, title, rank, first_ts, last_ts, branch,
+                           orjson.loads(models_json) if models_json else [], project, parent, bool(is_subagent))
+        added = fold(s, lines)
+        if added.keyed:
+            added.assistant_messages += self._record_usage(session_id, added.keyed)
+        if s.title_rank < RANK_SUMMARY:
+            # This session's leaves may have been summarised in a file indexed before it.
+            uuids = [ln.uuid for ln in lines if ln.uuid]
+            for chunk in range(0, len(uuids), 500):
+                part = uuids[chunk:chunk + 500]
+                row = conn.execute(f"select title from summaries where leaf_uuid in ({', '.join('?' * len(part))})"
+                                   " limit 1", part).fetchone()
+                if row:
+                    s.title, s.title_rank = row[0], RANK_SUMMARY
+                    break
+        conn.execute(
+            "update sessions set title = ?, title_rank = ?, first_ts = ?, last_ts = ?, git_branch = ?,"
+            " models = ?, project = ?, parent_session_id = ?, user_messages = user_messages + ?,"
+            " assistant_messages = assistant_messages + ?, tool_calls = tool_calls + ?, lines = lines + ?,"
+            " updated_at = ? where id = ?",
+            (s.title, s.title_rank, s.first_ts, s.last_ts, s.git_branch,
+             orjson.dumps(s.models).decode() if s.models or had_models else None, s.project, s.parent_session_id,
+             added.user_messages, added.assistant_messages, added.tool_calls, added.lines, now_iso(), session_id),
+        )
+        if added.summaries:
+            self._apply_summaries(added.summaries)
+
+    def _apply_summaries(self, summaries: list[tuple[str, str]]) -> None:
+        """Each summary titles the session owning its leaf (if that session has
+        no better title yet), now or when the leaf's file is indexed."""
+        conn = self.conn
+        for leaf, title in summaries:
+            conn.execute("insert into summaries (leaf_uuid, title) values (?, ?)"
+                         " on conflict (leaf_uuid) do update set title = excluded.title", (leaf, title))
+            row = conn.execute("select x.id from lines l join generations g on g.id = (l.id >> 40)"
+                               " join sessions x on x.source_id = g.source_id where l.uuid = ? limit 1",
+                               (leaf,)).fetchone()
+            if row and conn.execute("update sessions set title = ?, title_rank = ?, updated_at = ? where id = ?"
+                                    " and title_rank < ?", (title, RANK_SUMMARY, now_iso(), row[0], RANK_SUMMARY)
+                                    ).rowcount:
+                self._changed(row[0], "updated")
+
+    def _record_usage(self, session_id: str, keyed: list[Line]) -> int:
+        """Upsert usage per (message.id, requestId); return how many assistant
+        messages are new.  Fields keep their maximum: old-style streaming wrote
+        placeholder output_tokens on the early lines of a response."""
+        conn = self.conn
+        codex = [ln for ln in keyed if ln.msg_key == CODEX_TOTALS]
+        keyed = [ln for ln in keyed if ln.msg_key != CODEX_TOTALS]
+        cur = conn.executemany(
+            "insert into usage (session_id, msg_id, request_id, model, ts) values (?, ?, ?, ?, ?) on conflict do nothing",
+            [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts) for ln in keyed if ln.is_assistant],
+        )
+        new_messages = max(cur.rowcount, 0)
+        most = self.dialect.greatest
+        rows = [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts, *ln.usage) for ln in keyed if ln.usage]
+        rows += self._codex_increases(session_id, codex)
+        conn.executemany(
+            f"insert into usage (session_id, msg_id, request_id, model, ts, {', '.join(USAGE_FIELDS)})"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (session_id, msg_id, request_id) do update set "
+            + ", ".join(f"{f} = {most}(usage.{f}, excluded.{f})" for f in USAGE_FIELDS),
+            rows,
+        )
+        self._mark_copies(session_id, [ln.msg_key for ln in keyed if ln.usage])
+        conn.execute(
+            "update sessions set (input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens) ="
+            " (select coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
+            " coalesce(sum(cache_creation_tokens), 0), coalesce(sum(cache_read_tokens), 0)"
+            " from usage where session_id = ?) where id = ?",
+            (session_id, session_id),
+        )
+        return new_messages
+
+    def _mark_copies(self, session_id: str, keys: list[tuple[str, str]]) -> None:
+        """A response in several sessions' files (a resumed session repeats its
+        history) counts once: the earliest row (then the smallest session id)
+        keeps counted = 1, the others get 0.  Rows are never removed, so only
+        the rows still counted need looking at: the one that counted so far
+        and the ones just added."""
+        ids = list(dict.fromkeys(k[0] for k in keys))
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            counted: dict[tuple, list] = {}
+            for sid, msg_id, request_id, ts in self.conn.execute(
+                    f"select session_id, msg_id, request_id, coalesce(ts, '9999') from usage"
+                    f" where msg_id in ({', '.join('?' * len(part))}) and counted = 1", part):
+                counted.setdefault((msg_id, request_id), []).append((ts, sid))
+            copies = [(sid, msg_id, request_id) for (msg_id, request_id), rows in counted.items() if len(rows) > 1
+                      for _ts, sid in sorted(rows)[1:]]
+            if copies:
+                self.conn.executemany("update usage set counted = 0 where session_id = ? and msg_id = ? and request_id = ?",
+                                      copies)
+
+    def _codex_increases(self, session_id: str, lines: list[Line]) -> list[tuple]:
+        """Codex's token_count events carry running totals, often repeated:
+        each rise over the totals recorded so far becomes one usage row, keyed
+        by the new total (so the same event indexed again adds nothing), dated
+        when it happened.  A total that drops (a resumed session starting its
+        count again) counts from zero."""
+        if not lines:
+            return []
+        seen = self.conn.execute(
+            "select coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0)"
+            " from usage where session_id = ? and msg_id like 'codex@%'", (session_id,)).fetchone()
+        rows, base, last = [], [int(v) for v in seen], sum(int(v) for v in seen)
+        for ln in lines:
+            fresh, output, _cc, cached, _h, _w = ln.usage
+            total = fresh + output + cached
+            if total == last:
+                continue  # the same totals again
+            if total < last:  # counting started again
+                base, last = [0, 0, 0], 0
+            rise = (max(fresh - base[0], 0), max(output - base[1], 0), 0, max(cached - base[2], 0), 0, 0)
+            rows.append((session_id, f"codex@{total}", "", ln.model, ln.ts, *rise))
+            base, last = [fresh, output, cached], total
+        return rows
