@@ -18,7 +18,7 @@ from .routes import Who, errors
 
 # 503 when chat is not set up (no extra, no key): the detail says how to enable it.
 router = APIRouter(prefix="/api/chat", responses=errors(421, 422, 503))
-WRITE_ERRORS = errors(403, 415)  # see app.refuse_cross_site
+WRITE_ERRORS = errors(403, 415)  # see guard.refuse_cross_site
 _lock = threading.Lock()
 
 

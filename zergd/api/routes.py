@@ -38,7 +38,7 @@ def errors(*codes: int) -> dict:
     return {code: {"model": Error, "description": meaning[code]} for code in codes}
 
 
-# 422 is ours too (see app.bad_request): {"detail": "..."}, not FastAPI's list.
+# 422 is ours too (see problems.add_error_handlers): {"detail": "..."}, not FastAPI's list.
 router = APIRouter(prefix="/api", responses=errors(401, 421, 422, 503))
 Who = Annotated[Viewer, Depends(viewer)]
 
