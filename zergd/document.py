@@ -13,11 +13,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .index.parse import _CODEX_ITEMS, _NOT_PROMPTS, result_text
+from .index.parse import result_text
+from .transcript.vocabulary import CLAUDE_NOT_TYPED, CODEX_ITEMS, is_codex_context
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 # What Codex writes into the conversation on the user's behalf.
-_INJECTED = re.compile(r"^\s*(<environment_context>|<user_instructions>|<permissions instructions>|# AGENTS\.md instructions)")
 
 
 @dataclass
@@ -77,7 +77,7 @@ def turns(lines: Iterable[bytes]) -> list[Turn]:
             _claude(obj, current, result, calls)
         elif isinstance(obj.get("payload"), dict):
             _codex(obj.get("type"), obj["payload"], obj.get("timestamp"), current, result, calls)
-        elif obj.get("type") in _CODEX_ITEMS:
+        elif obj.get("type") in CODEX_ITEMS:
             _codex("response_item", obj, None, current, result, calls)
         elif obj.get("type") == "summary" and isinstance(obj.get("summary"), str):
             out.append(Turn("divider", parts=[Part("text", f"Summary: {obj['summary']}")]))
@@ -122,7 +122,7 @@ def _claude(obj: dict, current, result, calls: dict) -> None:
     if not rest or obj.get("isMeta"):
         return
     text = _text_of(rest)
-    typed = not text.lstrip().startswith(_NOT_PROMPTS)
+    typed = not text.lstrip().startswith(CLAUDE_NOT_TYPED)
     turn = current("user", ts) if typed or not results else current("assistant", ts)
     if text.strip():
         turn.parts.append(Part("text" if typed else "context", text))
@@ -144,7 +144,7 @@ def _codex(kind, p: dict, ts, current, result, calls: dict) -> None:
     if t == "message":
         text = "\n\n".join(c.get("text") for c in p.get("content") or [] if isinstance(c, dict) and isinstance(c.get("text"), str))
         role = p.get("role")
-        if role == "developer" or _INJECTED.match(text):
+        if role == "developer" or is_codex_context(text):
             return
         if role == "user":
             current("user", ts).parts.append(Part("text", text))

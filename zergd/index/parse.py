@@ -15,6 +15,8 @@ import re
 
 import orjson
 
+from ..transcript.vocabulary import CLAUDE_NOT_TYPED, CODEX_CONTEXT, CODEX_ITEMS
+
 # Bumped whenever what a line is indexed under changes (its text, title,
 # counts): an index made by an older parser is re-derived from the archive
 # (reindex.rebuild_if_stale), since FTS5 must see the same text it indexed.
@@ -255,14 +257,13 @@ def _claude_message(obj: dict, msg: dict, line: Line) -> None:
 
 
 # Lines Claude Code writes in the user's name that the user did not type.
-_NOT_PROMPTS = ("<command-", "<local-command-", "Caveat: ", "<bash-", "<user-memory-input>", "[Request interrupted")
 
 
 def _is_real_prompt(obj: dict, parts: list[str]) -> bool:
     if obj.get("isMeta") or obj.get("isCompactSummary") or obj.get("isVisibleInTranscriptOnly"):
         return False
     first = parts[0].lstrip()
-    return bool(first) and not first.startswith(_NOT_PROMPTS)
+    return bool(first) and not first.startswith(CLAUDE_NOT_TYPED)
 
 
 _COMMAND = re.compile(r"^\s*<command-(?:name|message)>([^<]*)</command-(?:name|message)>", re.S)
@@ -345,15 +346,12 @@ def _codex(obj: dict, line: Line) -> None:
 # and {"record_type": "state"} markers.  No line has its own timestamp, and
 # the cwd is only named inside the first user message's <environment_context>.
 
-_CODEX_ITEMS = {"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
-                "local_shell_call", "web_search_call", "reasoning"}
 _CWD = re.compile(r"<cwd>([^<]+)</cwd>|Current working directory: *([^\n]+)")
-_CODEX_CONTEXT = ("<environment_context>", "<user_instructions>", "<user_shell_command>")
 
 
 def _is_bare_codex(obj: dict) -> bool:
     t = obj.get("type")
-    if t in _CODEX_ITEMS and not isinstance(obj.get("message"), dict):
+    if t in CODEX_ITEMS and not isinstance(obj.get("message"), dict):
         return True
     return "record_type" in obj or (t is None and "instructions" in obj and "id" in obj)
 
@@ -378,7 +376,7 @@ def _codex_bare(obj: dict, line: Line) -> None:
         if head.startswith("<environment_context>"):
             m = _CWD.search(line.text)
             line.cwd = (m.group(1) or m.group(2)).strip() if m else None
-        elif not head.startswith(_CODEX_CONTEXT):
+        elif not head.startswith(CODEX_CONTEXT):
             line.prompt = _title(line.text)
 
 

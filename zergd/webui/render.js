@@ -13,7 +13,11 @@ import { attachResult, folded, stripAnsi, toolElement } from "./tools.js";
 
 const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 // What Codex writes into the conversation on the user's behalf.
-const INJECTED = /^\s*(<environment_context>|<user_instructions>|<permissions instructions>|# AGENTS\.md instructions)/;
+// zergd/transcript/vocabulary.py CODEX_CONTEXT (tests/test_vocabulary.py holds the two equal).
+const CODEX_CONTEXT = ["<environment_context>", "<user_instructions>", "<user_shell_command>",
+  "<permissions instructions>", "# AGENTS.md instructions"];
+const escapeRe = (text) => text.replace(/[.*+?^$()|[\]\\{}]/g, "\\$&");
+const INJECTED = new RegExp("^\\s*(" + CODEX_CONTEXT.map(escapeRe).join("|") + ")");
 const WRAPPED = /<(ide_selection|ide_opened_file|system-reminder|ide_diagnostics)>([\s\S]*?)<\/\1>/;
 const WRAPPED_NAMES = { ide_selection: "IDE selection", ide_opened_file: "File open in the IDE", "system-reminder": "System reminder", ide_diagnostics: "IDE diagnostics" };
 const COMMAND = /^\s*(<command-(name|message)>|<bash-input>)/;
