@@ -111,3 +111,21 @@ def test_the_rules_see_a_violation(tmp_path):
     found = imports_of("zergd.index.x", path, {"zergd.watch.tailer", "zergd.watch", "zergd.index.x"})
     assert found == {"zergd.watch.tailer"}
     assert room("zergd.watch.tailer") == "watch" and room("zergd.errors") == ""
+
+
+def test_modules_and_functions_stay_small():
+    """Sizes a newcomer can read: no module over 450 lines, no function over
+    80, and nine functions in ten at most 25 (the code's own measure, #22)."""
+    import statistics
+
+    lengths, big_modules = [], []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text("utf-8")
+        if len(text.splitlines()) > 450:
+            big_modules.append(path.name)
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lengths.append((node.end_lineno - node.lineno + 1, f"{path.name}:{node.name}"))
+    assert big_modules == []
+    assert [name for n, name in lengths if n > 80] == []
+    assert statistics.quantiles([n for n, _ in lengths], n=10)[8] <= 25

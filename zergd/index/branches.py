@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .parse import _is_real_prompt, _title
+from .parse import is_real_prompt, title_of
 
 
 @dataclass
@@ -89,6 +89,6 @@ def _branch_start(raw: bytes) -> tuple[str | None, str | None]:
     content = msg.get("content")
     parts = [content] if isinstance(content, str) else [
         b["text"] for b in content or [] if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)]
-    if parts and _is_real_prompt(obj, parts):
-        return "prompt", _title("\n".join(parts))
+    if parts and is_real_prompt(obj, parts):
+        return "prompt", title_of("\n".join(parts))
     return None, None

@@ -15,9 +15,7 @@ def migration(fn):
     return fn
 
 
-@migration
-def m001_initial() -> str:
-    return """
+INITIAL_SQLITE = """
         create table sources (
             id integer primary key,
             host text not null,
@@ -105,6 +103,11 @@ def m001_initial() -> str:
             tokenize = 'unicode61 remove_diacritics 2'
         );
     """
+
+
+@migration
+def m001_initial() -> str:
+    return INITIAL_SQLITE
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:

@@ -185,13 +185,13 @@ def _claude(obj: dict, line: Line) -> None:
         # Names the conversation that ends at leafUuid, often in another file
         # (a resumed session starts with its predecessors' summaries).
         leaf = _str(get("leafUuid"))
-        line.summary = (leaf, _title(_str(get("summary")) or "")) if leaf else None
+        line.summary = (leaf, title_of(_str(get("summary")) or "")) if leaf else None
         line.text = _cap([_str(get("summary")) or ""])
     elif t == "ai-title":
         line.ai_title = _str(get("aiTitle"))
         line.text = _cap([line.ai_title or ""])
     elif t == "custom-title":  # the user's /rename: the last one names the session
-        line.custom_title = _title(_str(get("customTitle")) or "")
+        line.custom_title = title_of(_str(get("customTitle")) or "")
         line.text = _cap([line.custom_title or ""])
     elif t == "system":
         content = get("content")
@@ -250,8 +250,8 @@ def _claude_message(obj: dict, msg: dict, line: Line) -> None:
                     _int(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else 0,
                     _int(server.get("web_search_requests")) if isinstance(server, dict) else 0,
                 )
-    elif role == "user" and prompt_parts and _is_real_prompt(obj, prompt_parts):
-        line.prompt = _title("\n".join(prompt_parts))
+    elif role == "user" and prompt_parts and is_real_prompt(obj, prompt_parts):
+        line.prompt = title_of("\n".join(prompt_parts))
     elif role == "user" and prompt_parts and not obj.get("isMeta"):
         line.command = _slash_command(prompt_parts[0])
 
@@ -259,7 +259,7 @@ def _claude_message(obj: dict, msg: dict, line: Line) -> None:
 # Lines Claude Code writes in the user's name that the user did not type.
 
 
-def _is_real_prompt(obj: dict, parts: list[str]) -> bool:
+def is_real_prompt(obj: dict, parts: list[str]) -> bool:
     if obj.get("isMeta") or obj.get("isCompactSummary") or obj.get("isVisibleInTranscriptOnly"):
         return False
     first = parts[0].lstrip()
@@ -278,7 +278,7 @@ def _slash_command(text: str) -> str | None:
         return None
     name = m.group(1).strip()
     args = _COMMAND_ARGS.search(text)
-    return _title(("" if name.startswith("/") else "/") + name + (" " + args.group(1) if args else ""))
+    return title_of(("" if name.startswith("/") else "/") + name + (" " + args.group(1) if args else ""))
 
 
 def result_text(content) -> str:
@@ -320,9 +320,9 @@ def _codex(obj: dict, line: Line) -> None:
             message = _str(payload.get("message")) or ""
             line.role = "user"
             if message.strip():
-                line.prompt = _title(message)
+                line.prompt = title_of(message)
         elif pt == "thread_name_updated":  # the user named the thread
-            line.custom_title = _title(_str(payload.get("thread_name")) or "")
+            line.custom_title = title_of(_str(payload.get("thread_name")) or "")
             line.text = _cap([line.custom_title or ""])
         elif pt == "error":
             line.text = _cap([_str(payload.get("message")) or ""])
@@ -377,7 +377,7 @@ def _codex_bare(obj: dict, line: Line) -> None:
             m = _CWD.search(line.text)
             line.cwd = (m.group(1) or m.group(2)).strip() if m else None
         elif not head.startswith(CODEX_CONTEXT):
-            line.prompt = _title(line.text)
+            line.prompt = title_of(line.text)
 
 
 def _codex_item(pt: str | None, payload: dict, line: Line) -> None:
@@ -431,7 +431,7 @@ def _json_text(v) -> str:
 _INJECTED = re.compile(r"^\s*<(ide_selection|ide_opened_file|system-reminder)>.*?</\1>\s*", re.S)
 
 
-def _title(text: str) -> str | None:
+def title_of(text: str) -> str | None:
     while True:
         stripped = _INJECTED.sub("", text, count=1)
         if stripped == text or not stripped.strip():
