@@ -70,6 +70,12 @@ def corpus_files():
     return sorted(p for p in CORPUS.rglob("*.jsonl")) if HAVE_CORPUS else []
 
 
+def corpus_params():
+    """corpus_files() to parametrize a test with; without the corpus, one case
+    that skips saying why (not pytest's "empty parameter set")."""
+    return corpus_files() or [pytest.param(None, marks=needs_corpus, id="no-corpus")]
+
+
 class Index:
     """An index on the test's ZERG_HOME with its writer."""
 

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 from click.testing import CliRunner
-from conftest import CORPUS, corpus_files  # noqa: F401
+from conftest import CORPUS, corpus_params  # noqa: F401
 from fastapi.testclient import TestClient
 from test_sample import CODEX, MAIN, TOOLS
 
@@ -94,7 +94,7 @@ def test_export_format_errors_are_4xx(client):
     assert result.exit_code == 2 and "pdf" in result.output
 
 
-@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name[:30])
+@pytest.mark.parametrize("path", corpus_params(), ids=lambda p: p.name[:30] if p else "no-corpus")
 def test_every_corpus_file_renders(path):
     """Every real transcript becomes a document without an error."""
     session = {"id": path.stem, "provider": "claude"}
