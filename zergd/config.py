@@ -158,9 +158,9 @@ def machine_id(home: Path) -> str:
 
     Kept in ``ZERG_HOME/machine-id``: the host name when the archive was
     started (``record_machine_id``: written by the first command that takes
-    the home to write to it).  A home archived before the file existed keeps the one folder it
-    has (renaming the host later must not re-archive and duplicate every
-    session)."""
+    the home to write to it).  A home archived before the file existed keeps
+    the one folder it has (renaming the host later must not re-archive and
+    duplicate every session)."""
     path = home / MACHINE_FILE
     try:
         name = path.read_text("utf-8").strip()
@@ -177,12 +177,7 @@ def machine_id(home: Path) -> str:
     if len(existing) == 1 and name not in existing:
         name = existing[0]
     if existing:  # the archive exists: from now on its folder name is fixed
-        try:
-            tmp = path.with_name(MACHINE_FILE + ".tmp")
-            tmp.write_text(name + "\n", "utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home still works; the name is derived again next time
+        record_machine_id(home, name)
     return name
 
 

@@ -51,7 +51,7 @@ def viewer_tools(settings: Settings, user: str | None, base: str) -> Toolbox:
     if user is None:
         return Toolbox(settings, base)
     from .accounts import Accounts
-    from .accounts.access import owner_of, scope_for
+    from .accounts.access import Ownership, scope_for
     from .api.access import machine_owners
     from .ship.tokens import TokenStore
 
@@ -59,12 +59,12 @@ def viewer_tools(settings: Settings, user: str | None, base: str) -> Toolbox:
     found = accounts.user(user)
     if found is None:
         raise ValueError(f"no user named {user!r} on this zergd (zergd user list)")
-    owners = machine_owners(TokenStore(settings.home), accounts)
-    scope = scope_for(found, owners, settings.host, accounts)
+    ownership = Ownership.load(machine_owners(TokenStore(settings.home), accounts), settings.host, accounts)
+    scope = scope_for(found, ownership, accounts)
 
     def on_read(brief, action):
         if brief is not None and not scope.owns(brief):
-            accounts.audit(found, owner_of(brief["host"], owners, settings.host, accounts), brief["id"],
+            accounts.audit(found, ownership.owner(brief["host"]), brief["id"],
                            f"mcp {action}")
 
     return Toolbox(settings, base, scope=scope, on_read=on_read)

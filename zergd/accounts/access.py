@@ -6,41 +6,48 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 from ..index.scope import Scope
 from .names import fold
 from .store import EVERYONE, Accounts, User
 
-__all__ = ["Scope", "Throttle", "machines_of", "owner_of", "scope_for"]
+__all__ = ["Ownership", "Scope", "Throttle", "scope_for"]
 
 
-def owner_of(machine: str, owners: dict[str, str | None], own_host: str, accounts: Accounts) -> str | None:
-    """The key of the user a machine's sessions belong to: the server's own
-    machine (and a machine shipped with a token that names no user) belongs
-    to the first admin."""
-    if fold(machine) == fold(own_host):
+@dataclass(frozen=True)
+class Ownership:
+    """Whose each machine is, read once: ``owners`` maps a machine to its
+    user (None: the first admin's), and the server's own machine is the
+    first admin's."""
+
+    owners: dict[str, str | None]
+    own_host: str
+    first_admin: str | None  # the first admin's key
+
+    @classmethod
+    def load(cls, owners: dict[str, str | None], own_host: str, accounts: Accounts) -> "Ownership":
         first = accounts.first_admin()
-        return first.key if first else None
-    for name, user in owners.items():
-        if fold(name) == fold(machine):
-            if user:
-                return fold(user)
-            first = accounts.first_admin()
-            return first.key if first else None
-    return None
+        return cls(owners, own_host, first.key if first else None)
+
+    def owner(self, machine: str) -> str | None:
+        """The key of the user a machine's sessions belong to, or None."""
+        if fold(machine) == fold(self.own_host):
+            return self.first_admin
+        for name, user in self.owners.items():
+            if fold(name) == fold(machine):
+                return fold(user) if user else self.first_admin
+        return None
+
+    def machines(self, user_key: str) -> tuple[str, ...]:
+        found = [self.own_host] if user_key == self.first_admin else []
+        for machine, user in self.owners.items():
+            if (fold(user) if user else self.first_admin) == user_key and machine not in found:
+                found.append(machine)
+        return tuple(found)
 
 
-def machines_of(user_key: str, owners: dict[str, str | None], own_host: str, accounts: Accounts) -> tuple[str, ...]:
-    first = accounts.first_admin()
-    first_key = first.key if first else None
-    found = [own_host] if user_key == first_key else []
-    for machine, user in owners.items():
-        if (fold(user) if user else first_key) == user_key and machine not in found:
-            found.append(machine)
-    return tuple(found)
-
-
-def scope_for(user: User, owners: dict[str, str | None], own_host: str, accounts: Accounts) -> Scope:
+def scope_for(user: User, ownership: Ownership, accounts: Accounts) -> Scope:
     """What ``user`` may read: their machines' sessions, and what was shared
     with them or with everyone."""
     projects, sessions = [], []
@@ -48,11 +55,11 @@ def scope_for(user: User, owners: dict[str, str | None], own_host: str, accounts
         if g.grantee not in (user.key, EVERYONE) or g.owner == user.key:
             continue
         if g.project is not None:
-            projects.append((machines_of(g.owner, owners, own_host, accounts), g.project))
+            projects.append((ownership.machines(g.owner), g.project))
         elif g.session_id is not None and g.session_host is not None:
             sessions.append((g.session_host, g.session_id))
-    return Scope(user=user.key, hosts=machines_of(user.key, owners, own_host, accounts),
-                 projects=tuple(projects), sessions=tuple(sessions))
+    return Scope(user=user.key, hosts=ownership.machines(user.key), projects=tuple(projects),
+                 sessions=tuple(sessions))
 
 
 class Throttle:

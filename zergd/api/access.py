@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 
 from ..accounts import Accounts, Scope, User
-from ..accounts.access import Throttle, owner_of, scope_for
+from ..accounts.access import Ownership, Throttle, scope_for
 from ..accounts.localkey import LOCAL_HEADER, local_key
 from ..config import Settings
 from ..errors import NotFound
@@ -115,11 +115,15 @@ class Access:
         claimed when its first token was made, else as its tokens say."""
         return machine_owners(self.tokens, self.accounts)
 
+    def ownership(self) -> Ownership:
+        """Whose each machine is, read once (for one request)."""
+        return Ownership.load(self.machine_owners(), self.settings.host, self.accounts)
+
     def scope(self, user: User) -> Scope:
-        return scope_for(user, self.machine_owners(), self.settings.host, self.accounts)
+        return scope_for(user, self.ownership(), self.accounts)
 
     def owner(self, machine: str) -> str | None:
-        return owner_of(machine, self.machine_owners(), self.settings.host, self.accounts)
+        return self.ownership().owner(machine)
 
     def read(self, viewer: Viewer, session: dict | None, action: str, ref: str = "") -> dict:
         """``session`` if the viewer may read it (a read of another user's is

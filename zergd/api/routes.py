@@ -251,10 +251,10 @@ def stats(
     scope = who.scope if not who.admin or by in (None, "session") else None
     if by == "user" and not who.admin:
         raise BadQuery("usage by user is for admins")
-    access = request.app.state.access
+    ownership = request.app.state.access.ownership() if by == "user" else None
     with reader(request) as r:
         if by is None:
             return r.stats(scope)
         return report(r, by, since=_when(since, "since"), until=_when(until, "until", end_of_day=True),
                       provider=provider, project=project, session=session, tz=tz, scope=scope,
-                      owner_of=lambda machine: access.owner(machine) or "(nobody)")
+                      owner_of=(lambda machine: ownership.owner(machine) or "(nobody)") if ownership else None)
