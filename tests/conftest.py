@@ -45,16 +45,16 @@ def corpus(settings):
     """The real corpus copied to where Claude Code and Codex would write it."""
     if not HAVE_CORPUS:
         pytest.skip(NO_CORPUS)
-    shutil.copytree(CORPUS / "claude", settings.claude_dir / "projects", dirs_exist_ok=True)
-    shutil.copytree(CORPUS / "codex" / "sessions", settings.codex_dir / "sessions", dirs_exist_ok=True)
+    shutil.copytree(CORPUS / "claude", settings.agent_dir("claude") / "projects", dirs_exist_ok=True)
+    shutil.copytree(CORPUS / "codex" / "sessions", settings.agent_dir("codex") / "sessions", dirs_exist_ok=True)
     return settings
 
 
 @pytest.fixture
 def sample(settings):
     """The project's own fixtures copied to where Claude Code and Codex write."""
-    shutil.copytree(FIXTURES / "claude" / "projects", settings.claude_dir / "projects", dirs_exist_ok=True)
-    shutil.copytree(FIXTURES / "codex" / "sessions", settings.codex_dir / "sessions", dirs_exist_ok=True)
+    shutil.copytree(FIXTURES / "claude" / "projects", settings.agent_dir("claude") / "projects", dirs_exist_ok=True)
+    shutil.copytree(FIXTURES / "codex" / "sessions", settings.agent_dir("codex") / "sessions", dirs_exist_ok=True)
     return settings
 
 

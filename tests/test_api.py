@@ -187,7 +187,7 @@ def test_lines_pages_cover_the_file_once(client):
 
 
 def test_malformed_lines_come_back_raw(client, settings):
-    bad = settings.claude_dir / "projects" / "-bad" / "bad.jsonl"
+    bad = settings.agent_dir("claude") / "projects" / "-bad" / "bad.jsonl"
     bad.parent.mkdir()
     bad.write_bytes(b'{"type":"user","message":{"role":"user","content":"ok"}}\nnot json \xff\n')
     from zergd.index import open_index

@@ -20,8 +20,8 @@ def sha(data: bytes) -> str:
 def source_path(settings, corpus_file):
     rel = corpus_file.relative_to(CORPUS)
     if rel.parts[0] == "claude":
-        return settings.claude_dir / "projects" / rel.relative_to("claude")
-    return settings.codex_dir / rel.relative_to("codex")
+        return settings.agent_dir("claude") / "projects" / rel.relative_to("claude")
+    return settings.agent_dir("codex") / rel.relative_to("codex")
 
 
 def test_every_corpus_file_exports_byte_exact(imported):
@@ -138,7 +138,7 @@ def test_reindex_rebuilds_identical_rows(imported):
 
 def test_export_after_source_deleted(imported):
     settings = imported.settings
-    src = settings.claude_dir / "projects/-Users-linhungfan/0c182e15-59de-4856-8a94-00f26880354c.jsonl"
+    src = settings.agent_dir("claude") / "projects/-Users-linhungfan/0c182e15-59de-4856-8a94-00f26880354c.jsonl"
     want = src.read_bytes()
     src.unlink()
     report = imported.backfill()
@@ -153,7 +153,7 @@ def test_export_after_source_deleted(imported):
 
 def test_archive_only_grows(imported):
     before = snapshot(imported.settings.archive_dir)
-    src = imported.settings.claude_dir / "projects/-Users-nicksol-Desktop-agentic-wallet/01131ba6-a26e-449d-8862-cc913608c7c2.jsonl"
+    src = imported.settings.agent_dir("claude") / "projects/-Users-nicksol-Desktop-agentic-wallet/01131ba6-a26e-449d-8862-cc913608c7c2.jsonl"
     with open(src, "ab") as f:
         f.write(b'{"type":"user","message":{"role":"user","content":"one more"}}\n')
     imported.backfill()

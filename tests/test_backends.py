@@ -32,7 +32,7 @@ def loaded(sample):
 
 
 def write_session(settings, name: str, texts: list[str]) -> None:
-    folder = settings.claude_dir / "projects" / "-work-both"
+    folder = settings.agent_dir("claude") / "projects" / "-work-both"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{name}.jsonl", "a") as f:
         for i, text in enumerate(texts):
@@ -143,7 +143,7 @@ def test_live_appends_and_rewrites(settings):
     backfill(settings, writer, reconcile=False)
     with index.reader() as r:
         assert [h.lineno for h in r.search("pelican")] == [2]
-    path = settings.claude_dir / "projects" / "-work-both" / "live.jsonl"
+    path = settings.agent_dir("claude") / "projects" / "-work-both" / "live.jsonl"
     path.write_text(json.dumps({"type": "user", "message": {"role": "user", "content": "rewritten heron"}}) + "\n")
     backfill(settings, writer)
     with index.reader() as r:

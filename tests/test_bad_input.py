@@ -10,7 +10,7 @@ GOOD = b'{"type":"user","uuid":"u1","sessionId":"s","timestamp":"2026-01-01T00:0
 
 
 def write(settings, name, data: bytes):
-    path = settings.claude_dir / "projects" / "-tmp-bad" / name
+    path = settings.agent_dir("claude") / "projects" / "-tmp-bad" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path

@@ -195,7 +195,7 @@ def test_compaction_and_images(server, page):
 
 def test_live_append_appears_without_reload(server, page, corpus):
     sid = "01131ba6-a26e-449d-8862-cc913608c7c2"
-    path = corpus.claude_dir / "projects/-Users-nicksol-Desktop-agentic-wallet" / f"{sid}.jsonl"
+    path = corpus.agent_dir("claude") / "projects/-Users-nicksol-Desktop-agentic-wallet" / f"{sid}.jsonl"
     page.goto(server + f"/s/{sid}")
     expect(page.locator(".turn").first).to_be_visible()
     expect(page.locator("#live-dot.on")).to_be_attached()
@@ -206,7 +206,7 @@ def test_live_append_appears_without_reload(server, page, corpus):
     page.goto(server + "/")
     expect(page.locator(".card").first).to_be_visible()
     expect(page.locator("#live-dot.on")).to_be_attached()
-    new = corpus.claude_dir / "projects" / "-tmp-fresh" / "fresh-session.jsonl"
+    new = corpus.agent_dir("claude") / "projects" / "-tmp-fresh" / "fresh-session.jsonl"
     new.parent.mkdir()
     new.write_bytes(b'{"type":"user","timestamp":"2099-01-01T00:00:00Z","cwd":"/tmp/fresh","message":{"role":"user","content":"brand new live session"}}\n')
     expect(page.locator(".card", has_text="brand new live session")).to_be_visible(timeout=10_000)
@@ -235,7 +235,7 @@ HOSTILE = [
 
 
 def test_hostile_transcript_renders_inert(sample, monkeypatch, page):
-    path = sample.claude_dir / "projects" / "-tmp-evil" / "evil-session.jsonl"
+    path = sample.agent_dir("claude") / "projects" / "-tmp-evil" / "evil-session.jsonl"
     path.parent.mkdir()
     path.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in HOSTILE) + b"<script>alert('raw')</script>\n")
     url = start_daemon(sample, monkeypatch)
@@ -278,7 +278,7 @@ def test_hostile_transcript_renders_inert(sample, monkeypatch, page):
 def test_empty_state_says_what_is_watched(empty_server, page, settings):
     page.goto(empty_server + "/")
     expect(page.get_by_text("No sessions yet")).to_be_visible()
-    expect(page.locator(".empty")).to_contain_text(str(settings.claude_dir / "projects"))
+    expect(page.locator(".empty")).to_contain_text(str(settings.agent_dir("claude") / "projects"))
     expect(page.locator(".empty")).to_contain_text("CLAUDE_CONFIG_DIR")
 
 
@@ -348,7 +348,7 @@ def test_chat_page_streams_answers_with_citations(corpus, monkeypatch, page):
 def test_banner_shows_files_set_aside_and_deleted_sources_say_when(settings, monkeypatch, page):
     import os
 
-    folder = settings.claude_dir / "projects" / "-tmp-edges"
+    folder = settings.agent_dir("claude") / "projects" / "-tmp-edges"
     folder.mkdir()
     (folder / "gone-soon.jsonl").write_bytes(b'{"type":"user","message":{"role":"user","content":"ephemeral"}}\n')
     url = start_daemon(settings, monkeypatch)
@@ -489,7 +489,7 @@ def test_exports_and_resume_command_from_the_header(sample_server, browser):
 
 
 def test_unterminated_line_and_archived_rollout_in_the_timeline(sample_server, page, sample):
-    path = sample.claude_dir / "projects" / "-home-dev-webapp" / f"{SAMPLE}.jsonl"
+    path = sample.agent_dir("claude") / "projects" / "-home-dev-webapp" / f"{SAMPLE}.jsonl"
     with open(path, "ab") as f:  # Claude Code sometimes ends a file without the newline
         f.write(b'{"type":"user","uuid":"q-1","timestamp":"2026-11-22T10:00:00Z","message":{"role":"user","content":"the quiet manatee"}}')
     page.goto(sample_server + "/?q=manatee")
@@ -500,9 +500,9 @@ def test_unterminated_line_and_archived_rollout_in_the_timeline(sample_server, p
         page.reload()
     expect(page.locator("a.hit").first).to_contain_text("the quiet manatee")
     # Codex archives a rollout by moving it: still one session, not "deleted".
-    [rollout] = (sample.codex_dir / "sessions").rglob("rollout-*.jsonl")
-    (sample.codex_dir / "archived_sessions").mkdir()
-    rollout.rename(sample.codex_dir / "archived_sessions" / rollout.name)
+    [rollout] = (sample.agent_dir("codex") / "sessions").rglob("rollout-*.jsonl")
+    (sample.agent_dir("codex") / "archived_sessions").mkdir()
+    rollout.rename(sample.agent_dir("codex") / "archived_sessions" / rollout.name)
     page.goto(sample_server + "/?provider=codex")
     card = page.locator(".card", has_text="Why does the quokka endpoint return 500?")
     page.wait_for_timeout(3000)
@@ -556,7 +556,7 @@ def test_subagent_without_a_prompt_is_linked_by_its_agent_id(sample_server, page
 
 def test_codex_rollout_before_the_envelope_reads_as_a_conversation(sample, monkeypatch, page):
     sid = "5973b6c0-94b8-487b-a530-2aeb6098ae0e"
-    path = sample.codex_dir / "sessions" / "2025" / "05" / "07" / f"rollout-2025-05-07T17-24-21-{sid}.jsonl"
+    path = sample.agent_dir("codex") / "sessions" / "2025" / "05" / "07" / f"rollout-2025-05-07T17-24-21-{sid}.jsonl"
     path.parent.mkdir(parents=True)
     path.write_text("".join(json.dumps(x) + "\n" for x in [
         {"id": sid, "timestamp": "2025-05-07T17:24:21.123Z", "instructions": None, "git": {"branch": "main"}},
@@ -680,7 +680,7 @@ def test_session_screenshots(sample_server, page):
 
 
 def test_long_session_renders_lazily(sample, monkeypatch, page):
-    path = sample.claude_dir / "projects" / "-tmp-long" / "long-session.jsonl"
+    path = sample.agent_dir("claude") / "projects" / "-tmp-long" / "long-session.jsonl"
     path.parent.mkdir()
     with open(path, "wb") as f:
         parent = None
@@ -758,7 +758,7 @@ def test_sessions_from_another_machine_live_and_filtered(sample_server, page, tm
 def test_a_deleted_transcript_offers_restore_then_resume(sample_server, page, sample):
     """Claude Code's cleanup deleted the file: the header's command restores
     it first; run, the session is present again and the command is plain."""
-    source = sample.claude_dir / "projects" / "-home-dev-webapp" / f"{SAMPLE}.jsonl"
+    source = sample.agent_dir("claude") / "projects" / "-home-dev-webapp" / f"{SAMPLE}.jsonl"
     source.unlink()
     page.goto(sample_server + f"/s/{SAMPLE}")
     for _ in range(40):  # the daemon notices within its rescan interval

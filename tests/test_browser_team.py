@@ -17,7 +17,7 @@ from zergd.ship.protocol import encode
 @pytest.fixture
 def team_server(tmp_path, sample):
     server = Home(tmp_path / "server", "server")
-    shutil.copytree(sample.claude_dir / "projects", server.root / "claude" / "projects")
+    shutil.copytree(sample.agent_dir("claude") / "projects", server.root / "claude" / "projects")
     server.run("user", "add", "alice", "--admin", "--password-stdin", input="alice-password\n", check=True)
     server.run("user", "add", "bob", "--password-stdin", input="bob-password\n", check=True)
     server.start("--public-url", server.url)

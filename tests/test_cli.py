@@ -11,7 +11,7 @@ LINE = b'{"type":"user","message":{"role":"user","content":"%s"}}\n'
 
 @pytest.fixture
 def home(settings, index):
-    folder = settings.claude_dir / "projects" / "-p"
+    folder = settings.agent_dir("claude") / "projects" / "-p"
     folder.mkdir(parents=True)
     (folder / "s1.jsonl").write_bytes(LINE % b"hello world")
     index.backfill()

@@ -93,7 +93,7 @@ def test_append_is_searchable(corpus, daemon):
     start, _port = daemon
     start()
     wait_watching()
-    path = corpus.claude_dir / "projects/-Users-nicksol-Desktop-agentic-wallet/01131ba6-a26e-449d-8862-cc913608c7c2.jsonl"
+    path = corpus.agent_dir("claude") / "projects/-Users-nicksol-Desktop-agentic-wallet/01131ba6-a26e-449d-8862-cc913608c7c2.jsonl"
     with open(path, "ab") as f:
         f.write(b'{"type":"user","message":{"role":"user","content":"axolotl quantum marmalade"}}\n')
     hit = wait_for(lambda: "01131ba6" in zerg("search", "axolotl marmalade").stdout)
@@ -137,7 +137,7 @@ def test_kill_9_mid_backfill_then_restart(settings, daemon):
     indexed twice, and `zergd check` finds I1-I5 hold for every generation."""
     import threading
 
-    big = settings.claude_dir / "projects"
+    big = settings.agent_dir("claude") / "projects"
     subprocess.run([sys.executable, str(CORPUS.parent / "tools" / "make_corpus.py"), "--out", str(settings.home.parent / "grown"),
                     "--mb", "80", "--seed", "3"], check=True, capture_output=True)
     shutil.copytree(settings.home.parent / "grown" / "claude" / "projects", big, dirs_exist_ok=True)
@@ -210,7 +210,7 @@ def test_logs(settings, daemon):
 def test_stop_during_backfill_is_prompt_and_clean(settings, daemon):
     subprocess.run([sys.executable, str(CORPUS.parent / "tools" / "make_corpus.py"), "--out", str(settings.home.parent / "grown"),
                     "--mb", "40", "--seed", "4"], check=True, capture_output=True)
-    shutil.copytree(settings.home.parent / "grown" / "claude" / "projects", settings.claude_dir / "projects", dirs_exist_ok=True)
+    shutil.copytree(settings.home.parent / "grown" / "claude" / "projects", settings.agent_dir("claude") / "projects", dirs_exist_ok=True)
     start, _port = daemon
     start()
     wait_for(lambda: status()[1].get("lines", 0) > 0, interval=0.01)
@@ -254,7 +254,7 @@ def test_foreground_daemon_logs_to_stderr_without_a_tty(settings, command):
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert f"listening on http://127.0.0.1:{port}" in err
-    assert f"watching claude: {settings.claude_dir / 'projects'}" in err
+    assert f"watching claude: {settings.agent_dir('claude') / 'projects'}" in err
     if "serve" in command:
         assert f"http://127.0.0.1:{port}" in out
 
@@ -282,7 +282,7 @@ def test_daemon_on_postgresql(sample, daemon, pg_url):
     assert f"http://127.0.0.1:{port}" in proc.stdout
     info = wait_watching()
     assert info["index"]["kind"] == "postgresql" and info["sessions"] > 0
-    live = sample.claude_dir / "projects" / "-pg-live" / "live.jsonl"
+    live = sample.agent_dir("claude") / "projects" / "-pg-live" / "live.jsonl"
     live.parent.mkdir()
     live.write_bytes(b'{"type":"user","message":{"role":"user","content":"okapi in the database"}}\n')
 

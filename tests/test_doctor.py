@@ -14,7 +14,7 @@ def by_topic(findings):
 
 
 def test_a_fresh_machine(settings):
-    (settings.claude_dir / "settings.json").write_text('{"cleanupPeriodDays": 7}')
+    (settings.agent_dir("claude") / "settings.json").write_text('{"cleanupPeriodDays": 7}')
     proc = zerg("doctor")
     assert proc.returncode == 0, proc.stdout  # warnings, nothing broken
     lines = proc.stdout.splitlines()
@@ -29,7 +29,7 @@ def test_a_fresh_machine(settings):
 
 
 def test_settings_it_cannot_read_and_folders_missing(settings, monkeypatch):
-    (settings.claude_dir / "settings.json").write_text("{not json")
+    (settings.agent_dir("claude") / "settings.json").write_text("{not json")
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(settings.home.parent / "nowhere"))
     from zergd.config import load_settings
 
@@ -43,7 +43,7 @@ def test_settings_it_cannot_read_and_folders_missing(settings, monkeypatch):
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder whatever its mode")
 def test_an_unreadable_folder_is_named(settings):
-    locked = settings.claude_dir / "projects" / "-locked"
+    locked = settings.agent_dir("claude") / "projects" / "-locked"
     locked.mkdir()
     locked.chmod(0)
     try:

@@ -64,7 +64,7 @@ def test_export_sqlite_never_replaces_a_device_a_link_or_a_file_unasked(sample, 
 
 def test_restore_never_writes_through_a_planted_link(sample, index, monkeypatch, tmp_path):
     index.backfill()
-    projects = sample.claude_dir / "projects"
+    projects = sample.agent_dir("claude") / "projects"
     target = projects / "-home-dev-webapp" / f"{MAIN}.jsonl"
     target.unlink()
     victim = tmp_path / "victim"

@@ -193,7 +193,7 @@ from zergd.index import open_index
 from zergd.watch.service import ArchiveService
 
 settings = load_settings()
-projects = settings.claude_dir / "projects"
+projects = settings.agent_dir("claude") / "projects"
 (projects / "-locked").mkdir(parents=True)
 (projects / "-locked" / "x.jsonl").write_text("{}\n")
 os.chmod(projects / "-locked", 0)

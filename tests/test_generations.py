@@ -19,7 +19,7 @@ C = b'{"type":"user","message":{"role":"user","content":"charlie rewritten"}}\n'
 
 
 def src(settings):
-    path = settings.claude_dir / "projects" / "-p" / "s1.jsonl"
+    path = settings.agent_dir("claude") / "projects" / "-p" / "s1.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -19,7 +19,7 @@ LINE = b'{"type":"user","message":{"role":"user","content":"%s"}}\n'
 
 
 def project(settings, name="-p"):
-    folder = settings.claude_dir / "projects" / name
+    folder = settings.agent_dir("claude") / "projects" / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -173,7 +173,7 @@ def test_symlinks_inside_the_roots_and_linked_roots_are_followed(settings, index
     real_projects = tmp_path / "real-projects"
     (real_projects / "-p").mkdir(parents=True)
     (real_projects / "-p" / "a.jsonl").write_bytes(LINE % b"alpha")
-    projects = settings.claude_dir / "projects"
+    projects = settings.agent_dir("claude") / "projects"
     projects.rmdir()
     projects.symlink_to(real_projects)  # the root itself is a link
     (real_projects / "-p" / "b.jsonl").symlink_to(real_projects / "-p" / "a.jsonl")
@@ -339,12 +339,12 @@ def test_session_ids_do_not_depend_on_import_order_or_reindex(settings, tmp_path
         from zergd.config import load_settings
 
         s = load_settings()
-        for rel in sorted(p.relative_to(s.claude_dir / "projects").as_posix()
-                          for p in (s.claude_dir / "projects").rglob("*.jsonl")):
-            (s.claude_dir / "projects" / rel).unlink()
+        for rel in sorted(p.relative_to(s.agent_dir("claude") / "projects").as_posix()
+                          for p in (s.agent_dir("claude") / "projects").rglob("*.jsonl")):
+            (s.agent_dir("claude") / "projects" / rel).unlink()
         idx = Index(s)
         for rel in order:  # one file at a time, as a live daemon meets them
-            path = s.claude_dir / "projects" / rel
+            path = s.agent_dir("claude") / "projects" / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)
             idx.backfill()

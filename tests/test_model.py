@@ -69,7 +69,7 @@ class World:
     def __init__(self, settings, rng, monkeypatch):
         self.settings = settings
         self.rng = rng
-        self.dir = settings.claude_dir / "projects" / "-model"
+        self.dir = settings.agent_dir("claude") / "projects" / "-model"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.index = Index(settings)
         self.model = Model()

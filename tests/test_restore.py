@@ -21,7 +21,7 @@ def tree(root):
 
 def test_restore_after_cleanup_deleted_it(sample, index):
     index.backfill()
-    projects = sample.claude_dir / "projects"
+    projects = sample.agent_dir("claude") / "projects"
     before = tree(projects)
     for path in projects.rglob("*"):
         if path.is_file() and "5f0c6a8e" in path.as_posix() or path.name.startswith("agent-1a2b3c4d"):
@@ -57,7 +57,7 @@ def test_restore_after_cleanup_deleted_it(sample, index):
 
 def test_restore_an_earlier_generation_and_a_codex_rollout(sample, index):
     index.backfill()
-    source = sample.claude_dir / "projects" / "-home-dev-webapp" / f"{MAIN}.jsonl"
+    source = sample.agent_dir("claude") / "projects" / "-home-dev-webapp" / f"{MAIN}.jsonl"
     first = source.read_bytes()
     source.write_bytes(b'{"type":"user","message":{"role":"user","content":"rewritten"}}\n')
     index.backfill()
@@ -65,7 +65,7 @@ def test_restore_an_earlier_generation_and_a_codex_rollout(sample, index):
     assert zerg("restore", MAIN, "--generation", "1", "--to", str(out)).returncode == 0
     assert (out / "-home-dev-webapp" / f"{MAIN}.jsonl").read_bytes() == first
 
-    rollouts = sample.codex_dir / "sessions"
+    rollouts = sample.agent_dir("codex") / "sessions"
     saved = tree(rollouts)
     shutil.rmtree(rollouts)
     rollout_rel = next(iter(saved))
@@ -83,7 +83,7 @@ def test_a_running_daemon_takes_restored_files_as_what_it_archived(corpus, monke
     zergd("start", "--port", str(free_port()), check=True)
     try:
         wait_for(lambda: json.loads(zergd("status", "--json").stdout).get("state") == "watching", timeout=60)
-        folder = next((corpus.claude_dir / "projects").rglob("subagents")).parent
+        folder = next((corpus.agent_dir("claude") / "projects").rglob("subagents")).parent
         sid = folder.name
         saved = tree(folder.parent)
         shutil.rmtree(folder)
@@ -101,8 +101,8 @@ def test_a_running_daemon_takes_restored_files_as_what_it_archived(corpus, monke
         with index.reader() as r:
             sources = r.conn.execute("select count(*) from sources").fetchone()[0]
             generations = r.conn.execute("select count(*) from generations").fetchone()[0]
-        assert sources == generations == len(list((corpus.claude_dir / "projects").rglob("*.jsonl"))) + \
-            len(list((corpus.codex_dir / "sessions").rglob("*.jsonl")))
+        assert sources == generations == len(list((corpus.agent_dir("claude") / "projects").rglob("*.jsonl"))) + \
+            len(list((corpus.agent_dir("codex") / "sessions").rglob("*.jsonl")))
         assert check_all(index) == []
     finally:
         index.close()

@@ -149,7 +149,7 @@ def test_subagent_sidecars_are_archived_and_read(imported):
 
 def test_a_rewritten_sidecar_keeps_its_old_version(imported):
     settings = imported.settings
-    live = settings.claude_dir / "projects" / SIDECAR_DIR / "agent-a6aa8ad077d9ea083.meta.json"
+    live = settings.agent_dir("claude") / "projects" / SIDECAR_DIR / "agent-a6aa8ad077d9ea083.meta.json"
     old = live.read_bytes()
     live.write_bytes(b'{"agentType":"Explore","description":"Round 3: carol again"}')
     imported.backfill()

@@ -205,7 +205,7 @@ def test_generations_cross_over(server, client, sample, monkeypatch):
     token_file.write_text(server.token())
     ship = ("ship", "--to", server.url, "--token-file", str(token_file))
     client.run(*ship, tool="zerg", check=True)
-    source = next(sample.claude_dir.joinpath("projects").rglob("*.jsonl"))
+    source = next(sample.agent_dir("claude").joinpath("projects").rglob("*.jsonl"))
     source.write_bytes(LINE)  # shorter: a rewrite
     shipped = client.run(*ship, tool="zerg", check=True)
     assert "new bytes" in shipped.stderr
@@ -215,7 +215,7 @@ def test_generations_cross_over(server, client, sample, monkeypatch):
     assert any(name.endswith(".gen2") for name in archive_digests(theirs))
 
     token = token_file.read_text()
-    rel = source.relative_to(sample.claude_dir / "projects").as_posix()
+    rel = source.relative_to(sample.agent_dir("claude") / "projects").as_posix()
     status, answer = post(server, encode(sample.host, [item(rel, b"x\n", gen=4, prev=0)]), token)
     assert status == 409 and "cannot start" in answer["results"][0]["error"]
     again = client.run(*ship, tool="zerg", check=True)
@@ -238,10 +238,10 @@ def test_ship_the_corpus_byte_exact(server, client, corpus, monkeypatch):
 
     there = server.settings(monkeypatch)
     index = open_index(there)
-    sources = {p.relative_to(corpus.claude_dir / "projects").as_posix(): p
-               for p in (corpus.claude_dir / "projects").rglob("*.jsonl")}
-    sources.update({p.relative_to(corpus.codex_dir / "sessions").as_posix(): p
-                    for p in (corpus.codex_dir / "sessions").rglob("*.jsonl")})
+    sources = {p.relative_to(corpus.agent_dir("claude") / "projects").as_posix(): p
+               for p in (corpus.agent_dir("claude") / "projects").rglob("*.jsonl")}
+    sources.update({p.relative_to(corpus.agent_dir("codex") / "sessions").as_posix(): p
+                    for p in (corpus.agent_dir("codex") / "sessions").rglob("*.jsonl")})
     try:
         with index.reader() as r:
             ids = {rel: sid for sid, rel in r.conn.execute(
@@ -288,7 +288,7 @@ def test_a_different_file_under_the_same_name_is_a_conflict(server, client, corp
     before = archive_digests(server.root / "zerg" / "sessions")
 
     other = Home(tmp_path / "other", corpus.host)  # another machine, same name
-    shutil.copytree(corpus.claude_dir / "projects", other.root / "claude" / "projects")
+    shutil.copytree(corpus.agent_dir("claude") / "projects", other.root / "claude" / "projects")
     victims = [p for p in sorted((other.root / "claude" / "projects").rglob("*.jsonl")) if p.stat().st_size > 10_000][:4]
     for i, victim in enumerate(victims):  # the first the same length, the others longer
         victim.write_bytes(b"X" * 5000 + victim.read_bytes()[5000:] + (LINE * i))
@@ -330,8 +330,8 @@ def test_continuous_shipping_survives_kill_9_on_both_sides(server, client, setti
     grown = settings.home.parent / "grown"
     subprocess.run([sys.executable, str(CORPUS.parent / "tools" / "make_corpus.py"), "--out", str(grown),
                     "--mb", "30", "--seed", "5"], check=True, capture_output=True)
-    shutil.copytree(grown / "claude" / "projects", settings.claude_dir / "projects", dirs_exist_ok=True)
-    targets = sorted((settings.claude_dir / "projects").rglob("*.jsonl"))[::40]
+    shutil.copytree(grown / "claude" / "projects", settings.agent_dir("claude") / "projects", dirs_exist_ok=True)
+    targets = sorted((settings.agent_dir("claude") / "projects").rglob("*.jsonl"))[::40]
     stop_appending = threading.Event()
 
     def append_forever():
@@ -394,7 +394,7 @@ def test_an_append_arrives_and_status_tells_the_truth(server, client, corpus):
     token_file.write_text(server.token())
     client.start("--ship-to", server.url, "--token-file", str(token_file))
     wait_for(lambda: (client.status().get("shipping") or {}).get("state") == "idle", timeout=60)
-    target = sorted((corpus.claude_dir / "projects").rglob("*.jsonl"))[0]
+    target = sorted((corpus.agent_dir("claude") / "projects").rglob("*.jsonl"))[0]
 
     def searchable(word):
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
@@ -513,7 +513,7 @@ def test_a_source_deleted_on_its_machine_is_marked_here(server, client, sample):
         return {s["id"]: s["source_deleted_at"] for s in listed}
 
     assert deleted_there() == {}
-    (sample.claude_dir / "projects" / "-home-dev-webapp" / f"{main}.jsonl").unlink()
+    (sample.agent_dir("claude") / "projects" / "-home-dev-webapp" / f"{main}.jsonl").unlink()
     client.run(*ship, tool="zerg", check=True)
     marked = deleted_there()
     assert list(marked) == [main] and marked[main].startswith("20")
@@ -521,4 +521,4 @@ def test_a_source_deleted_on_its_machine_is_marked_here(server, client, sample):
     client.run(*ship, tool="zerg", check=True)
     assert deleted_there() == {}
     assert server.run("export", main, tool="zerg", check=True).stdout.encode() == \
-        (sample.claude_dir / "projects" / "-home-dev-webapp" / f"{main}.jsonl").read_bytes()
+        (sample.agent_dir("claude") / "projects" / "-home-dev-webapp" / f"{main}.jsonl").read_bytes()

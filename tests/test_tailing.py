@@ -45,7 +45,7 @@ def reader(settings, service):
 
 
 def project(settings):
-    path = settings.claude_dir / "projects" / "-live"
+    path = settings.agent_dir("claude") / "projects" / "-live"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -212,7 +212,7 @@ CODEX_LINE = ('{"timestamp":"2026-05-02T10:00:01.000Z","type":"response_item","p
 
 def codex_rollout(settings, sid: str, day: int, text: str):
     """A rollout where Codex writes it, holding one prompt."""
-    path = settings.codex_dir / "sessions" / "2026" / "05" / f"{day:02d}" / f"rollout-2026-05-{day:02d}T10-00-00-{sid}.jsonl"
+    path = settings.agent_dir("codex") / "sessions" / "2026" / "05" / f"{day:02d}" / f"rollout-2026-05-{day:02d}T10-00-00-{sid}.jsonl"
     path.parent.mkdir(parents=True)
     path.write_bytes((CODEX_LINE % text).encode())
     return path
@@ -223,7 +223,7 @@ def test_codex_archiving_a_session_moves_it_and_it_stays_one(settings, service, 
     live = codex_rollout(settings, sid, 2, "an axolotl question")
     wait_for(lambda: found(reader, "axolotl") == [sid])
     # `codex` archives it: the file moves (archived_sessions/ may not exist yet).
-    moved = settings.codex_dir / "archived_sessions" / live.name
+    moved = settings.agent_dir("codex") / "archived_sessions" / live.name
     moved.parent.mkdir()
     os.rename(live, moved)
     wait_for(lambda: reader.conn.execute("select path from sources").fetchone()[0] == str(moved))
@@ -243,7 +243,7 @@ def test_a_copied_codex_rollout_is_a_session_of_its_own(settings, service, reade
     sid = "0199cccc-dddd-7eee-8fff-000033334444"
     live = codex_rollout(settings, sid, 3, "a wombat")
     wait_for(lambda: found(reader, "wombat") == [sid])
-    copy = settings.codex_dir / "archived_sessions" / live.name
+    copy = settings.agent_dir("codex") / "archived_sessions" / live.name
     copy.parent.mkdir()
     copy.write_bytes(live.read_bytes())
     wait_for(lambda: len(found(reader, "wombat")) == 2)
@@ -288,7 +288,7 @@ def test_a_rollout_archived_while_down_is_followed_at_start(settings):
     live = codex_rollout(settings, sid, 4, "a capybara")
     for move in (False, True):
         if move:
-            moved = settings.codex_dir / "archived_sessions" / live.name
+            moved = settings.agent_dir("codex") / "archived_sessions" / live.name
             moved.parent.mkdir()
             os.rename(live, moved)
         svc = ArchiveService(settings, EventBus(), rescan_interval=60)

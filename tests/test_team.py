@@ -38,7 +38,7 @@ def accounts(settings):
 def team(settings, index, accounts):
     """The index holds all three machines' sessions."""
     for rel, data in OWN.items():
-        path = settings.claude_dir / "projects" / rel
+        path = settings.agent_dir("claude") / "projects" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     index.backfill()

@@ -57,7 +57,7 @@ def test_a_token_writes_only_as_its_own_machine(team_server, sample):
     claude = server.root / "claude" / "projects"
     import shutil
 
-    shutil.copytree(sample.claude_dir / "projects", claude, dirs_exist_ok=True)
+    shutil.copytree(sample.agent_dir("claude") / "projects", claude, dirs_exist_ok=True)
     server.start("--public-url", server.url)
     wait_for(lambda: server.status().get("sessions", 0) > 0)
     token_a = server.token("alice-laptop", machine="laptop-a")

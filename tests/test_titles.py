@@ -28,9 +28,9 @@ def prompt(text: str) -> dict:
 
 def write(settings, name: str, lines: list[dict], provider: str = "claude") -> None:
     if provider == "claude":
-        path = settings.claude_dir / "projects" / "-work-titles" / f"{name}.jsonl"
+        path = settings.agent_dir("claude") / "projects" / "-work-titles" / f"{name}.jsonl"
     else:
-        path = settings.codex_dir / "sessions" / "2026" / "05" / "01" / f"rollout-2026-05-01T10-00-00-{name}.jsonl"
+        path = settings.agent_dir("codex") / "sessions" / "2026" / "05" / "01" / f"rollout-2026-05-01T10-00-00-{name}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 def claude_session(settings, name, replies):
     """Assistant replies: (timestamp, message id, request id, model, usage)."""
-    folder = settings.claude_dir / "projects" / "-work-usage"
+    folder = settings.agent_dir("claude") / "projects" / "-work-usage"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{name}.jsonl", "a") as f:
         f.write(json.dumps({"type": "user", "timestamp": replies[0][0], "cwd": "/work/usage",
@@ -43,7 +43,7 @@ def usage(i=0, o=0, cw=0, cr=0, cw1h=0, searches=0):
 
 def codex_session(settings, sid, events):
     """token_count events: (timestamp, input incl. cached, cached, output) running totals."""
-    path = settings.codex_dir / "sessions" / "2026" / "05" / "01" / f"rollout-2026-05-01T10-00-00-{sid}.jsonl"
+    path = settings.agent_dir("codex") / "sessions" / "2026" / "05" / "01" / f"rollout-2026-05-01T10-00-00-{sid}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [{"timestamp": "2026-05-01T10:00:00Z", "type": "session_meta", "payload": {"id": sid, "cwd": "/work/cx"}},
              {"timestamp": "2026-05-01T10:00:00Z", "type": "turn_context", "payload": {"cwd": "/work/cx", "model": "gpt-5-codex"}}]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .transcript import PROVIDERS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -24,8 +26,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class SourceRoot:
-    """A folder whose transcripts we archive: ``provider`` names the tool
-    that writes it (``claude`` or ``codex``)."""
+    """A folder whose transcripts we archive: ``provider`` names the agent
+    that writes it (``zergd.transcript.NAMES``)."""
 
     provider: str
     path: Path
@@ -34,10 +36,12 @@ class SourceRoot:
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    claude_dir: Path
-    codex_dir: Path
+    agent_dirs: dict = field(hash=False)  # agent name -> its folder (~/.claude, $CODEX_HOME, ...)
     host: str
     options: dict = field(default_factory=dict, compare=False)
+
+    def agent_dir(self, name: str) -> Path:
+        return self.agent_dirs[name]
 
     @property
     def archive_dir(self) -> Path:
@@ -117,12 +121,9 @@ class Settings:
             raise ConfigError(f"rescan_interval must be a number of seconds, not {value!r}") from None
 
     def source_roots(self) -> list[SourceRoot]:
-        return [
-            SourceRoot("claude", self.claude_dir / "projects"),
-            SourceRoot("codex", self.codex_dir / "sessions"),
-            # `codex` archives a session by moving its rollout here (tailer._follow_move).
-            SourceRoot("codex", self.codex_dir / "archived_sessions"),
-        ]
+        """Each agent's folders of transcripts, its first the one new sessions go in."""
+        return [SourceRoot(agent.name, self.agent_dirs[agent.name] / folder)
+                for agent in PROVIDERS.values() for folder in agent.roots]
 
 
 def _read_config_file(home: Path) -> dict:
@@ -133,15 +134,6 @@ def _read_config_file(home: Path) -> dict:
         return tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: {e}") from e
-
-
-def _default_claude_dir() -> Path:
-    home_claude = Path.home() / ".claude"
-    xdg_claude = Path.home() / ".config" / "claude"
-    # Some Claude Code versions write to ~/.config/claude instead.
-    if not (home_claude / "projects").exists() and (xdg_claude / "projects").exists():
-        return xdg_claude
-    return home_claude
 
 
 def _safe_host(name: str) -> str:
@@ -205,8 +197,7 @@ def load_settings() -> Settings:
 
     return Settings(
         home=home,
-        claude_dir=pick("CLAUDE_CONFIG_DIR", "claude_dir", _default_claude_dir),
-        codex_dir=pick("CODEX_HOME", "codex_dir", lambda: Path.home() / ".codex"),
+        agent_dirs={agent.name: pick(agent.env, agent.setting, agent.default_dir) for agent in PROVIDERS.values()},
         host=_safe_host(os.environ.get("ZERG_HOST") or options.get("host") or machine_id(home)),
         options=options,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from .config import Settings
+from .transcript import PROVIDERS
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 CLAUDE_DEFAULT_CLEANUP_DAYS = 30
@@ -69,12 +70,13 @@ def _roots(settings: Settings) -> list[Finding]:
     for root in settings.source_roots():
         topic = f"{root.provider} folder"
         if not root.path.is_dir():
-            if root.provider == "codex":  # many people never run Codex; it makes these when it runs
-                found.append(Finding(OK, topic, f"{root.path} does not exist (fine unless you use Codex: then "
-                                     "set CODEX_HOME to where it writes)"))
+            agent = PROVIDERS[root.provider]
+            if agent.optional:  # many people never run it; it makes these when it runs
+                found.append(Finding(OK, topic, f"{root.path} does not exist (fine unless you use {agent.label}: "
+                                     f"then set {agent.env} to where it writes)"))
                 continue
             found.append(Finding(WARN, topic, f"{root.path} does not exist yet",
-                                 "if Claude Code writes elsewhere, set CLAUDE_CONFIG_DIR (or claude_dir in "
+                                 f"if {agent.label} writes elsewhere, set {agent.env} (or {agent.setting} in "
                                  "config.toml) and restart zergd"))
             continue
         if not os.access(root.path, os.R_OK | os.X_OK):
@@ -97,7 +99,7 @@ def _roots(settings: Settings) -> list[Finding]:
 
 
 def _cleanup(settings: Settings, *, running: bool) -> Finding:
-    path = settings.claude_dir / "settings.json"
+    path = settings.agent_dir("claude") / "settings.json"
     days, where = CLAUDE_DEFAULT_CLEANUP_DAYS, "the default"
     try:
         data = orjson.loads(path.read_bytes())

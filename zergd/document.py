@@ -11,185 +11,24 @@ import html
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
-from .index.parse import result_text
-from .transcript.vocabulary import CLAUDE_NOT_TYPED, CODEX_ITEMS, is_codex_context
-
-IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-# What Codex writes into the conversation on the user's behalf.
-
-
-@dataclass
-class Tool:
-    name: str
-    input: object
-    result: str | None = None
-    error: bool = False
-    images: list = field(default_factory=list)
-
-
-@dataclass
-class Part:
-    kind: str  # text, thinking, tool, image, context, notice
-    text: str = ""
-    tool: Tool | None = None
-    image: tuple[str, str] | None = None  # (media type, base64 data)
-
-
-@dataclass
-class Turn:
-    role: str  # user, assistant, divider
-    ts: str | None = None
-    model: str | None = None
-    parts: list[Part] = field(default_factory=list)
+from .transcript import PROVIDERS, for_line
+from .transcript.conversation import Conversation, Part, Tool, Turn
 
 
 def turns(lines: Iterable[bytes]) -> list[Turn]:
     """The conversation in the lines: user turns, assistant turns (tool calls
-    with their results inside) and dividers (compaction, summaries)."""
-    out: list[Turn] = []
-    calls: dict[str, Tool] = {}
-
-    def current(role: str, ts, model=None) -> Turn:
-        if not out or out[-1].role != role or role == "user":
-            out.append(Turn(role, ts, model))
-        turn = out[-1]
-        turn.model = turn.model or model
-        return turn
-
-    def result(call_id, text: str, error: bool, images=()) -> None:
-        tool = calls.get(call_id) if isinstance(call_id, str) else None
-        if tool is None:  # its call is not in this file: show it alone
-            tool = Tool("tool result", None)
-            current("assistant", None).parts.append(Part("tool", tool=tool))
-        tool.result, tool.error = text, error
-        tool.images.extend(images)
-
+    with their results inside) and dividers (compaction, summaries), each
+    line read by the agent that wrote it."""
+    conversation = Conversation()
     for raw in lines:
         try:
             obj = json.loads(raw)
         except ValueError:
             continue
-        if not isinstance(obj, dict):
-            continue
-        if isinstance(obj.get("message"), dict):
-            _claude(obj, current, result, calls)
-        elif isinstance(obj.get("payload"), dict):
-            _codex(obj.get("type"), obj["payload"], obj.get("timestamp"), current, result, calls)
-        elif obj.get("type") in CODEX_ITEMS:
-            _codex("response_item", obj, None, current, result, calls)
-        elif obj.get("type") == "summary" and isinstance(obj.get("summary"), str):
-            out.append(Turn("divider", parts=[Part("text", f"Summary: {obj['summary']}")]))
-        elif obj.get("type") == "system" and obj.get("subtype") == "compact_boundary":
-            out.append(Turn("divider", obj.get("timestamp"), parts=[Part("text", "Conversation compacted")]))
-    return [t for t in out if t.parts]
-
-
-def _claude(obj: dict, current, result, calls: dict) -> None:
-    msg = obj["message"]
-    ts = obj.get("timestamp")
-    content = msg.get("content")
-    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content if isinstance(content, list) else []
-    if obj.get("isCompactSummary"):
-        turn = current("divider", ts)
-        turn.parts.append(Part("context", _text_of(blocks)))
-        return
-    if msg.get("role") == "assistant":
-        model = msg.get("model") if msg.get("model") != "<synthetic>" else None
-        turn = current("assistant", ts, model)
-        for b in blocks:
-            if not isinstance(b, dict):
-                continue
-            t = b.get("type")
-            if t == "text" and b.get("text"):
-                turn.parts.append(Part("text", b["text"]))
-            elif t == "thinking" and b.get("thinking"):
-                turn.parts.append(Part("thinking", b["thinking"]))
-            elif t in ("tool_use", "server_tool_use"):
-                tool = Tool(str(b.get("name") or "tool"), b.get("input"))
-                if isinstance(b.get("id"), str):
-                    calls[b["id"]] = tool
-                turn.parts.append(Part("tool", tool=tool))
-            elif t == "image":
-                _image(turn, b)
-        return
-    results = [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"]
-    for b in results:
-        images = [_image_of(c) for c in b.get("content") or [] if isinstance(c, dict) and c.get("type") == "image"]
-        result(b.get("tool_use_id"), result_text(b.get("content")), bool(b.get("is_error")), [i for i in images if i])
-    rest = [b for b in blocks if isinstance(b, dict) and b.get("type") in ("text", "image")]
-    if not rest or obj.get("isMeta"):
-        return
-    text = _text_of(rest)
-    typed = not text.lstrip().startswith(CLAUDE_NOT_TYPED)
-    turn = current("user", ts) if typed or not results else current("assistant", ts)
-    if text.strip():
-        turn.parts.append(Part("text" if typed else "context", text))
-    for b in rest:
-        if b.get("type") == "image":
-            _image(turn, b)
-
-
-def _codex(kind, p: dict, ts, current, result, calls: dict) -> None:
-    t = p.get("type")
-    if kind == "event_msg" and t == "error":
-        current("assistant", ts).parts.append(Part("notice", str(p.get("message") or "error")))
-        return
-    if kind == "compacted":
-        current("divider", ts).parts.append(Part("text", "Conversation compacted"))
-        return
-    if kind != "response_item":
-        return
-    if t == "message":
-        text = "\n\n".join(c.get("text") for c in p.get("content") or [] if isinstance(c, dict) and isinstance(c.get("text"), str))
-        role = p.get("role")
-        if role == "developer" or is_codex_context(text):
-            return
-        if role == "user":
-            current("user", ts).parts.append(Part("text", text))
-        elif text:
-            current("assistant", ts).parts.append(Part("text", text))
-    elif t in ("function_call", "custom_tool_call", "local_shell_call", "web_search_call"):
-        args = p.get("arguments", p.get("input", p.get("action")))
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except ValueError:
-                pass
-        tool = Tool(str(p.get("name") or t), args)
-        if isinstance(p.get("call_id"), str):
-            calls[p["call_id"]] = tool
-        current("assistant", ts).parts.append(Part("tool", tool=tool))
-    elif t in ("function_call_output", "custom_tool_call_output"):
-        out = p.get("output")
-        if isinstance(out, str):
-            try:  # Codex wraps shell output as {"output": ..., "metadata": {...}}
-                inner = json.loads(out)
-                out = inner.get("output", out) if isinstance(inner, dict) else out
-            except ValueError:
-                pass
-        result(p.get("call_id"), out if isinstance(out, str) else json.dumps(out, indent=2), False)
-    elif t == "reasoning":
-        text = "\n\n".join(s.get("text") for s in p.get("summary") or [] if isinstance(s, dict) and isinstance(s.get("text"), str))
-        if text:
-            current("assistant", ts).parts.append(Part("thinking", text))
-
-
-def _text_of(blocks) -> str:
-    return "\n\n".join(b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str))
-
-
-def _image_of(block: dict):
-    src = block.get("source") or {}
-    if src.get("type") == "base64" and src.get("media_type") in IMAGE_TYPES and isinstance(src.get("data"), str):
-        return (src["media_type"], src["data"])
-    return None
-
-
-def _image(turn: Turn, block: dict) -> None:
-    img = _image_of(block)
-    turn.parts.append(Part("image", image=img) if img else Part("notice", "(an image in a form not shown here)"))
+        if isinstance(obj, dict):
+            for_line(obj).feed(obj, conversation)
+    return conversation.finished()
 
 
 # --- what a tool call says, for both formats ----------------------------------
@@ -282,7 +121,7 @@ def _fence(text: str, lang: str = "") -> str:
 
 def _facts(session: dict) -> list[tuple[str, str]]:
     tokens = sum(session.get(k) or 0 for k in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"))
-    facts = [("Session", session["id"]), ("Agent", {"claude": "Claude Code", "codex": "Codex"}.get(session["provider"], session["provider"])),
+    facts = [("Session", session["id"]), ("Agent", PROVIDERS[session["provider"]].label if session["provider"] in PROVIDERS else session["provider"]),
              ("Project", session.get("project") or session.get("project_dir") or ""), ("Branch", session.get("git_branch") or ""),
              ("Models", ", ".join(session.get("models") or [])),
              ("Time", " – ".join(x for x in (session.get("first_ts"), session.get("last_ts")) if x)),

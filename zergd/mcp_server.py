@@ -21,6 +21,7 @@ from pydantic import Field
 from . import __version__
 from .config import Settings
 from .oikos.tools import Toolbox, ToolError
+from .transcript import NAMES, PROVIDERS
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 INSTRUCTIONS = (
@@ -30,7 +31,8 @@ INSTRUCTIONS = (
     "session_usage for tokens and cost. Quote what you use and cite its permalink."
 )
 
-Provider = Annotated[Literal["claude", "codex"] | None, Field(description="only Claude Code or only Codex sessions")]
+Provider = Annotated[Literal[NAMES] | None, Field(description="only one agent's sessions: "
+                                                   + ", ".join(f"{a.name} ({a.label})" for a in PROVIDERS.values()))]
 Project = Annotated[str | None, Field(description="only sessions whose working directory contains this")]
 Since = Annotated[str | None, Field(description="only sessions active since: a date (2026-05-01) or days ago (7d)")]
 Until = Annotated[str | None, Field(description="only sessions started up to the end of this date")]

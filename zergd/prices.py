@@ -19,7 +19,8 @@ from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 
-PROVIDERS = {"claude": "anthropic", "codex": "openai"}
+from .transcript import PROVIDERS
+
 MILLION = Decimal(1_000_000)
 
 
@@ -128,7 +129,8 @@ def _lookup(model: str, provider: str) -> Rates | None:
     try:
         from genai_prices import Usage, calc_price
 
-        found = calc_price(Usage(input_tokens=1), model_ref=model, provider_id=PROVIDERS.get(provider, provider))
+        vendor = PROVIDERS[provider].vendor if provider in PROVIDERS else provider
+        found = calc_price(Usage(input_tokens=1), model_ref=model, provider_id=vendor)
     except (LookupError, ValueError, ImportError):
         return None
     mp = found.model_price

@@ -17,11 +17,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from .archive.sidecars import SUFFIX, archived_versions
 from .config import Settings
 from .errors import ZergError
 from .index.export import Generation, copy_archived, pick_generation
 from .invariants import file_sha256
-from .archive.sidecars import SUFFIX, archived_versions
 
 
 class RestoreConflict(ZergError):

@@ -18,9 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import BadQuery
 from .index import SessionFilter
 from .prices import Rates, TokenSums, rates, table_version
+from .transcript import PROVIDERS
 
 GROUPS = ("day", "week", "month", "model", "project", "session", "block", "machine", "user")
 BLOCK = dt.timedelta(hours=5)  # Claude's plans meter usage in 5-hour windows
+# The agent whose usage --by block shows when none is named.
+WINDOWED = next(agent.name for agent in PROVIDERS.values() if agent.usage_windows)
 
 
 @dataclass
@@ -87,7 +90,7 @@ def report(reader, by: str = "day", *, since: str | None = None, until: str | No
         raise BadQuery(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
     zone_info = zone(tz)
     if by == "block":
-        return blocks(reader, since=since, until=until, provider=provider or "claude", project=project,
+        return blocks(reader, since=since, until=until, provider=provider or WINDOWED, project=project,
                       session=session, zone_info=zone_info, scope=scope)
     if by == "user" and owner_of is None:
         raise BadQuery("usage by user needs accounts (a team server)")

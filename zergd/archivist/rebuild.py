@@ -17,9 +17,9 @@ from ..archive import parse_archive_rel
 from ..archive.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel
 from ..config import Settings
 from ..index import Index, open_index
-from ..index.naming import describe
 from ..index.parse import PARSER_VERSION
 from ..index.writer import Writer
+from ..transcript import describe
 from .source import Archivist
 
 log = logging.getLogger("zergd.reindex")

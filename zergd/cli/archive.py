@@ -12,8 +12,22 @@ import click
 
 from ..errors import IndexUnavailable, NotReady
 from ..index import export as export_mod
-from .base import (database_option, get_settings, holding_home, import_all, index_for, index_reader, lookup_failed,
-                   plural, progress, report_faults, zerg, zergd)
+from ..transcript import PROVIDERS
+from .base import (
+    database_option,
+    get_settings,
+    holding_home,
+    import_all,
+    index_for,
+    index_reader,
+    lookup_failed,
+    plural,
+    progress,
+    report_faults,
+    zerg,
+    zergd,
+)
+
 
 @zergd.command(name="import")
 @database_option
@@ -92,8 +106,9 @@ def restore(session, to, generation, dry_run):
                    "machine's too)", err=True)
     # `--`: a project folder could start with '-' (cd would take it for an option).
     cd = f"cd -- {shlex.quote(row['project'])} && " if row and row.get("project") else ""
-    resume = f"codex resume {session_id}" if row and row["provider"] == "codex" else f"claude --resume {session_id}"
-    click.echo(f"{cd}{resume}")
+    resume = PROVIDERS[row["provider"]].resume_command(session_id) if row and row["provider"] in PROVIDERS else None
+    if resume:
+        click.echo(f"{cd}{resume}")
 
 
 @zerg.command()

@@ -17,6 +17,7 @@ from ..errors import BadQuery, IndexUnavailable, NotReady
 from ..index import open_index, parse_when
 from ..index.filters import MAX_FILTER_TEXT
 
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
 

@@ -10,7 +10,9 @@ import orjson
 from ..client import probe
 from ..errors import BadQuery
 from ..index import HIGHLIGHT, SessionFilter
+from ..transcript import NAMES
 from .base import database_option, filter_text, get_settings, index_reader, parse_since, parse_until, plural, zerg
+
 
 @zerg.command()
 @click.option("--json", "as_json", is_flag=True)
@@ -122,7 +124,7 @@ def search_cmd(query, limit, per_session, raw, as_json):
               help="one row per this; block: the 5-hour windows Claude's plans meter (Claude Code only)")
 @click.option("--since", help="from this date or time, or days ago (7d)")
 @click.option("--until", help="up to the end of this date, or this time")
-@click.option("--provider", type=click.Choice(["claude", "codex"]), help="one agent's sessions only")
+@click.option("--provider", type=click.Choice(NAMES), help="one agent's sessions only")
 @click.option("--project", callback=filter_text, help="sessions whose project path has this in it")
 @click.option("--tz", help="time zone for days (an IANA name like Europe/Berlin; default: this machine's)")
 @click.option("--offline", is_flag=True, hidden=True, help="prices never come from the network (always so)")

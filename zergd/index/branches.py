@@ -13,7 +13,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .parse import is_real_prompt, title_of
+from ..transcript.claude import is_real_prompt
+from ..transcript.line import title_of
 
 
 @dataclass

@@ -20,6 +20,35 @@ def split_line_id(lid: int) -> tuple[int, int]:
     return lid >> OFFSET_BITS, lid & OFFSET_MASK
 
 
+# --- SQL fragments both backends share, each written once ----------------------
+
+
+def generation_of(line_id_col: str) -> str:
+    """The generation id packed into a line id column (see ``line_id``)."""
+    return f"({line_id_col} >> {OFFSET_BITS})"
+
+
+def offset_of(line_id_col: str) -> str:
+    """The byte offset packed into a line id column."""
+    return f"({line_id_col} & {OFFSET_MASK})"
+
+
+def is_newest_generation(gen_col: str, source_col: str) -> str:
+    """True where ``gen_col`` is the newest generation of the source ``source_col``."""
+    return f"{gen_col} = (select max(gen) from generations where source_id = {source_col})"
+
+
+# LIKE with a pattern made by ``like_pattern``: its text matched as written.
+LIKE_ESCAPE = "escape '\\'"
+
+
+def like_pattern(text: str, *, prefix: bool = False) -> str:
+    """A LIKE pattern finding ``text`` as written (``%`` and ``_`` in it are
+    not wildcards) anywhere, or at the start with ``prefix``."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%" if prefix else "%" + escaped + "%"
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str  # "sqlite" or "postgresql"

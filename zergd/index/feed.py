@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .parse import Line, needed_bytes, parse_line
+from ..transcript.line import Line
+from .parse import needed_bytes, parse_line
 
 TAIL_CAP = 8 << 20
 # An unfinished line is shown as a partial row parsed from at most this much

@@ -10,10 +10,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from ..errors import BadQuery
-from .dialect import SQLITE, Dialect
+from .dialect import LIKE_ESCAPE, SQLITE, Dialect, like_pattern
 from .scope import Scope
-
-
 
 SESSION_FIELDS = (
     "id", "provider", "host", "project", "project_dir", "title", "first_ts", "last_ts", "git_branch",
@@ -65,8 +63,7 @@ def session_dict(row) -> dict:
     return d
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+_like = like_pattern
 
 
 @dataclass
@@ -94,7 +91,7 @@ class SessionFilter:
             if len(getattr(self, name) or "") > MAX_FILTER_TEXT:
                 raise BadQuery(f"{name} is at most {MAX_FILTER_TEXT} characters")
         if self.project:
-            where.append(f"({a}project = ? or {a}project_dir = ? or {a}project {dialect.ilike} ? escape '\\')")
+            where.append(f"({a}project = ? or {a}project_dir = ? or {a}project {dialect.ilike} ? {LIKE_ESCAPE})")
             params += [self.project, self.project, _like(self.project)]
         if self.since:
             where.append(f"coalesce({a}last_ts, {a}first_ts, '') >= ?")

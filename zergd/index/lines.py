@@ -13,8 +13,6 @@ import orjson
 from .branches import Node, forks
 from .dialect import OFFSET_BITS, split_line_id
 
-
-
 LINE_COLS = ("id", "length", "lineno", "type", "uuid", "parent_uuid", "ts", "role", "tools", "sidechain",
              "malformed", "partial")
 

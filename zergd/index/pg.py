@@ -26,7 +26,7 @@ from psycopg.adapt import Loader
 
 from ..errors import BadQuery, IndexUnavailable, NotReady
 from .base import Index
-from .dialect import POSTGRES
+from .dialect import LIKE_ESCAPE, POSTGRES, generation_of, like_pattern
 from .parse import SUBSTRING_CLASS, WORD_JOINER
 from .pg_schema import SCHEMA, migrate
 from .reader import Reader
@@ -156,9 +156,9 @@ class PgReader(Reader):
             cparams.append(tsquery)
         for s in substrings:
             # The first condition is the trigram index's own: the planner uses it only when the query says so.
-            conds.append(f"f.text ~ '{SUBSTRING_CLASS}' and f.text ilike ? escape '\\'")
-            cparams.append("%" + s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-        joins = (" from lines_fts f join generations g on g.id = (f.id >> 40)"
+            conds.append(f"f.text ~ '{SUBSTRING_CLASS}' and f.text ilike ? {LIKE_ESCAPE}")
+            cparams.append(like_pattern(s))
+        joins = (f" from lines_fts f join generations g on g.id = {generation_of('f.id')}"
                  " join sessions x on x.source_id = g.source_id")
         cond = " and ".join(conds + where)
         rank = "ts_rank(f.tsv, to_tsquery('zerg_text', ?)) desc, " if tsquery else ""

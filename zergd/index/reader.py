@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..archive import parse_archive_rel
-from .dialect import OFFSET_BITS, SQLITE, Dialect
+from .dialect import LIKE_ESCAPE, OFFSET_BITS, SQLITE, Dialect, is_newest_generation, like_pattern
 from .export import Generation, SessionLookupError
-from .filters import SESSION_FIELDS, SORT_KEY, SessionFilter, session_dict, decode_cursor, encode_cursor
+from .filters import SESSION_FIELDS, SORT_KEY, SessionFilter, decode_cursor, encode_cursor, session_dict
 from .lines import LineQueries
+from .rows import MachineFile
 from .scope import Scope
 from .search import SearchQueries
 from .usage_rows import UsageQueries
+
 
 @dataclass
 class GenerationRecord:
@@ -191,9 +193,9 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
         by_path = self._by_path(ref, settings)
         if by_path:
             return by_path
-        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         ids = [r[0] for r in conn.execute(
-            "select id from sessions where id like ? escape '\\' order by id limit 21", (escaped + "%",))]
+            f"select id from sessions where id like ? {LIKE_ESCAPE} order by id limit 21",
+            (like_pattern(ref, prefix=True),))]
         if len(ids) == 1:
             return ids[0], None
         if not ids:
@@ -238,7 +240,7 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
         """Every generation of every source, in the order they were created."""
         return [GenerationRecord(*row) for row in self.conn.execute(
             "select g.id, s.path, g.archive, g.archived, g.crc, g.sha256,"
-            " case when g.gen = (select max(gen) from generations where source_id = g.source_id) then 1 else 0 end"
+            f" case when {is_newest_generation('g.gen', 'g.source_id')} then 1 else 0 end"
             " from generations g join sources s on s.id = g.source_id order by g.id")]
 
     def line_rows(self, generation_id: int) -> list[LineRow]:
@@ -261,14 +263,13 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
             raise SessionLookupError(f"no session {session_id!r}")
         return tuple(row)
 
-    def machine_files(self, host: str) -> list[tuple[str, str, int, int, int | None, str | None]]:
-        """(provider, rel, newest generation, its archived length, their CRC-32,
-        when the source was found deleted) of every source from ``host``."""
-        return self.conn.execute(
+    def machine_files(self, host: str) -> list[MachineFile]:
+        """Every source from ``host``, as its newest generation has it."""
+        return [MachineFile(*row) for row in self.conn.execute(
             "select s.provider, s.rel, g.gen, g.archived, g.crc, x.source_deleted_at from sources s"
             " join generations g on g.source_id = s.id join sessions x on x.source_id = s.id"
-            " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)"
-            " order by s.provider, s.rel", (host,)).fetchall()
+            f" where s.host = ? and {is_newest_generation('g.gen', 's.id')}"
+            " order by s.provider, s.rel", (host,))]
 
     def machines(self, scope: Scope | None = None) -> list[dict]:
         """Every machine with sessions here: its name and how many (subagents not counted)."""

@@ -1,11 +1,12 @@
-"""The rows the writer and its callers speak: a ``Source`` (one file of one
-machine) and its current ``Generation``."""
+"""The rows the writer, the reader and their callers speak: a ``Source``
+(one file of one machine), its current ``Generation``, and what is known of
+each source's newest generation."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
+from typing import NamedTuple
 
 
 def now_iso() -> str:
@@ -40,3 +41,26 @@ class Source:
 
 
 GEN_COLS = "id, gen, archive, archived, indexed, lines, inode, mtime_ns, crc, checked_mtime_ns, sha256"
+
+
+class MachineFile(NamedTuple):
+    """A source of one machine as its newest generation has it (what a shipper compares)."""
+
+    provider: str
+    rel: str
+    gen: int
+    archived: int
+    crc: int | None
+    deleted_at: str | None  # when the source was found deleted
+
+
+class NewestGeneration(NamedTuple):
+    """Where a source's newest generation is archived and how much it holds."""
+
+    host: str
+    provider: str
+    rel: str
+    path: str | None
+    gen: int
+    archive: str
+    archived: int

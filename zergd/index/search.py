@@ -12,8 +12,6 @@ from .filters import SessionFilter
 from .parse import SUBSTRING_RUN
 from .snippets import HIGHLIGHT
 
-
-
 # A "quoted phrase" or a run of non-space: how user text splits into terms (both backends).
 QUERY_TOKEN = re.compile(r'"[^"]*"|[^\s"]+')
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import orjson
 
-from .parse import CODEX_TOTALS, Line
+from ..transcript.line import RUNNING_TOTALS, Line
+from .dialect import generation_of
 from .rows import now_iso
 from .summary import RANK_SUMMARY, SessionSummary, fold
-
-
 
 # Token columns of the usage table, in Line.usage's order.
 USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
@@ -62,7 +61,7 @@ class SessionRows:
         for leaf, title in summaries:
             conn.execute("insert into summaries (leaf_uuid, title) values (?, ?)"
                          " on conflict (leaf_uuid) do update set title = excluded.title", (leaf, title))
-            row = conn.execute("select x.id from lines l join generations g on g.id = (l.id >> 40)"
+            row = conn.execute(f"select x.id from lines l join generations g on g.id = {generation_of('l.id')}"
                                " join sessions x on x.source_id = g.source_id where l.uuid = ? limit 1",
                                (leaf,)).fetchone()
             if row and conn.execute("update sessions set title = ?, title_rank = ?, updated_at = ? where id = ?"
@@ -75,8 +74,8 @@ class SessionRows:
         messages are new.  Fields keep their maximum: old-style streaming wrote
         placeholder output_tokens on the early lines of a response."""
         conn = self.conn
-        codex = [ln for ln in keyed if ln.msg_key == CODEX_TOTALS]
-        keyed = [ln for ln in keyed if ln.msg_key != CODEX_TOTALS]
+        codex = [ln for ln in keyed if ln.msg_key == RUNNING_TOTALS]
+        keyed = [ln for ln in keyed if ln.msg_key != RUNNING_TOTALS]
         cur = conn.executemany(
             "insert into usage (session_id, msg_id, request_id, model, ts) values (?, ?, ?, ?, ?) on conflict do nothing",
             [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts) for ln in keyed if ln.is_assistant],

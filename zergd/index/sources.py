@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 
 from ..archive import archive_rel, claims
-from .naming import SourceInfo, path_digest
-from .rows import GEN_COLS, Generation, Source, now_iso
-
+from ..transcript.provider import SourceInfo, path_digest
+from .dialect import is_newest_generation
+from .rows import GEN_COLS, Generation, NewestGeneration, Source, now_iso
 
 
 class SourceRows:
@@ -212,18 +212,17 @@ class SourceRows:
             for provider, rel, archived, inode, mtime_ns, checked in self.conn.execute(
                 "select s.provider, s.rel, g.archived, g.inode, g.mtime_ns, g.checked_mtime_ns from sources s"
                 " join generations g on g.source_id = s.id"
-                " where s.host = ? and g.gen = (select max(gen) from generations where source_id = s.id)",
+                f" where s.host = ? and {is_newest_generation('g.gen', 's.id')}",
                 (host,),
             )
         }
 
-    def newest_generations(self) -> list[tuple[str, str, str, str | None, int, str, int]]:
-        """(host, provider, rel, path, gen, archive, archived) of every source's newest generation."""
-        return self.conn.execute(
+    def newest_generations(self) -> list[NewestGeneration]:
+        """Every source's newest generation."""
+        return [NewestGeneration(*row) for row in self.conn.execute(
             "select s.host, s.provider, s.rel, s.path, g.gen, g.archive, g.archived from sources s"
             " join generations g on g.source_id = s.id"
-            " where g.gen = (select max(gen) from generations where source_id = s.id)"
-        ).fetchall()
+            f" where {is_newest_generation('g.gen', 's.id')}")]
 
     def present_sessions(self, host: str) -> list[tuple[str, str, str]]:
         """(session id, provider, rel) of sessions on ``host`` whose source is not known to be deleted."""

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from ..errors import BadQuery, NotReady
 from .base import Index
-from .dialect import OFFSET_BITS, SQLITE, split_line_id
+from .dialect import LIKE_ESCAPE, OFFSET_BITS, SQLITE, generation_of, like_pattern, split_line_id
 from .migrations import migrate
 from .parse import display_text, fts_text, needed_bytes
 from .reader import Reader
@@ -153,16 +153,16 @@ class SqliteReader(Reader):
         """Lines matching the FTS5 query ``match`` (words) and holding every
         substring in ``runs`` (lines_runs' trigram index finds those)."""
         conn = self.conn
-        likes = ["%" + r.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for r in runs]
+        likes = [like_pattern(r) for r in runs]
         if match:
             source, first, first_params, rank = "lines_fts", "lines_fts match ?", [match], "f.rank"
-            conds = [first] + ["f.rowid in (select rowid from lines_runs where text like ? escape '\\')"] * len(likes)
+            conds = [first] + [f"f.rowid in (select rowid from lines_runs where text like ? {LIKE_ESCAPE})"] * len(likes)
         else:  # substrings only: newest first
             source, rank = "lines_runs", "f.rowid desc"
-            conds = ["f.text like ? escape '\\'"] * len(likes)
+            conds = [f"f.text like ? {LIKE_ESCAPE}"] * len(likes)
             first_params = []
         cond_params = first_params + likes
-        joins = (f" from {source} f join lines l on l.id = f.rowid join generations g on g.id = (f.rowid >> 40)"
+        joins = (f" from {source} f join lines l on l.id = f.rowid join generations g on g.id = {generation_of('f.rowid')}"
                  " join sessions x on x.source_id = g.source_id")
         cond = " and ".join(conds + list(where))
         # The line's length in the snippet's place: _search cuts it from the text.
@@ -178,7 +178,7 @@ class SqliteReader(Reader):
             # Order is known already: these rows only, no full-text query again.
             order = {rowid: i for i, rowid in enumerate(chosen)}
             sql = ("select x.id, g.gen, l.id, l.lineno, l.ts, l.type, l.role, l.length,"
-                   " x.title, x.project from lines l join generations g on g.id = (l.id >> 40)"
+                   f" x.title, x.project from lines l join generations g on g.id = {generation_of('l.id')}"
                    f" join sessions x on x.source_id = g.source_id where l.id in ({', '.join('?' * len(chosen))})")
             rows = sorted(conn.execute(sql, chosen).fetchall(), key=lambda r: order[r[2]])
         else:

@@ -18,18 +18,19 @@ import sqlite_utils
 
 from . import migrations
 from .base import Index
+from .dialect import generation_of, offset_of
 
 TABLES = ("sources", "generations", "sessions", "lines", "usage")
 
-STANDALONE = """
+STANDALONE = f"""
     drop view lines_fts_content;
     drop table lines_fts;
     create virtual table lines_fts using fts5(text, tokenize = 'unicode61 remove_diacritics 2');
     create view messages as
         select x.id as session_id, x.title, coalesce(x.project, x.project_dir) as project, g.gen, l.lineno,
-               l.id & 1099511627775 as byte_offset, l.ts, l.type, l.role, f.text, l.id as line_id
+               {offset_of('l.id')} as byte_offset, l.ts, l.type, l.role, f.text, l.id as line_id
         from lines l join lines_fts f on f.rowid = l.id
-        join generations g on g.id = (l.id >> 40) join sessions x on x.source_id = g.source_id;
+        join generations g on g.id = {generation_of('l.id')} join sessions x on x.source_id = g.source_id;
 """
 
 

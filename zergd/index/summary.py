@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .parse import CODEX_TOTALS, Line
+from ..transcript.line import RUNNING_TOTALS, TITLE_CAP, Line
 
 # Title sources, weakest first; a stronger one replaces a weaker one.  A
 # slash command titles a session only until its first typed prompt; a name
 # the user gave (/rename, Codex's thread name) beats everything, the last one wins.
 RANK_SUMMARY, RANK_COMMAND, RANK_PROMPT, RANK_AI_TITLE, RANK_CUSTOM = 1, 2, 3, 4, 5
-TITLE_CAP = 200
 
 
 @dataclass
@@ -89,7 +88,7 @@ def fold(s: SessionSummary, lines: list[Line]) -> Added:
         if ln.model:
             model = ln.model
         if ln.msg_key:
-            if ln.msg_key == CODEX_TOTALS and not ln.model:
+            if ln.msg_key == RUNNING_TOTALS and not ln.model:
                 ln.model = model  # Codex names the model in turn_context, not beside the tokens
             added.keyed.append(ln)
         elif ln.is_assistant:

@@ -8,7 +8,6 @@ import sqlite3
 from ..errors import IndexUnavailable
 
 
-
 def sqlite_unavailable(exc: BaseException) -> IndexUnavailable | None:
     if not isinstance(exc, sqlite3.OperationalError):
         return None

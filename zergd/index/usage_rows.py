@@ -6,8 +6,6 @@ from __future__ import annotations
 from ..errors import BadQuery
 from .filters import SessionFilter
 
-
-
 USAGE_GROUPS = {
     # Half-hour buckets in UTC: the report turns them into days in the
     # reader's time zone (whole- and half-hour offsets), without SQL date math.

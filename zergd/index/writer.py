@@ -11,9 +11,10 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from .dialect import SQLITE, Dialect
+from ..transcript.line import Line
+from .dialect import SQLITE, Dialect, is_newest_generation, line_id
 from .feed import Batch
-from .parse import PARSER_VERSION, Line, parse_line
+from .parse import PARSER_VERSION, parse_line
 from .rows import GEN_COLS, Generation, Source, now_iso
 from .session_rows import SessionRows
 from .sources import SourceRows
@@ -113,7 +114,7 @@ class Writer(SourceRows, SessionRows):
         unfinished last line as partial (not searchable)."""
         lines, partial = batch.lines, batch.partial
         gen = source.generation
-        base = gen.id << 40
+        base = line_id(gen.id, 0)
         with self.transaction():
             conn = self.conn
             if gen.archived > gen.indexed:
@@ -148,21 +149,21 @@ class Writer(SourceRows, SessionRows):
         at ``line_id`` (it is re-read from its start).  If that line was indexed
         while its file was quiet (partial = 2), its text leaves the full-text
         index and the line is not counted in its session a second time."""
-        line_id = base | offset
-        row = self.conn.execute("select partial from lines where id = ?", (line_id,)).fetchone()
+        lid = base | offset
+        row = self.conn.execute("select partial from lines where id = ?", (lid,)).fetchone()
         if row and row[0] == QUIET_INDEXED:
-            self._unindex_text([line_id])
+            self._unindex_text([lid])
             if lines and lines[0].offset == offset:
                 first = lines[0]
-                self.conn.execute("delete from lines where id = ?", (line_id,))
-                self._insert_lines([(line_id, first.length, first.lineno, first.type, first.uuid, first.parent_uuid,
+                self.conn.execute("delete from lines where id = ?", (lid,))
+                self._insert_lines([(lid, first.length, first.lineno, first.type, first.uuid, first.parent_uuid,
                                      first.ts, first.role, first.tools, first.sidechain, first.malformed, 0,
                                      1 if first.text else 0)])
                 if first.text:
-                    self._index_text([(line_id, first.text)])
-                    self._index_runs([(line_id, first.runs)] if first.runs else [])
+                    self._index_text([(lid, first.text)])
+                    self._index_runs([(lid, first.runs)] if first.runs else [])
                 return lines[1:]
-        self.conn.execute("delete from lines where id = ?", (line_id,))
+        self.conn.execute("delete from lines where id = ?", (lid,))
         return lines
 
     def index_unterminated(self, source: Source, raw: bytes) -> bool:
@@ -178,14 +179,14 @@ class Writer(SourceRows, SessionRows):
         ln = parse_line(raw, gen.indexed, row[2] + 1, len(raw))
         if ln.malformed:
             return False
-        line_id = (gen.id << 40) | gen.indexed
+        lid = line_id(gen.id, gen.indexed)
         with self.transaction():
-            self.conn.execute("delete from lines where id = ?", (line_id,))
-            self._insert_lines([(line_id, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
+            self.conn.execute("delete from lines where id = ?", (lid,))
+            self._insert_lines([(lid, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
                                  ln.tools, ln.sidechain, ln.malformed, QUIET_INDEXED, 1 if ln.text else 0)])
             if ln.text:
-                self._index_text([(line_id, ln.text)])
-                self._index_runs([(line_id, ln.runs)] if ln.runs else [])
+                self._index_text([(lid, ln.text)])
+                self._index_runs([(lid, ln.runs)] if ln.runs else [])
             self._update_session(source.session_id, [ln])
             self._changed(source.session_id, "updated")
         return True
@@ -198,13 +199,13 @@ class Writer(SourceRows, SessionRows):
             " " + ", ".join(f"g.{c}" for c in GEN_COLS.split(", ")) + " from generations g"
             " join sources s on s.id = g.source_id join sessions x on x.source_id = s.id"
             " where g.archived > g.indexed"
-            " and g.gen = (select max(gen) from generations where source_id = s.id)").fetchall()
+            f" and {is_newest_generation('g.gen', 's.id')}").fetchall()
         found = []
         for r in rows:
             gen = Generation(*r[7:])
             # One primary-key lookup each: joined in SQL, the planner scanned every line.
             line = self.conn.execute("select partial, malformed from lines where id = ?",
-                                     ((gen.id << 40) | gen.indexed,)).fetchone()
+                                     (line_id(gen.id, gen.indexed),)).fetchone()
             if line == (1, 0):
                 found.append(Source(r[0], r[1], r[2], r[3], r[4], r[5], gen, deleted=bool(r[6])))
         return found

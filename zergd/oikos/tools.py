@@ -12,8 +12,9 @@ from ..config import Settings
 from ..errors import BadQuery, NotReady
 from ..index import HIGHLIGHT, Index, SessionFilter, open_index, parse_when
 from ..index.export import SessionLookupError
-from ..index.parse import result_text
 from ..index.scope import Scope
+from ..transcript import NAMES
+from ..transcript.line import result_text
 
 MAX_RESULT_CHARS = 24_000  # what one tool call may put into the conversation
 MESSAGE_CHARS = 1_500
@@ -395,8 +396,8 @@ def _bounded(value, most: int) -> int:
 def _provider(value) -> str | None:
     if value in (None, ""):
         return None
-    if value not in ("claude", "codex"):
-        raise ToolError("provider is 'claude' or 'codex'")
+    if value not in NAMES:
+        raise ToolError(f"provider is one of {', '.join(map(repr, NAMES))}")
     return value
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from .. import archive
 from ..archive.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel, write_version
 from ..archivist import Archivist
-from ..index.naming import describe
 from ..index.writer import Source, Writer
+from ..transcript import describe
 from .protocol import Item
 
 

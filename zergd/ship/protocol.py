@@ -32,6 +32,7 @@ import orjson
 from ..archive import check_rel
 from ..errors import BadQuery, ZergError
 from ..index.dialect import OFFSET_MASK
+from ..transcript import NAMES
 
 CONTENT_TYPE = "application/x-zerg-ranges"
 # Bytes the shipper still has to send after this request (shown in the receiving side's status).
@@ -43,7 +44,6 @@ MAX_DECOMPRESSED = 64 << 20
 # The header line, checked before it is parsed: 10,000 items of ~300 bytes fit.
 MAX_HEADER = 4 << 20
 MAX_ITEMS = 10_000
-PROVIDERS = ("claude", "codex")
 SIDECAR_MAX = 1 << 20
 # Matched whole (fullmatch): "server\n" is not "server".
 MACHINE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
@@ -212,8 +212,8 @@ def _item(raw, i: int) -> Item:
     kind, provider, rel, digest = raw.get("kind"), raw.get("provider"), raw.get("rel"), raw.get("sha256")
     if kind not in ("range", "sidecar", "mark"):
         raise BadQuery(f"item {i}: kind must be 'range', 'sidecar' or 'mark'")
-    if provider not in PROVIDERS:
-        raise BadQuery(f"item {i}: provider must be one of {', '.join(PROVIDERS)}")
+    if provider not in NAMES:
+        raise BadQuery(f"item {i}: provider must be one of {', '.join(NAMES)}")
     if not isinstance(rel, str) or len(rel) > 4096:
         raise BadQuery(f"item {i}: rel must be a relative path")
     check_canonical(rel, i)

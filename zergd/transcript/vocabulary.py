@@ -1,7 +1,7 @@
 """Words the agents write that mean something to every reader of a transcript.
 
-One list each; the parser, the Markdown/HTML export and the Timeline's
-render.js all use these (render.js keeps a copy that a test holds equal)."""
+One list each; the parser, the Markdown/HTML export and the Timeline all use
+these (the Timeline's page is given them as JSON: ``zergd.transcript.page_facts``)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ CLAUDE_NOT_TYPED = ("<command-", "<local-command-", "Caveat: ", "<bash-", "<user
 # payload} envelope (to ~Sept 2025): bare response items.
 CODEX_ITEMS = frozenset({"message", "function_call", "function_call_output", "custom_tool_call",
                          "custom_tool_call_output", "local_shell_call", "web_search_call", "reasoning"})
+
+# Of those, the tool calls and their outputs.
+CODEX_CALLS = ("function_call", "custom_tool_call", "local_shell_call", "web_search_call")
+CODEX_OUTPUTS = ("function_call_output", "custom_tool_call_output")
 
 CODEX_CONTEXT_RE = re.compile(r"^\s*(" + "|".join(re.escape(p) for p in CODEX_CONTEXT) + ")")
 

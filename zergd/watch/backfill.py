@@ -13,8 +13,8 @@ from ..archivist import Archivist
 from ..archivist.tails import index_quiet_tails
 from ..config import Settings
 from ..errors import ArchiveDamaged
-from ..index.naming import describe
 from ..index.writer import Writer
+from ..transcript import describe
 from .faults import ERROR, INDEX, Faults, IndexUnavailable
 from .sidecars import is_sidecar, sync_sidecar
 from .sources import Skipped, walk_root

@@ -31,8 +31,9 @@ from pathlib import Path
 from .. import archive
 from ..archivist import Archivist
 from ..config import Settings
-from ..index.naming import describe, text_rel
+from ..index.naming import text_rel
 from ..index.writer import Source, Writer
+from ..transcript import PROVIDERS, describe
 from .sources import open_transcript
 
 CHUNK = 4 << 20  # bytes read per step: bounds memory, keeps transactions short
@@ -50,7 +51,7 @@ def sync_file(writer: Writer, settings: Settings, provider: str, rel: str, path:
     inside the roots), register it on first sight and sync it."""
     with open_transcript(path, settings.source_roots()) as src:
         info = describe(provider, rel)
-        if provider == "codex":
+        if PROVIDERS[provider].moves:
             _follow_move(writer, settings, info, text_rel(str(path)))
         source = writer.open_source(settings.host, info, text_rel(str(path)))
         return sync_source(writer, settings.archive_dir, source, src, on_bytes, full_check=full_check)

@@ -1,0 +1,247 @@
+"""Claude Code: ``<config dir>/projects/<project>/<session>.jsonl``, one line
+per content block, a format that changes monthly: anything unknown is kept
+with whatever fields it has, never rejected.
+
+Layouts (see DESIGN.md, Sources):
+  <project>/<session>.jsonl                        main session
+  <project>/agent-<id>.jsonl                       subagent, CC 2.0.x ("legacy")
+  <project>/<session>/subagents/agent-<id>.jsonl   subagent, CC >= 2.1.2
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from .conversation import Conversation, Part, Tool, image_of
+from .line import Line, Usage, count, joined, json_text, result_text, string, texts_of, title_of
+from .provider import Provider, SourceInfo, path_digest
+from .vocabulary import CLAUDE_NOT_TYPED
+
+_COMMAND = re.compile(r"^\s*<command-(?:name|message)>([^<]*)</command-(?:name|message)>", re.S)
+_COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
+
+
+class Claude(Provider):
+    name = "claude"
+    label = "Claude Code"
+    speaker = "Claude"
+    resume = "claude --resume {id}"
+    env = "CLAUDE_CONFIG_DIR"
+    setting = "claude_dir"
+    home = ".claude"
+    roots = ("projects",)
+    vendor = "anthropic"
+    usage_windows = True
+    optional = False
+
+    def default_dir(self) -> Path:
+        home_claude = Path.home() / ".claude"
+        xdg_claude = Path.home() / ".config" / "claude"
+        # Some Claude Code versions write to ~/.config/claude instead.
+        if not (home_claude / "projects").exists() and (xdg_claude / "projects").exists():
+            return xdg_claude
+        return home_claude
+
+    def session_id(self, rel: str) -> str:
+        """A subagent's id (``agent-<short id>``) is unique only within its
+        parent session, so it is qualified by a digest of its path."""
+        stem = PurePosixPath(rel).stem
+        return f"{stem}-{path_digest(self.name, rel)}" if stem.startswith("agent-") else stem
+
+    def describe(self, rel: str) -> SourceInfo:
+        parts = PurePosixPath(rel).parts
+        stem = PurePosixPath(rel).stem
+        project = parts[0] if len(parts) > 1 else None
+        agent = stem[len("agent-"):] if stem.startswith("agent-") else None
+        parent = parts[-3] if agent and len(parts) >= 4 and parts[-2] == "subagents" else None
+        return SourceInfo(self.name, rel, self.session_id(rel), project, parent, agent)
+
+    def claims(self, obj: dict) -> bool:
+        return True  # the fallback: whatever no other agent claims is read as Claude Code's
+
+    def parse(self, obj: dict, line: Line) -> None:
+        get = obj.get
+        t = get("type")
+        line.type = t if isinstance(t, str) else None
+        line.uuid = string(get("uuid"))
+        line.parent_uuid = string(get("parentUuid"))
+        line.ts = string(get("timestamp"))
+        line.sidechain = 1 if get("isSidechain") else 0
+        line.cwd = string(get("cwd"))
+        line.branch = string(get("gitBranch")) or None
+        line.session_id = string(get("sessionId"))
+        line.agent_id = string(get("agentId"))
+        msg = get("message")
+        if isinstance(msg, dict):
+            _message(obj, msg, line)
+        elif t == "summary":
+            # Names the conversation that ends at leafUuid, often in another file
+            # (a resumed session starts with its predecessors' summaries).
+            leaf = string(get("leafUuid"))
+            line.summary = (leaf, title_of(string(get("summary")) or "")) if leaf else None
+            line.text = joined([string(get("summary")) or ""])
+        elif t == "ai-title":
+            line.ai_title = string(get("aiTitle"))
+            line.text = joined([line.ai_title or ""])
+        elif t == "custom-title":  # the user's /rename: the last one names the session
+            line.custom_title = title_of(string(get("customTitle")) or "")
+            line.text = joined([line.custom_title or ""])
+        elif t == "system":
+            content = get("content")
+            if isinstance(content, str):
+                line.text = content
+
+    def feed(self, obj: dict, conversation: Conversation) -> None:
+        if isinstance(obj.get("message"), dict):
+            _feed_message(obj, conversation)
+        elif obj.get("type") == "summary" and isinstance(obj.get("summary"), str):
+            conversation.divider(None, f"Summary: {obj['summary']}")
+        elif obj.get("type") == "system" and obj.get("subtype") == "compact_boundary":
+            conversation.divider(obj.get("timestamp"), "Conversation compacted")
+
+
+def _message(obj: dict, msg: dict, line: Line) -> None:
+    role = msg.get("role")
+    line.role = role if isinstance(role, str) else None
+    content = msg.get("content")
+    parts: list[str] = []
+    tools: list[str] = []
+    prompt_parts: list[str] = []
+    if isinstance(content, str):
+        parts.append(content)
+        prompt_parts.append(content)
+    elif isinstance(content, list):
+        for block in content:
+            if isinstance(block, dict):
+                _block(block, parts, tools, prompt_parts)
+    if tools:
+        line.tools = ",".join(tools)
+    line.text = joined(parts)
+    if role == "assistant":
+        _response(obj, msg, line)
+    elif role == "user" and prompt_parts and is_real_prompt(obj, prompt_parts):
+        line.prompt = title_of("\n".join(prompt_parts))
+    elif role == "user" and prompt_parts and not obj.get("isMeta"):
+        line.command = _slash_command(prompt_parts[0])
+
+
+def _block(block: dict, parts: list[str], tools: list[str], prompt_parts: list[str]) -> None:
+    bt = block.get("type")
+    if bt == "text":
+        s = string(block.get("text")) or ""
+        parts.append(s)
+        prompt_parts.append(s)
+    elif bt == "thinking":
+        parts.append(string(block.get("thinking")) or "")
+    elif bt in ("tool_use", "server_tool_use"):  # server_tool_use: web search and fetch run by the API
+        name = string(block.get("name")) or "?"
+        tools.append(name)
+        parts.append(name)
+        parts.append(json_text(block.get("input")))
+    elif bt == "tool_result":
+        parts.append(result_text(block.get("content")))
+
+
+def _response(obj: dict, msg: dict, line: Line) -> None:
+    line.is_assistant = True
+    model = msg.get("model")
+    line.model = model if isinstance(model, str) and model != "<synthetic>" else None
+    mid = msg.get("id")
+    if not isinstance(mid, str):
+        return
+    line.msg_key = (mid, string(obj.get("requestId")) or "")
+    usage = msg.get("usage")
+    if isinstance(usage, dict):
+        split = usage.get("cache_creation")
+        server = usage.get("server_tool_use")
+        line.usage = Usage(
+            count(usage.get("input_tokens")),
+            count(usage.get("output_tokens")),
+            count(usage.get("cache_creation_input_tokens")),
+            count(usage.get("cache_read_input_tokens")),
+            count(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else 0,
+            count(server.get("web_search_requests")) if isinstance(server, dict) else 0,
+        )
+
+
+def is_real_prompt(obj: dict, parts: list[str]) -> bool:
+    """Whether a user line is something the person typed (Claude Code also
+    writes meta lines, compaction summaries and command wrappers as "user")."""
+    if obj.get("isMeta") or obj.get("isCompactSummary") or obj.get("isVisibleInTranscriptOnly"):
+        return False
+    first = parts[0].lstrip()
+    return bool(first) and not first.startswith(CLAUDE_NOT_TYPED)
+
+
+def _slash_command(text: str) -> str | None:
+    """``/name args`` of a slash command the user typed (Claude Code writes
+    it as <command-name>/name</command-name> ... <command-args>args</command-args>)."""
+    m = _COMMAND.match(text)
+    if not m or not m.group(1).strip():
+        return None
+    name = m.group(1).strip()
+    args = _COMMAND_ARGS.search(text)
+    return title_of(("" if name.startswith("/") else "/") + name + (" " + args.group(1) if args else ""))
+
+
+# --- read as a conversation ---------------------------------------------------
+
+
+def _feed_message(obj: dict, conversation: Conversation) -> None:
+    msg = obj["message"]
+    ts = obj.get("timestamp")
+    content = msg.get("content")
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}]
+    blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+    if obj.get("isCompactSummary"):
+        conversation.current("divider", ts).parts.append(Part("context", "\n\n".join(texts_of(blocks))))
+    elif msg.get("role") == "assistant":
+        _feed_response(msg, ts, blocks, conversation)
+    else:
+        _feed_user(obj, ts, blocks, conversation)
+
+
+def _feed_response(msg: dict, ts, blocks: list[dict], conversation: Conversation) -> None:
+    model = msg.get("model") if msg.get("model") != "<synthetic>" else None
+    turn = conversation.current("assistant", ts, model)
+    for b in blocks:
+        t = b.get("type")
+        if t == "text" and b.get("text"):
+            turn.parts.append(Part("text", b["text"]))
+        elif t == "thinking" and b.get("thinking"):
+            turn.parts.append(Part("thinking", b["thinking"]))
+        elif t in ("tool_use", "server_tool_use"):
+            conversation.call(b.get("id"), Tool(str(b.get("name") or "tool"), b.get("input")), ts)
+        elif t == "image":
+            _image(turn, b)
+
+
+def _feed_user(obj: dict, ts, blocks: list[dict], conversation: Conversation) -> None:
+    results = [b for b in blocks if b.get("type") == "tool_result"]
+    for b in results:
+        content = b.get("content")
+        images = [image_of(c) for c in content if isinstance(c, dict) and c.get("type") == "image"] \
+            if isinstance(content, list) else []
+        conversation.result(b.get("tool_use_id"), result_text(content), bool(b.get("is_error")),
+                            [i for i in images if i])
+    rest = [b for b in blocks if b.get("type") in ("text", "image")]
+    if not rest or obj.get("isMeta"):
+        return
+    text = "\n\n".join(texts_of(rest))
+    typed = not text.lstrip().startswith(CLAUDE_NOT_TYPED)
+    turn = conversation.current("user", ts) if typed or not results else conversation.current("assistant", ts)
+    if text.strip():
+        turn.parts.append(Part("text" if typed else "context", text))
+    for b in rest:
+        if b.get("type") == "image":
+            _image(turn, b)
+
+
+def _image(turn, block: dict) -> None:
+    img = image_of(block)
+    turn.parts.append(Part("image", image=img) if img else Part("notice", "(an image in a form not shown here)"))
+
+
+PROVIDER = Claude()
