@@ -267,9 +267,7 @@ def _ship_loop(settings: Settings, service):
     from .ship.shipper import Shipper
 
     url, token, machine = target
-    loop = ShipLoop(Shipper(settings, url, token, machine, index=service.index), ready=service.ready,
-                    on_change=service.status_changed)
-    service.on_archived = loop.notify
+    loop = ShipLoop(Shipper(settings, url, token, machine, index=service.index), ready=service.ready, bus=service.bus)
     log.info("shipping this machine's sessions to %s as %r", url, loop.shipper.machine)
     return loop
 

@@ -1,9 +1,11 @@
-"""In-process event bus: the writer publishes what changed after each commit;
-the browser's live stream (SSE) and tests subscribe.
+"""In-process event bus: the daemon's components tell each other what
+happened without knowing each other.  The writer publishes what changed
+after each commit (``SessionChanged``, ``ArchiveGrew``); the watcher and
+the shipper publish ``StatusChanged``; the browser's live stream (SSE), the
+shipper and tests subscribe, each to the kinds it wants.
 
-Events are typed (``SessionChanged``, ``StatusChanged``); JSON is made only
-at the edge that sends them (the SSE stream).  A slow subscriber loses old
-events rather than slowing the writer.
+Events are typed; JSON is made only at the edge that sends them (the SSE
+stream).  A slow subscriber loses old events rather than slowing the writer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ SESSION_CREATED = "session.created"
 SESSION_UPDATED = "session.updated"
 SESSION_SOURCE_DELETED = "session.source_deleted"
 STATUS_CHANGED = "status.changed"  # files set aside or recovered: the Timeline refreshes its banner
+ARCHIVE_GREW = "archive.grew"
 
 
 @dataclass(frozen=True)
@@ -36,23 +39,37 @@ class SessionChanged:
 class StatusChanged:
     """Files were set aside or recovered (see watch.faults)."""
 
-    faults: int
+    what: str  # "faults" (files set aside or recovered), "shipping" (its trouble began or ended)
     seq: int = 0
     type: str = STATUS_CHANGED
 
     def as_dict(self) -> dict:
-        return {"type": self.type, "faults": self.faults, "seq": self.seq}
+        return {"type": self.type, "what": self.what, "seq": self.seq}
 
 
-Event = SessionChanged | StatusChanged
+@dataclass(frozen=True)
+class ArchiveGrew:
+    """The writer appended to these archive files (relative to the archive
+    folder) and committed what it indexed of them.  Not sent to browsers."""
+
+    archives: frozenset[str]
+    seq: int = 0
+    type: str = ARCHIVE_GREW
+
+    def as_dict(self) -> dict:
+        return {"type": self.type, "archives": sorted(self.archives), "seq": self.seq}
+
+
+Event = SessionChanged | StatusChanged | ArchiveGrew
 
 
 class Subscription:
     """A bounded queue of events, readable from threads or from asyncio."""
 
-    def __init__(self, bus: "EventBus", maxsize: int, loop: asyncio.AbstractEventLoop | None):
+    def __init__(self, bus: "EventBus", maxsize: int, loop: asyncio.AbstractEventLoop | None, kinds: tuple):
         self.bus = bus
         self.loop = loop
+        self.kinds = kinds
         self.queue: queue.Queue | asyncio.Queue = asyncio.Queue(maxsize) if loop else queue.Queue(maxsize)
 
     def _put(self, event: "Event") -> None:
@@ -95,8 +112,10 @@ class EventBus:
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
 
-    def subscribe(self, *, maxsize: int = 1000, loop: asyncio.AbstractEventLoop | None = None) -> Subscription:
-        sub = Subscription(self, maxsize, loop)
+    def subscribe(self, *kinds: type, maxsize: int = 1000,
+                  loop: asyncio.AbstractEventLoop | None = None) -> Subscription:
+        """Events of ``kinds`` (default: every kind a browser may be sent)."""
+        sub = Subscription(self, maxsize, loop, kinds or (SessionChanged, StatusChanged))
         with self._lock:
             self._subs.append(sub)
         return sub
@@ -111,5 +130,6 @@ class EventBus:
         with self._lock:
             subs = list(self._subs)
         for sub in subs:
-            sub.deliver(event)
+            if isinstance(event, sub.kinds):
+                sub.deliver(event)
         return event

@@ -1,16 +1,20 @@
 """Continuous shipping inside the daemon (``zergd start --ship-to``): a
-thread that ships what the writer reports as archived, rescans the archive
-now and then, and on trouble backs off exponentially (with jitter) and
-resumes by itself.  ``status()`` is what ``zergd status`` shows."""
+thread that ships what the writer says it archived (``ArchiveGrew`` on the
+event bus), rescans the archive now and then, and on trouble backs off
+exponentially (with jitter) and resumes by itself; when its trouble begins
+or ends it says so on the bus (``StatusChanged``).  ``status()`` is what
+``zergd status`` shows."""
 
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
 
 from .. import archive
+from ..events import ArchiveGrew, EventBus, StatusChanged
 from .remote import ShipError, ShipUnavailable
 from .shipper import Shipper
 
@@ -20,23 +24,23 @@ log = logging.getLogger("zergd.ship")
 # are shipped as the daemon reports them; the scan catches anything else).
 SCAN_EVERY = 30.0
 MAX_BACKOFF = 300.0
+STOP_CHECK = 0.5  # seconds: how soon an idle loop notices it is asked to stop
 
 
 class ShipLoop:
-    def __init__(self, shipper: Shipper, ready=None, on_change=None):
+    def __init__(self, shipper: Shipper, ready=None, bus: EventBus | None = None):
         self.shipper = shipper
         self.ready = ready  # an Event: wait for the start-up backfill before competing with it
-        # Called when shipping starts or stops being in trouble (the Timeline's banner listens).
-        self.on_change = on_change
+        self.bus = bus or EventBus()
+        # Large: a lost event only delays those appends to the next scan.
+        self._grew = self.bus.subscribe(ArchiveGrew, maxsize=100_000)
         self._shown: tuple = (None, 0)
         self.state = "starting"
         self.error: str | None = None
         self.next_try: float | None = None
         self.failures = 0
         self._dirty: set[str] = set()
-        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="zergd-ship", daemon=True)
 
     def start(self) -> None:
@@ -44,15 +48,27 @@ class ShipLoop:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self._wake.set()
         self._thread.join(timeout)
+        self._grew.close()
         self.shipper.close()
 
-    def notify(self, archive_rels) -> None:
-        """The writer appended to these archive files (called from its thread)."""
-        with self._lock:
-            self._dirty.update(archive_rels)
-        self._wake.set()
+    def _wait(self, timeout: float) -> None:
+        """Until the archive grows (or stop, or ``timeout`` seconds): what
+        grew meanwhile joins the files to ship."""
+        deadline = time.time() + timeout
+        while not self._stop.is_set():
+            try:
+                event = self._grew.get(timeout=max(0.0, min(STOP_CHECK, deadline - time.time())))
+            except queue.Empty:
+                if time.time() >= deadline:
+                    return
+                continue
+            self._dirty.update(event.archives)
+            while True:  # and whatever else is queued
+                try:
+                    self._dirty.update(self._grew.queue.get_nowait().archives)
+                except queue.Empty:
+                    return
 
     def status(self) -> dict:
         files, left = self.shipper.behind()
@@ -70,9 +86,7 @@ class ShipLoop:
                     return
         last_scan = 0.0
         while not self._stop.is_set():
-            self._wake.clear()  # before taking the dirty set: a later append wakes the wait below
-            with self._lock:
-                dirty, self._dirty = self._dirty, set()
+            dirty, self._dirty = self._dirty, set()
             try:
                 if time.time() - last_scan >= SCAN_EVERY or self.failures:
                     self.shipper.scan()
@@ -99,15 +113,14 @@ class ShipLoop:
                 continue
             self.state, self.error, self.failures, self.next_try = "idle", None, 0, None
             self._announce()
-            self._wake.wait(max(0.0, SCAN_EVERY - (time.time() - last_scan)))
+            self._wait(max(0.0, SCAN_EVERY - (time.time() - last_scan)))
 
     def _announce(self) -> None:
-        """Tell on_change when the trouble shown changes (a new error, conflicts), not on every batch."""
+        """Say on the bus when the trouble shown changes (a new error, conflicts), not on every batch."""
         shown = (self.error, len(self.shipper.conflicts))
         if shown != self._shown:
             self._shown = shown
-            if self.on_change:
-                self.on_change()
+            self.bus.publish(StatusChanged("shipping"))
 
 
 def _sources_of(archive_rels, host: str):

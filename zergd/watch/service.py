@@ -23,7 +23,8 @@ from ..archivist.rebuild import rebuild_if_stale
 from ..archivist.tails import QUIET_SECONDS, index_quiet_tails
 from ..config import Settings
 from ..errors import IndexUnavailable
-from ..events import SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, EventBus, SessionChanged, StatusChanged
+from ..events import (SESSION_CREATED, SESSION_SOURCE_DELETED, SESSION_UPDATED, ArchiveGrew, EventBus, SessionChanged,
+                      StatusChanged)
 from ..index.store import Index, open_index
 from ..index.writer import Writer
 from .backfill import backfill
@@ -61,8 +62,6 @@ class ArchiveService:
         self._needs_reconcile = False
         self._pending: dict[Path, None] = {}  # ordered set of paths to sync
         self._jobs: deque[tuple[Future, object]] = deque()  # work for the writer from elsewhere (ingest)
-        # Called with the archive files (relative paths) each sync appended to: the shipper listens.
-        self.on_archived = None
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._watch_stop = threading.Event()
@@ -125,8 +124,8 @@ class ArchiveService:
             self._publish(writer)
 
     def status_changed(self) -> None:
-        """Tell the browsers to look at /api/status again (faults, shipping trouble)."""
-        self.bus.publish(StatusChanged(len(self.faults)))
+        """Tell the browsers to look at /api/status again (files set aside or recovered)."""
+        self.bus.publish(StatusChanged("faults"))
 
     @property
     def backlog(self) -> int:
@@ -268,8 +267,8 @@ class ArchiveService:
 
     def _publish(self, writer: Writer) -> None:
         grown = writer.drain_grown()
-        if grown and self.on_archived is not None:
-            self.on_archived(grown)
+        if grown:  # the shipper listens
+            self.bus.publish(ArchiveGrew(frozenset(grown)))
         changes = writer.drain_changes()
         if not changes:
             return
