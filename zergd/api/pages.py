@@ -8,8 +8,11 @@ import hashlib
 from importlib import resources
 from pathlib import Path
 
+import orjson
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
+
+from ..transcript import page_facts
 
 PAGES = ("/", "/search", "/chat", "/usage")
 MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
@@ -31,7 +34,12 @@ class Assets:
                 digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
         self.version = digest.hexdigest()[:12]
         static = f"/static/{self.version}"
-        self.index_html = (root / "index.html").read_text("utf-8").replace("%STATIC%", static)
+        # Inert in a script element of type application/json: no "<" or "&" as written.
+        agents = orjson.dumps(page_facts()).decode()
+        for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+            agents = agents.replace(char, escaped)
+        html = (root / "index.html").read_text("utf-8")
+        self.index_html = html.replace("%STATIC%", static).replace("%AGENTS%", agents)
         self.login_html = (root / "login.html").read_text("utf-8").replace("%STATIC%", static)
 
     def file(self, rel: str) -> Path:

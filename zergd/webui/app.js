@@ -5,6 +5,8 @@ import { h, clear, fmtTime, fmtDay, fmtDuration, plural } from "./dom.js";
 import { sessionPage } from "./session.js";
 import { live } from "./live.js";
 import { startBanner } from "./banner.js";
+import { api, request } from "./http.js";
+import { AGENTS } from "./agents.js";
 
 const main = document.getElementById("main");
 startBanner();
@@ -14,29 +16,13 @@ let teardown = () => {};
 
 // --- data --------------------------------------------------------------------
 
-export async function api(path, params) {
-  const url = new URL(path, location.origin);
-  for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
-  let resp;
-  try {
-    resp = await fetch(url, { headers: { Accept: "application/json" } });
-  } catch {
-    throw new Error(`zergd is not answering at ${location.origin} (is it running? \`zergd start\` starts it)`);
-  }
-  const body = await resp.json().catch(() => ({}));
-  if (resp.status === 401) {  // a team server whose sign-in ended: sign in again, then come back here
-    location.assign(`/login?${new URLSearchParams({ next: location.pathname + location.search })}`);
-  }
-  if (!resp.ok) throw new Error(`${url.pathname} answered ${resp.status}: ${body.detail || resp.statusText}`);
-  return body;
-}
 
 // On a team server: who is signed in, and the way out.
 async function showWho() {
-  const me = await fetch("/api/me", { headers: { Accept: "application/json" } }).then((r) => r.json()).catch(() => null);
+  const me = await request("/api/me", { signIn: false }).catch(() => null);
   if (!me || !me.team || !me.signed_in) return;
   const signOut = h("button", { type: "button", class: "more", onclick: async () => {
-    await fetch("/api/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    await request("/api/logout", { method: "POST", body: {} }).catch(() => null);
     location.assign("/login");
   } }, "Sign out");
   document.querySelector("header.top").append(h("span", { class: "who" }, h("span", { id: "who" }, me.name || "owner"), signOut));
@@ -270,8 +256,9 @@ async function emptyState(filters) {
     h("h2", {}, "No sessions yet"),
     h("p", {}, "zergd archives every transcript written in these folders, as it is written:"),
     h("ul", {}, status.roots.map((r) => h("li", {}, h("code", {}, r.path), ` (${r.provider}${r.exists ? "" : ", does not exist yet"})`))),
-    h("p", {}, "To watch other folders, set ", h("code", {}, "CLAUDE_CONFIG_DIR"), " or ", h("code", {}, "CODEX_HOME"),
-      " (or claude_dir / codex_dir in ", h("code", {}, `${status.zerg_home || "~/.zerg"}/config.toml`), ") and restart with ",
+    h("p", {}, "To watch other folders, set ", ...Object.values(AGENTS).flatMap((a, i) => [i ? ", " : "", h("code", {}, a.env)]),
+      " (or ", Object.values(AGENTS).map((a) => a.setting).join(" / "), " in ",
+      h("code", {}, `${status.zerg_home || "~/.zerg"}/config.toml`), ") and restart with ",
       h("code", {}, "zergd stop && zergd start"), "."));
 }
 

@@ -6,6 +6,7 @@
 
 import { h, clear, plural } from "./dom.js";
 import { live } from "./live.js";
+import { request } from "./http.js";
 
 const KIND_TEXT = { skipped: "skipped", waiting: "waiting to retry", error: "could not be archived" };
 
@@ -26,8 +27,7 @@ function showProgress(el, p) {
 async function refresh(banner, progress) {
   let status;
   try {
-    const resp = await fetch("/api/status", { headers: { Accept: "application/json" } });
-    status = await resp.json();
+    status = await request("/api/status");
   } catch {
     return;
   }

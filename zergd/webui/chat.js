@@ -3,6 +3,7 @@
 
 import { h, clear, fmtTime } from "./dom.js";
 import { markdown } from "./markdown.js";
+import { request } from "./http.js";
 
 export async function chatPage(main, { api, navigate }) {
   document.title = "Ask · zergd";
@@ -56,7 +57,7 @@ export async function chatPage(main, { api, navigate }) {
         h("a", { href: `/chat?thread=${t.id}`, "data-nav": "" }, t.title || "(new chat)"),
         h("button", { type: "button", class: "delete", title: "Delete this chat", "aria-label": `Delete chat ${t.title || t.id}`,
           onclick: async () => {
-            await fetch(`/api/chat/threads/${t.id}`, { method: "DELETE" });
+            await request(`/api/chat/threads/${t.id}`, { method: "DELETE" }).catch(() => null);
             navigate(t.id === current ? "/chat" : location.pathname + location.search, { replace: true });
           } }, "×")));
     }
@@ -74,10 +75,11 @@ export async function chatPage(main, { api, navigate }) {
 }
 
 async function post(url, body) {
-  const resp = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(data.detail || resp.statusText);
-  return data;
+  try {
+    return await request(url, { method: "POST", body });
+  } catch (e) {
+    throw new Error(e.detail || e.message);
+  }
 }
 
 function showMessage(log, m) {
@@ -100,12 +102,11 @@ async function stream(log, threadId, text) {
   let answer = "";
   let textNode = markdown("");
   box.append(textNode);
-  const resp = await fetch(`/api/chat/threads/${threadId}/messages`, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text }),
-  });
-  if (!resp.ok) {
-    const body = await resp.json().catch(() => ({}));
-    box.append(h("p", { class: "error" }, body.detail || resp.statusText));
+  let resp;
+  try {
+    resp = await request(`/api/chat/threads/${threadId}/messages`, { method: "POST", body: { text }, stream: true });
+  } catch (e) {
+    box.append(h("p", { class: "error" }, e.detail || e.message));
     return;
   }
   const reader = resp.body.getReader();

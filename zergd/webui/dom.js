@@ -79,6 +79,18 @@ export function fmtDuration(a, b) {
   return `${Math.floor(s / 86400)}d ${Math.round((s % 86400) / 3600)}h`;
 }
 
+// 1,234 · 12k · 3.4M · 1.2B: a count as the eye takes it in.
+export function compact(n) {
+  n = Number(n || 0);
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : Math.round(n).toLocaleString();
+}
+
+// $1,234.56, "+?" when some of it has no price; "unknown" when none has.
+export function usd(value, unknown) {
+  if (value === null || value === undefined) return "unknown";
+  return `$${value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 })}${unknown && unknown.length ? " +?" : ""}`;
+}
+
 export function plural(n, word) {
   const many = word.endsWith("y") ? `${word.slice(0, -1)}ies` : `${word}s`;
   return `${(n || 0).toLocaleString()} ${n === 1 ? word : many}`;

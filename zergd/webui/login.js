@@ -2,6 +2,8 @@
 // own origin), then goes where the visitor was headed - only ever a path on
 // this site, never another origin (an open redirect would serve phishing).
 
+import { request } from "./http.js";
+
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
 
@@ -16,22 +18,14 @@ form.addEventListener("submit", async (e) => {
   const button = form.querySelector("button");
   button.disabled = true;
   try {
-    const resp = await fetch("/api/login", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ name: form.elements.name.value, password: form.elements.password.value }),
-    });
-    if (resp.ok) {
-      location.assign(nextPath());
-      return;
-    }
-    const body = await resp.json().catch(() => ({}));
-    error.textContent = body.detail || `sign-in failed (${resp.status})`;
+    await request("/api/login", { method: "POST", signIn: false,
+      body: { name: form.elements.name.value, password: form.elements.password.value } });
+    location.assign(nextPath());
+    return;
+  } catch (e) {
+    error.textContent = e.status ? e.detail || `sign-in failed (${e.status})` : "zergd is not answering";
     error.hidden = false;
-    form.elements.password.select();
-  } catch {
-    error.textContent = "zergd is not answering";
-    error.hidden = false;
+    if (e.status) form.elements.password.select();
   } finally {
     button.disabled = false;
   }

@@ -2,34 +2,22 @@
 // typed, or everything the agent did until the next prompt (its text,
 // thinking, and each tool call with its result inside).  Every line still has
 // its own element and anchor (g<gen>-<offset>), so a permalink or a search hit
-// lands on the exact line.  Claude Code lines carry `message.content` blocks;
-// Codex lines are {type, payload} (or, before 2025-09, bare items).  Anything
-// not understood is shown as raw JSON, never dropped.
+// lands on the exact line.  What a line means is its agent's feeder
+// (agents/<name>.js, listed in agents/index.js); anything no feeder
+// understands is shown as raw JSON, never dropped.
 
 import { h, fmtTime } from "./dom.js";
 import { markdown } from "./markdown.js";
 import { describeBookkeeping } from "./bookkeeping.js";
 import { attachResult, folded, stripAnsi, toolElement } from "./tools.js";
+import { speaker } from "./agents.js";
+import { FEEDERS } from "./agents/index.js";
+import { anchorOf, collapsible, image, pretty, rawJson } from "./parts.js";
 
-const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
-// What Codex writes into the conversation on the user's behalf.
-// zergd/transcript/vocabulary.py CODEX_CONTEXT (tests/test_vocabulary.py holds the two equal).
-const CODEX_CONTEXT = ["<environment_context>", "<user_instructions>", "<user_shell_command>",
-  "<permissions instructions>", "# AGENTS.md instructions"];
-const escapeRe = (text) => text.replace(/[.*+?^$()|[\]\\{}]/g, "\\$&");
-const INJECTED = new RegExp("^\\s*(" + CODEX_CONTEXT.map(escapeRe).join("|") + ")");
 const WRAPPED = /<(ide_selection|ide_opened_file|system-reminder|ide_diagnostics)>([\s\S]*?)<\/\1>/;
 const WRAPPED_NAMES = { ide_selection: "IDE selection", ide_opened_file: "File open in the IDE", "system-reminder": "System reminder", ide_diagnostics: "IDE diagnostics" };
-const COMMAND = /^\s*(<command-(name|message)>|<bash-input>)/;
-const NOT_TYPED = /^\s*(<command-|<local-command-|Caveat: |<bash-|<user-memory-input>|\[Request interrupted)/;
-const BARE_CODEX = new Set(["message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
-  "local_shell_call", "web_search_call", "reasoning"]);
-const CODEX_CALLS = new Set(["function_call", "custom_tool_call", "local_shell_call", "web_search_call"]);
-const AGENTS = { claude: "Claude", codex: "Codex" };
 
-export function anchorOf(line) {
-  return `g${line.gen}-${line.offset}`;
-}
+export { anchorOf };
 
 export class Transcript {
   // ctx: {provider, findSubagent, subagentByAgentId, inlineSession, highlight}
@@ -90,104 +78,16 @@ export class Transcript {
   place(line, state, frag) {
     const obj = line.obj;
     if (!obj || typeof obj !== "object" || Array.isArray(obj)) return this.raw(line, state, frag);
-    if (obj.message && typeof obj.message === "object") return this.claude(line, obj, state, frag);
-    if (obj.payload && typeof obj.payload === "object") return this.codex(line, obj.type, obj.payload, obj.timestamp, state, frag);
-    if (BARE_CODEX.has(obj.type)) return this.codex(line, "response_item", obj, null, state, frag);
-    if (obj.type === "summary") return this.divider(line, frag, "summary", `Summary: ${obj.summary ?? ""}`);
-    if (obj.type === "system" && obj.subtype === "compact_boundary") {
-      const m = obj.compactMetadata || {};
-      return this.divider(line, frag, "compaction", `Conversation compacted (${m.trigger || "manual"})${m.preTokens ? ` · ${Number(m.preTokens).toLocaleString()} tokens before` : ""}`);
-    }
+    const feeder = FEEDERS.find((f) => f.claims(obj));
+    if (feeder) return feeder.feed(this, line, obj, state, frag);
+    return this.other(line, obj, state, frag);
+  }
+
+  // A line its agent keeps for itself (bookkeeping), or one nobody understands.
+  other(line, obj, state, frag) {
     const said = describeBookkeeping(obj);
     if (said !== null) return this.bookkeeping(line, obj, said, state, frag);
     return this.unknown(line, obj, state, frag);
-  }
-
-  claude(line, obj, state, frag) {
-    const msg = obj.message;
-    this.noteWhere(obj.cwd, obj.gitBranch, state);
-    const blocks = typeof msg.content === "string" ? [{ type: "text", text: msg.content }] : Array.isArray(msg.content) ? msg.content : [];
-    if (obj.isCompactSummary) {
-      const el = this.divider(line, frag, "compaction", "What the conversation was compacted into");
-      el.append(collapsible("Summary written at compaction", () => markdown(textOf(blocks))));
-      return;
-    }
-    if (msg.role === "assistant") {
-      const turn = this.turn("assistant", line, state, frag);
-      if (msg.model && msg.model !== "<synthetic>") this.noteModel(msg.model, turn, state);
-      const el = this.msg(line, turn);
-      for (const block of blocks) el.append(this.block(block, line));
-      if (msg.usage && typeof msg.usage === "object") this.tokens(turn, msg.id || line.uuid, msg.usage, state);
-      return;
-    }
-    const results = blocks.filter((b) => b && b.type === "tool_result");
-    const rest = blocks.filter((b) => b && b.type !== "tool_result");
-    const text = textOf(rest);
-    if (obj.isMeta && !results.length) return this.bookkeeping(line, obj, `notice: ${text.replace(/\s+/g, " ").slice(0, 140)}`, state, frag, text);
-    for (const [i, block] of results.entries()) {
-      this.result(block.tool_use_id, {
-        text: resultText(block.content), images: imagesOf(block.content), isError: Boolean(block.is_error),
-        anchor: i === 0 ? anchorOf(line) : null, lineno: line.lineno, agentId: obj.toolUseResult?.agentId,
-      }, line, state, frag);
-    }
-    if (results.length && !rest.length) return;
-    // A prompt or a command the user typed opens a turn; what Claude Code
-    // writes back (command output, interruptions) joins the turn it is in.
-    const kind = obj.isVisibleInTranscriptOnly ? "output" : !NOT_TYPED.test(text) ? "prompt" : COMMAND.test(text) ? "command" : "output";
-    const turn = kind === "output" && state.turn ? state.turn : this.turn("user", line, state, frag, true);
-    const el = this.msg(line, turn, kind === "output" ? "aside" : null, !results.length);
-    for (const block of rest) el.append(kind === "prompt" ? this.prompt(block, line) : this.aside(block));
-  }
-
-  codex(line, kind, p, ts, state, frag) {
-    const t = p.type;
-    if (kind === "turn_context") this.noteWhere(p.cwd, null, state);
-    if (kind === "turn_context" && p.model) this.noteModel(p.model, null, state);
-    if (kind === "session_meta") this.noteWhere(p.cwd, p.git?.branch, state);
-    if (kind === "compacted") return this.divider(line, frag, "compaction", "Conversation compacted");
-    if (kind === "event_msg" && t === "error") {
-      const turn = state.turn || this.turn("assistant", line, state, frag);
-      return this.msg(line, turn).append(h("div", { class: "notice error" }, `Error: ${p.message ?? ""}`));
-    }
-    if (kind === "event_msg" && t === "token_count" && p.info?.last_token_usage && state.turn) {
-      const u = p.info.last_token_usage;
-      // Codex repeats a token_count event unchanged; its running total names it.
-      this.tokens(state.turn, `codex-${p.info.total_token_usage?.total_tokens ?? line.offset}`, { input_tokens: u.input_tokens, output_tokens: u.output_tokens, cache_read_input_tokens: u.cached_input_tokens }, state);
-    }
-    if (kind === "response_item" && t === "message") {
-      const text = (Array.isArray(p.content) ? p.content : []).map((c) => (c && typeof c.text === "string" ? c.text : "")).join("\n\n");
-      if (p.role === "developer" || INJECTED.test(text)) {
-        return this.bookkeeping(line, p, `context Codex adds (${p.role || "message"}): ${text.replace(/\s+/g, " ").slice(0, 120)}`, state, frag, text);
-      }
-      const turn = this.turn(p.role === "user" ? "user" : "assistant", line, state, frag, p.role === "user");
-      return this.msg(line, turn).append(markdown(text));
-    }
-    if (kind === "response_item" && CODEX_CALLS.has(t)) {
-      let input = p.arguments ?? p.input ?? p.action;
-      if (typeof input === "string") {
-        try { input = JSON.parse(input); } catch { /* a patch or a plain string */ }
-      }
-      const turn = this.turn("assistant", line, state, frag);
-      return this.msg(line, turn).append(this.tool(t === "function_call" || t === "custom_tool_call" ? p.name || t : t, p.call_id, input));
-    }
-    if (kind === "response_item" && (t === "function_call_output" || t === "custom_tool_call_output")) {
-      let out = p.output;
-      if (typeof out === "string" && out.startsWith("{")) {
-        try {
-          const inner = JSON.parse(out);
-          if (inner && typeof inner.output === "string") out = inner.output;
-        } catch { /* plain text */ }
-      }
-      return this.result(p.call_id, { text: typeof out === "string" ? out : JSON.stringify(out, null, 2), anchor: anchorOf(line), lineno: line.lineno }, line, state, frag);
-    }
-    if (kind === "response_item" && t === "reasoning") {
-      const text = (p.summary || []).map((s) => (s && s.text) || "").join("\n\n");
-      const turn = this.turn("assistant", line, state, frag);
-      return this.msg(line, turn).append(text ? collapsible("Thinking", () => markdown(text), "thinking") : h("p", { class: "muted small" }, "(encrypted reasoning)"));
-    }
-    const said = describeBookkeeping(line.obj);
-    if (said !== null) return this.bookkeeping(line, line.obj, said, state, frag);
-    return this.unknown(line, line.obj, state, frag);
   }
 
   // --- building blocks -------------------------------------------------------
@@ -198,7 +98,7 @@ export class Transcript {
     if (state.turn && state.turn.dataset.role === role && !fresh) return state.turn;
     const el = h("section", { class: `turn turn-${role}${state.turn === null ? " continued" : ""}`, "data-role": role, tabindex: "-1" },
       h("header", { class: "turn-head" },
-        h("span", { class: `role role-${role}` }, role === "user" ? "You" : AGENTS[this.ctx.provider] || "Agent"),
+        h("span", { class: `role role-${role}` }, role === "user" ? "You" : speaker(this.ctx.provider)),
         line.sidechain ? h("span", { class: "badge" }, "sidechain") : null,
         h("time", { datetime: line.ts || null }, fmtTime(line.ts))));
     if (line.sidechain) el.classList.add("sidechain");
@@ -368,50 +268,3 @@ function findIn(frag, callId) {
   return frag.querySelector?.(`.tool[data-tool-use-id="${CSS.escape(callId)}"]`) || null;
 }
 
-function resultText(content) {
-  if (typeof content === "string") return content;
-  if (Array.isArray(content)) return content.filter((p) => p && p.type === "text").map((p) => p.text || "").join("\n");
-  return "";
-}
-
-function imagesOf(content) {
-  return Array.isArray(content) ? content.filter((p) => p && p.type === "image").map(image) : [];
-}
-
-function image(block) {
-  const src = block.source || {};
-  if (src.type === "base64" && IMAGE_TYPES.has(src.media_type) && typeof src.data === "string") {
-    return h("img", { class: "shot", src: `data:${src.media_type};base64,${src.data}`, alt: "image from the transcript", loading: "lazy" });
-  }
-  return h("p", { class: "muted small" }, `(image: ${src.media_type || src.type || "unknown"})`);
-}
-
-function textOf(blocks) {
-  return blocks.map((b) => (b && typeof b.text === "string" ? b.text : "")).join("\n");
-}
-
-// <details> whose body is built the first time it opens: tool results can be
-// megabytes, and most are never opened.
-export function collapsible(label, build, cls = "") {
-  const details = h("details", { class: `fold ${cls}` }, h("summary", {}, label));
-  details.addEventListener("toggle", () => {
-    if (details.open && !details.dataset.built) {
-      details.dataset.built = "1";
-      details.append(build());
-    }
-  });
-  return details;
-}
-
-function rawJson(obj, label) {
-  return collapsible(label, () => h("pre", { class: "raw" }, pretty(obj)), "rawjson");
-}
-
-function pretty(value) {
-  if (typeof value === "string") return value;
-  try {
-    return JSON.stringify(value, null, 2);
-  } catch {
-    return String(value);
-  }
-}

@@ -2,33 +2,58 @@
 // at a time as you scroll), the branches where it forked, and the hits of the
 // search that led here (n / N step through them).
 
-import { h, clear, fmtTime, fmtDate, fmtDuration, plural } from "./dom.js";
+import { h, clear, compact, fmtTime, fmtDate, fmtDuration, plural, usd } from "./dom.js";
+import { agentLabel, resumeOf } from "./agents.js";
 import { Transcript } from "./render.js";
 import { live } from "./live.js";
 
 const FIRST_PAGE = 100; // lines painted before anything else happens
 const PAGE = 200;
 const PRELOAD_PX = 1500; // the next page loads when the end is this close
-const PROVIDER_NAMES = { claude: "Claude Code", codex: "Codex" };
 
 export async function sessionPage(main, id, { api, navigate }) {
+  const page = await load(api, id);
+  document.title = `${page.s.agent_description || page.s.title || page.s.id} · zergd`;
+  const { transcript, view, stuck, ctx } = paint(main, page, api, navigate);
+  const pager = new Pager(view, transcript, (query) => api(`${page.path}/lines`, { gen: page.gen, ...query }));
+  await pager.first(page.target);
+  const hits = new Hits(page.found.hits.filter((hit) => hit.generation === page.gen), page.q, transcript, navigate);
+  if (page.target !== null) {
+    hits.select(page.target);
+    ctx.highlight(`g${page.gen}-${page.target}`);
+    document.getElementById(`g${page.gen}-${page.target}`)?.scrollIntoView({ block: "center" });
+  }
+  return listen(page, pager, transcript, hits, stuck);
+}
+
+// --- load: the session, the line asked for, its forks, hits and cost -----------
+
+async function load(api, id) {
   const path = `/api/sessions/${encodeURIComponent(id)}`;
   const params = new URLSearchParams(location.search);
   const anchor = location.hash.match(/^#g(\d+)-(\d+)$/);
   const s = await api(path);
   const newest = s.generations.at(-1)?.gen || 1;
   const gen = Number(params.get("gen") || (anchor && anchor[1]) || newest);
-  const showMeta = params.get("meta") === "1";
   const q = params.get("q") || "";
-  const target = anchor && Number(anchor[1]) === gen ? Number(anchor[2]) : null;
   const [forkData, found, cost] = await Promise.all([
     api(`${path}/branches`, { gen }).catch(() => ({ forks: [] })),
     q ? api("/api/search", { q, session: id, limit: 100, per_session: 0 }).catch(() => ({ hits: [] })) : { hits: [] },
     api("/api/stats", { by: "model", session: id }).catch(() => null),
   ]);
-  document.title = `${s.agent_description || s.title || s.id} · zergd`;
+  return {
+    id, path, s, newest, gen, q, forkData, found, cost,
+    branch: params.get("branch"),
+    showMeta: params.get("meta") === "1",
+    target: anchor && Number(anchor[1]) === gen ? Number(anchor[2]) : null,
+  };
+}
 
-  const branches = chooseBranches(forkData.forks, params.get("branch"), target);
+// --- paint: the header, the subagents and an empty transcript to feed ----------
+
+function paint(main, page, api, navigate) {
+  const { s, gen, showMeta, q, cost } = page;
+  const branches = chooseBranches(page.forkData.forks, page.branch, page.target);
   const transcript = h("div", { class: `transcript${showMeta ? " show-meta" : ""}` });
   const ctx = {
     provider: s.provider,
@@ -45,82 +70,98 @@ export async function sessionPage(main, id, { api, navigate }) {
     highlight: (a) => highlightLine(transcript, a),
   };
   const view = new Transcript(transcript, ctx);
-  const older = h("button", { class: "more", type: "button" }, "Load earlier lines");
-  const newer = h("button", { class: "more", type: "button" }, "Load later lines");
-  transcript.append(older, newer);
   const head = sessionHeader(s, gen, showMeta, q, cost);
   const sentinel = h("div", { class: "head-sentinel" });
   clear(main).append(...[sentinel, head, subagentList(s), transcript].filter(Boolean));
   // Once the page scrolls, the sticky header keeps only its title and buttons.
   const stuck = new IntersectionObserver(([e]) => head.classList.toggle("stuck", !e.isIntersecting));
   stuck.observe(sentinel);
+  return { transcript, view, stuck, ctx };
+}
 
-  let before = null;
-  let after = -1;
-  let atEnd = false;
-  let loading = null;
-  const lines = (query) => api(`${path}/lines`, { gen, ...query });
-  if (target !== null) {
-    const [head, tail] = await Promise.all([lines({ before: target, limit: 50 }), lines({ after: target - 1, limit: FIRST_PAGE })]);
-    view.append([...head.lines, ...tail.lines], newer);
-    before = head.prev_before;
-    after = tail.lines.length ? tail.lines.at(-1).offset : target;
-    atEnd = tail.next_after === null;
-  } else {
-    const page = await lines({ limit: FIRST_PAGE });
-    view.append(page.lines, newer);
-    after = page.lines.length ? page.lines.at(-1).offset : -1;
-    atEnd = page.next_after === null;
+// --- pages of lines: earlier on request, later as the end comes near -----------
+
+class Pager {
+  constructor(view, transcript, lines) {
+    this.view = view;
+    this.lines = lines;
+    this.before = null;
+    this.after = -1;
+    this.atEnd = false;
+    this.loading = null;
+    this.older = h("button", { class: "more", type: "button" }, "Load earlier lines");
+    this.newer = h("button", { class: "more", type: "button" }, "Load later lines");
+    transcript.append(this.older, this.newer);
+    this.older.addEventListener("click", () => this.loadOlder());
+    this.newer.addEventListener("click", () => this.loadNewer());
+    // Pages load before you reach the end, so scrolling does not stop.
+    this.observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting) && !this.atEnd) this.loadNewer();
+    }, { rootMargin: `0px 0px ${PRELOAD_PX}px 0px` });
   }
-  const sync = () => {
-    older.hidden = before === null;
-    newer.hidden = atEnd;
-  };
-  sync();
-  older.addEventListener("click", async () => {
-    older.disabled = true;
-    const page = await lines({ before, limit: PAGE }).finally(() => (older.disabled = false));
-    view.prepend(page.lines, older);
-    before = page.prev_before;
-    sync();
-  });
-  // The observer below says when the end comes near; it says nothing while
-  // the end stays near (a page that is short, or scroll anchoring keeping
-  // the button in view), so each load looks again itself.
-  const near = () => !newer.hidden && newer.getBoundingClientRect().top < innerHeight + PRELOAD_PX;
-  const loadNewer = () => {
-    loading ??= lines({ after, limit: PAGE }).then((page) => {
-      view.append(page.lines, newer);
-      if (page.lines.length) after = page.lines.at(-1).offset;
-      atEnd = page.next_after === null;
-      sync();
+
+  // The first page: from the start, or around the line asked for.
+  async first(target) {
+    if (target !== null) {
+      const [head, tail] = await Promise.all([this.lines({ before: target, limit: 50 }), this.lines({ after: target - 1, limit: FIRST_PAGE })]);
+      this.view.append([...head.lines, ...tail.lines], this.newer);
+      this.before = head.prev_before;
+      this.after = tail.lines.length ? tail.lines.at(-1).offset : target;
+      this.atEnd = tail.next_after === null;
+    } else {
+      const page = await this.lines({ limit: FIRST_PAGE });
+      this.view.append(page.lines, this.newer);
+      this.after = page.lines.length ? page.lines.at(-1).offset : -1;
+      this.atEnd = page.next_after === null;
+    }
+    this.sync();
+    this.observer.observe(this.newer); // only now: a page loaded before the first would come twice
+  }
+
+  sync() {
+    this.older.hidden = this.before === null;
+    this.newer.hidden = this.atEnd;
+  }
+
+  async loadOlder() {
+    this.older.disabled = true;
+    const page = await this.lines({ before: this.before, limit: PAGE }).finally(() => (this.older.disabled = false));
+    this.view.prepend(page.lines, this.older);
+    this.before = page.prev_before;
+    this.sync();
+  }
+
+  // The observer says when the end comes near; it says nothing while the end
+  // stays near (a page that is short, or scroll anchoring keeping the button
+  // in view), so each load looks again itself.
+  near() {
+    return !this.newer.hidden && this.newer.getBoundingClientRect().top < innerHeight + PRELOAD_PX;
+  }
+
+  loadNewer() {
+    this.loading ??= this.lines({ after: this.after, limit: PAGE }).then((page) => {
+      this.view.append(page.lines, this.newer);
+      if (page.lines.length) this.after = page.lines.at(-1).offset;
+      this.atEnd = page.next_after === null;
+      this.sync();
     }).finally(() => {
-      loading = null;
-      requestAnimationFrame(() => { if (!atEnd && near()) loadNewer(); });
+      this.loading = null;
+      requestAnimationFrame(() => { if (!this.atEnd && this.near()) this.loadNewer(); });
     });
-    return loading;
-  };
-  newer.addEventListener("click", loadNewer);
-  // Pages load before you reach the end, so scrolling does not stop.
-  const observer = new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting) && !atEnd) loadNewer();
-  }, { rootMargin: `0px 0px ${PRELOAD_PX}px 0px` });
-  observer.observe(newer);
-
-  const hits = new Hits(found.hits.filter((hit) => hit.generation === gen), q, transcript, navigate);
-  if (target !== null) {
-    const el = document.getElementById(`g${gen}-${target}`);
-    hits.select(target);
-    ctx.highlight(`g${gen}-${target}`);
-    el?.scrollIntoView({ block: "center" });
+    return this.loading;
   }
+}
+
+// --- keys and live updates; what leaving the page undoes ------------------------
+
+function listen(page, pager, transcript, hits, stuck) {
   const stopLive = live.on((event) => {
-    if (event.session?.id === id && atEnd && gen === newest) loadNewer();
+    if (event.session?.id === page.id && pager.atEnd && page.gen === page.newest) pager.loadNewer();
   });
   const keys = (e) => onKey(e, transcript, hits);
   document.addEventListener("keydown", keys);
   return () => {
-    observer.disconnect();
+    pager.observer.disconnect();
     stuck.disconnect();
     stopLive();
     document.removeEventListener("keydown", keys);
@@ -145,7 +186,7 @@ function sessionHeader(s, gen, showMeta, q, cost) {
       h("span", { class: "project", title: s.project || "" }, s.project || s.project_dir || ""),
       s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,
       (s.models || []).length ? h("span", { class: "model" }, s.models.join(", ")) : null,
-      h("span", {}, PROVIDER_NAMES[s.provider] || s.provider),
+      h("span", {}, agentLabel(s.provider)),
       s.host ? h("span", { class: "machine", title: "the machine it ran on" }, `⌂ ${s.host}`) : null,
       h("span", { title: `${fmtTime(s.first_ts)} – ${fmtTime(s.last_ts)}` }, `${fmtTime(s.first_ts)}${s.first_ts && s.last_ts ? " · " + fmtDuration(s.first_ts, s.last_ts) : ""}`),
       h("span", {}, `${plural(s.user_messages, "prompt")} · ${plural(s.assistant_messages, "reply")} · ${plural(s.tool_calls, "tool call")}`),
@@ -172,12 +213,7 @@ function costLabel(cost) {
   const unknown = t.price_unknown.length ? `no price for ${t.price_unknown.join(", ")}` : "";
   if (t.cost_usd === null) return h("span", { class: "cost", title: unknown }, "cost unknown");
   return h("span", { class: "cost", title: `estimated from genai-prices ${cost.prices.version}${unknown ? "; " + unknown : ""}` },
-    `≈ $${t.cost_usd.toFixed(2)}${unknown ? " +?" : ""}`);
-}
-
-function compact(n) {
-  n = Number(n || 0);
-  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : n.toLocaleString();
+    `≈ ${usd(t.cost_usd, t.price_unknown)}`);
 }
 
 function resumeCommand(s) {
@@ -185,9 +221,8 @@ function resumeCommand(s) {
   // A transcript Claude Code deleted (or one from another machine) comes back first: zerg restore.
   const restore = s.source_deleted_at || !s.source_path ? `zerg restore ${s.id} && ` : "";
   const cd = s.project ? `cd ${s.project.startsWith("-") ? "-- " : ""}${shellQuote(s.project)} && ` : "";
-  if (s.provider === "claude") return `${restore}${cd}claude --resume ${s.id}`;
-  if (s.provider === "codex") return `${restore}${cd}codex resume ${s.id}`;
-  return null;
+  const resume = resumeOf(s.provider, s.id);
+  return resume ? `${restore}${cd}${resume}` : null;
 }
 
 function shellQuote(text) {

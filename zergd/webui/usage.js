@@ -3,11 +3,12 @@
 // SVG built with the DOM (no chart library, no HTML strings); colours come
 // from CSS so dark mode reads.  Every figure is /api/stats?by=…
 
-import { h, clear } from "./dom.js";
+import { h, clear, compact, usd } from "./dom.js";
+import { AGENTS } from "./agents.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const RANGES = { "30": "last 30 days", "90": "last 90 days", "365": "last year", "": "all time" };
-const PROVIDERS = { "": "all agents", claude: "Claude Code", codex: "Codex" };
+const PROVIDERS = { "": "all agents", ...Object.fromEntries(Object.entries(AGENTS).map(([name, a]) => [name, a.label])) };
 
 export async function usagePage(main, { api, navigate }) {
   const params = new URLSearchParams(location.search);
@@ -52,7 +53,7 @@ export async function usagePage(main, { api, navigate }) {
       table("By project", byProject.rows.slice(0, 15), (r) => r.key || "(no project)")),
     table("Sessions that cost most", bySession.rows.slice(0, 15), (r) =>
       h("a", { href: `/s/${encodeURIComponent(r.key)}`, "data-nav": "" }, r.title || r.key)),
-    provider === "codex" ? null : blocks(byBlock.rows.slice(0, 12)));
+    provider && !AGENTS[provider]?.usage_windows ? null : blocks(byBlock.rows.slice(0, 12)));
 }
 
 // Claude's plans meter usage in 5-hour windows (as ccusage's `blocks`).
@@ -149,13 +150,4 @@ function text(x, y, content, anchor) {
   return el("text", { x, y, "text-anchor": anchor, class: "axis" }, String(content));
 }
 
-function usd(value, unknown) {
-  if (value === null || value === undefined) return "unknown";
-  return `$${value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 })}${unknown && unknown.length ? " +?" : ""}`;
-}
-
-function compact(n) {
-  n = Number(n || 0);
-  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : Math.round(n).toLocaleString();
-}
 

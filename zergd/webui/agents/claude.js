@@ -1,0 +1,57 @@
+// Claude Code's lines: {type, message: {role, content: [blocks]}, ...}, plus
+// summaries and compaction boundaries.  See zergd/transcript/claude.py.
+
+import { markdown } from "../markdown.js";
+import { VOCABULARY, startsWithAny } from "../agents.js";
+import { anchorOf, collapsible, imagesOf, resultText, textOf } from "../parts.js";
+
+const COMMAND = /^\s*(<command-(name|message)>|<bash-input>)/;
+const NOT_TYPED = startsWithAny(VOCABULARY.claude_not_typed);
+
+export const claude = {
+  name: "claude",
+  claims: (obj) => (obj.message && typeof obj.message === "object") || obj.type === "summary" ||
+    (obj.type === "system" && obj.subtype === "compact_boundary"),
+  feed(view, line, obj, state, frag) {
+    if (obj.message && typeof obj.message === "object") return feedMessage(view, line, obj, state, frag);
+    if (obj.type === "summary") return view.divider(line, frag, "summary", `Summary: ${obj.summary ?? ""}`);
+    const m = obj.compactMetadata || {};
+    return view.divider(line, frag, "compaction", `Conversation compacted (${m.trigger || "manual"})${m.preTokens ? ` · ${Number(m.preTokens).toLocaleString()} tokens before` : ""}`);
+  },
+};
+
+function feedMessage(view, line, obj, state, frag) {
+  const msg = obj.message;
+  view.noteWhere(obj.cwd, obj.gitBranch, state);
+  const blocks = typeof msg.content === "string" ? [{ type: "text", text: msg.content }] : Array.isArray(msg.content) ? msg.content : [];
+  if (obj.isCompactSummary) {
+    const el = view.divider(line, frag, "compaction", "What the conversation was compacted into");
+    el.append(collapsible("Summary written at compaction", () => markdown(textOf(blocks))));
+    return;
+  }
+  if (msg.role === "assistant") {
+    const turn = view.turn("assistant", line, state, frag);
+    if (msg.model && msg.model !== "<synthetic>") view.noteModel(msg.model, turn, state);
+    const el = view.msg(line, turn);
+    for (const block of blocks) el.append(view.block(block, line));
+    if (msg.usage && typeof msg.usage === "object") view.tokens(turn, msg.id || line.uuid, msg.usage, state);
+    return;
+  }
+  const results = blocks.filter((b) => b && b.type === "tool_result");
+  const rest = blocks.filter((b) => b && b.type !== "tool_result");
+  const text = textOf(rest);
+  if (obj.isMeta && !results.length) return view.bookkeeping(line, obj, `notice: ${text.replace(/\s+/g, " ").slice(0, 140)}`, state, frag, text);
+  for (const [i, block] of results.entries()) {
+    view.result(block.tool_use_id, {
+      text: resultText(block.content), images: imagesOf(block.content), isError: Boolean(block.is_error),
+      anchor: i === 0 ? anchorOf(line) : null, lineno: line.lineno, agentId: obj.toolUseResult?.agentId,
+    }, line, state, frag);
+  }
+  if (results.length && !rest.length) return;
+  // A prompt or a command the user typed opens a turn; what Claude Code
+  // writes back (command output, interruptions) joins the turn it is in.
+  const kind = obj.isVisibleInTranscriptOnly ? "output" : !NOT_TYPED.test(text) ? "prompt" : COMMAND.test(text) ? "command" : "output";
+  const turn = kind === "output" && state.turn ? state.turn : view.turn("user", line, state, frag, true);
+  const el = view.msg(line, turn, kind === "output" ? "aside" : null, !results.length);
+  for (const block of rest) el.append(kind === "prompt" ? view.prompt(block, line) : view.aside(block));
+}

@@ -1,0 +1,72 @@
+// Codex's lines: {timestamp, type, payload}, or (before 2025-09) bare
+// response items.  See zergd/transcript/codex.py.
+
+import { h } from "../dom.js";
+import { markdown } from "../markdown.js";
+import { VOCABULARY, startsWithAny } from "../agents.js";
+import { anchorOf, collapsible } from "../parts.js";
+
+const INJECTED = startsWithAny(VOCABULARY.codex_context);
+const BARE = new Set(VOCABULARY.codex_items);
+const CALLS = new Set(VOCABULARY.codex_calls);
+const OUTPUTS = new Set(VOCABULARY.codex_outputs);
+
+const isObject = (v) => v && typeof v === "object" && !Array.isArray(v);
+
+export const codex = {
+  name: "codex",
+  claims: (obj) => !isObject(obj.message) && (isObject(obj.payload) || BARE.has(obj.type)),
+  feed(view, line, obj, state, frag) {
+    if (isObject(obj.payload)) return feedItem(view, line, obj.type, obj.payload, obj.timestamp, state, frag);
+    return feedItem(view, line, "response_item", obj, null, state, frag);
+  },
+};
+
+function feedItem(view, line, kind, p, ts, state, frag) {
+  const t = p.type;
+  if (kind === "turn_context") view.noteWhere(p.cwd, null, state);
+  if (kind === "turn_context" && p.model) view.noteModel(p.model, null, state);
+  if (kind === "session_meta") view.noteWhere(p.cwd, p.git?.branch, state);
+  if (kind === "compacted") return view.divider(line, frag, "compaction", "Conversation compacted");
+  if (kind === "event_msg" && t === "error") {
+    const turn = state.turn || view.turn("assistant", line, state, frag);
+    return view.msg(line, turn).append(h("div", { class: "notice error" }, `Error: ${p.message ?? ""}`));
+  }
+  if (kind === "event_msg" && t === "token_count" && p.info?.last_token_usage && state.turn) {
+    const u = p.info.last_token_usage;
+    // Codex repeats a token_count event unchanged; its running total names it.
+    view.tokens(state.turn, `codex-${p.info.total_token_usage?.total_tokens ?? line.offset}`, { input_tokens: u.input_tokens, output_tokens: u.output_tokens, cache_read_input_tokens: u.cached_input_tokens }, state);
+  }
+  if (kind === "response_item" && t === "message") {
+    const text = (Array.isArray(p.content) ? p.content : []).map((c) => (c && typeof c.text === "string" ? c.text : "")).join("\n\n");
+    if (p.role === "developer" || INJECTED.test(text)) {
+      return view.bookkeeping(line, p, `context Codex adds (${p.role || "message"}): ${text.replace(/\s+/g, " ").slice(0, 120)}`, state, frag, text);
+    }
+    const turn = view.turn(p.role === "user" ? "user" : "assistant", line, state, frag, p.role === "user");
+    return view.msg(line, turn).append(markdown(text));
+  }
+  if (kind === "response_item" && CALLS.has(t)) {
+    let input = p.arguments ?? p.input ?? p.action;
+    if (typeof input === "string") {
+      try { input = JSON.parse(input); } catch { /* a patch or a plain string */ }
+    }
+    const turn = view.turn("assistant", line, state, frag);
+    return view.msg(line, turn).append(view.tool(t === "function_call" || t === "custom_tool_call" ? p.name || t : t, p.call_id, input));
+  }
+  if (kind === "response_item" && OUTPUTS.has(t)) {
+    let out = p.output;
+    if (typeof out === "string" && out.startsWith("{")) {
+      try {
+        const inner = JSON.parse(out);
+        if (inner && typeof inner.output === "string") out = inner.output;
+      } catch { /* plain text */ }
+    }
+    return view.result(p.call_id, { text: typeof out === "string" ? out : JSON.stringify(out, null, 2), anchor: anchorOf(line), lineno: line.lineno }, line, state, frag);
+  }
+  if (kind === "response_item" && t === "reasoning") {
+    const text = (p.summary || []).map((s) => (s && s.text) || "").join("\n\n");
+    const turn = view.turn("assistant", line, state, frag);
+    return view.msg(line, turn).append(text ? collapsible("Thinking", () => markdown(text), "thinking") : h("p", { class: "muted small" }, "(encrypted reasoning)"));
+  }
+  return view.other(line, line.obj, state, frag);
+}
