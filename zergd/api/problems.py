@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from ..errors import ZergError
 
 VALIDATION = "a parameter or the body has the wrong type, is missing or is out of range"
+UNPARSABLE = "the body cannot be read as what it says it is (JSON that is not JSON, text that is not UTF-8)"
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -34,9 +35,14 @@ def document_errors(app: FastAPI) -> dict:
             for operation in operations.values():
                 responses = operation.get("responses", {})
                 if "422" in responses:
-                    responses["422"] = {"description": VALIDATION, "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Error"}}}}
+                    responses["422"] = _error(VALIDATION)
+                if "requestBody" in operation and "400" not in responses:
+                    responses["400"] = _error(UNPARSABLE)  # Starlette's, before validation
         for unused in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(unused, None)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
