@@ -16,11 +16,12 @@ from .transcript import PROVIDERS, for_line
 from .transcript.conversation import Conversation, Part, Tool, Turn
 
 
-def turns(lines: Iterable[bytes]) -> list[Turn]:
+def turns(lines: Iterable[bytes], tool_output=None) -> list[Turn]:
     """The conversation in the lines: user turns, assistant turns (tool calls
     with their results inside) and dividers (compaction, summaries), each
-    line read by the agent that wrote it."""
-    conversation = Conversation()
+    line read by the agent that wrote it.  ``tool_output(tool_use_id)``: the
+    full output of a result the transcript keeps only a preview of."""
+    conversation = Conversation(tool_output)
     for raw in lines:
         try:
             obj = json.loads(raw)
@@ -131,11 +132,11 @@ def _facts(session: dict) -> list[tuple[str, str]]:
     return [(k, v) for k, v in facts if v]
 
 
-def markdown(session: dict, lines: Iterable[bytes]) -> Iterator[str]:
+def markdown(session: dict, lines: Iterable[bytes], tool_output=None) -> Iterator[str]:
     yield f"# {md_text(session.get('agent_description') or session.get('title') or session['id'])}\n\n"
     for key, value in _facts(session):
         yield f"- **{key}:** {md_text(value)}\n"
-    for turn in turns(lines):
+    for turn in turns(lines, tool_output):
         if turn.role == "divider":
             yield "\n---\n\n" + "".join(f"*{md_text(p.text)}*\n" if p.kind == "text" else
                                         f"\n<details><summary>What was carried over</summary>\n\n{md_text(p.text)}"
@@ -189,7 +190,7 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def html_document(session: dict, lines: Iterable[bytes]) -> Iterator[str]:
+def html_document(session: dict, lines: Iterable[bytes], tool_output=None) -> Iterator[str]:
     title = session.get("agent_description") or session.get("title") or session["id"]
     yield (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -198,7 +199,7 @@ def html_document(session: dict, lines: Iterable[bytes]) -> Iterator[str]:
     for key, value in _facts(session):
         yield f"<dt>{_e(key)}</dt><dd>{_e(value)}</dd>"
     yield "</dl>\n"
-    for turn in turns(lines):
+    for turn in turns(lines, tool_output):
         if turn.role == "divider":
             for p in turn.parts:
                 yield (f'<div class="divider">{_e(p.text)}</div>\n' if p.kind == "text" else

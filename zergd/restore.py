@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive.sidecars import SUFFIX, archived_versions
+from .archive.sidecars import SUFFIX, archived_versions, tool_results
 from .config import Settings
 from .errors import ZergError
 from .index.export import Generation, copy_archived, pick_generation
 from .invariants import file_sha256
+from .session_files import session_folder
 
 
 class RestoreConflict(ZergError):
@@ -54,7 +56,8 @@ def default_root(settings: Settings, provider: str, recorded: str | None) -> Pat
 def plan(reader, settings: Settings, session_id: str, generation: int | None = None,
          to: Path | None = None) -> list[Planned]:
     """What restoring ``session_id`` writes where: its transcript (the newest
-    generation, or ``generation``), then each subagent's newest and its sidecar."""
+    generation, or ``generation``), then each subagent's newest and its
+    sidecar, then the tool outputs the agent kept apart (tool-results/)."""
     host, provider, rel, recorded = reader.source_of(session_id)
     root = to or default_root(settings, provider, recorded)
     planned = [Planned(pick_generation(reader.generations(session_id), generation), root / rel)]
@@ -66,6 +69,9 @@ def plan(reader, settings: Settings, session_id: str, generation: int | None = N
         versions = archived_versions(settings.archive_dir, sub_host, sub_provider, sidecar_rel)
         if versions:
             planned.append(Planned(versions[-1], root / sidecar_rel))
+    where = session_folder(reader, session_id)
+    if where:
+        planned += [Planned(newest, root / rel) for rel, newest in tool_results(settings.archive_dir, *where)]
     return planned
 
 
@@ -100,7 +106,8 @@ def write(planned: list[Planned]) -> list[Path]:
                 if isinstance(p.source, Generation):
                     copy_archived(p.source, out)
                 else:
-                    out.write(p.source.read_bytes())
+                    with open(p.source, "rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
                 out.flush()
                 os.fsync(out.fileno())
             try:

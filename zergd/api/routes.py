@@ -7,7 +7,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
@@ -16,6 +16,7 @@ from ..errors import ArchiveDamaged, BadQuery, NotFound
 from ..index import SessionFilter, parse_when, snippet_parts
 from ..index.dialect import OFFSET_MASK
 from ..index.export import open_archived, pick_generation
+from ..session_files import tool_output_file, tool_outputs
 from ..usage import report
 from .access import Viewer, viewer
 
@@ -163,6 +164,30 @@ def session_branches(request: Request, who: Who, session_id: str,
     return {"forks": found}
 
 
+@router.get("/sessions/{session_id}/tool-results/{tool_use_id}", responses=errors(404, 409),
+            response_class=Response, response_description="the tool's whole output, as the agent kept it")
+def tool_result(request: Request, who: Who, session_id: str,
+                tool_use_id: Annotated[str, Path(max_length=200, pattern="^[A-Za-z0-9_-]+$")]):
+    """The whole output of a tool call whose transcript keeps only a preview
+    (Claude Code's ``<persisted-output>``), from the archive."""
+    readable(request, who, session_id)
+    with reader(request) as r:
+        found = tool_output_file(request.app.state.settings, r, session_id, tool_use_id)
+    if found is None:
+        raise NotFound(f"no kept output of tool call {tool_use_id!r} in session {session_id!r}")
+    try:
+        f = open(found, "rb")
+    except OSError as e:
+        raise ArchiveDamaged(f"the archived output cannot be read: {e.strerror or e}") from None
+
+    def body():
+        with f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    return StreamingResponse(body(), media_type="text/plain; charset=utf-8")
+
+
 EXPORT_TYPES = {"jsonl": ("application/x-ndjson", "jsonl"), "md": ("text/markdown; charset=utf-8", "md"),
                 "html": ("text/html; charset=utf-8", "html")}
 
@@ -178,6 +203,7 @@ def export(request: Request, who: Who, session_id: str, gen: Annotated[int | Non
     with reader(request) as r:
         gens = r.generations(session_id)
         session = r.session(session_id) if format != "jsonl" else None
+        outputs = tool_outputs(request.app.state.settings, r, session_id) if gens and format != "jsonl" else None
     if not gens:
         raise NotFound(f"no session {session_id!r}")
     chosen = pick_generation(gens, gen)
@@ -193,7 +219,7 @@ def export(request: Request, who: Who, session_id: str, gen: Annotated[int | Non
                     yield chunk
                 return
             render = document.markdown if format == "md" else document.html_document
-            for piece in render(session, f):
+            for piece in render(session, f, outputs):
                 yield piece.encode()
 
     media, ext = EXPORT_TYPES[format]

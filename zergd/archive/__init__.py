@@ -17,6 +17,10 @@ from pathlib import Path, PurePosixPath
 from ..errors import UnsafePath
 
 GEN_SUFFIX = re.compile(r"^(?P<rel>.+\.jsonl)(?:\.gen(?P<gen>[0-9]+))?$")
+# The folder beside a session where the agent keeps large tool outputs
+# (Claude Code: <project>/<session>/tool-results/<tool use id>.txt).  Files in
+# it are the session's own files, kept whole (sidecars.py), never transcripts.
+TOOL_RESULTS = "tool-results"
 
 
 def check_rel(rel: str) -> str:
@@ -39,7 +43,7 @@ def parse_archive_rel(path: str) -> tuple[str, str, str, int] | None:
     if len(parts) < 3:
         return None
     m = GEN_SUFFIX.match("/".join(parts[2:]))
-    if not m:
+    if not m or (len(parts) > 3 and parts[-2] == TOOL_RESULTS):
         return None
     return parts[0], parts[1], m["rel"], int(m["gen"] or 1)
 

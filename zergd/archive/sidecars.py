@@ -1,8 +1,13 @@
-"""Subagent sidecars in the archive: ``<session>/subagents/agent-<id>.meta.json``
-(Claude Code >= 2.1.2) hold the agent's type and the description its Task
-call gave it.  Claude Code deletes them with the session, so they are
-archived too: small JSON files rewritten whole, each distinct content kept
-as a generation (``agent-<id>.meta.json``, then ``.gen2`` …), never modified."""
+"""A session's own files in the archive, beside its transcript, each kept
+whole: every distinct content a generation (``<name>``, then ``<name>.gen2``
+…), never modified.  Claude Code deletes them with the session.
+
+- Subagent sidecars, ``<session>/subagents/agent-<id>.meta.json`` (Claude
+  Code >= 2.1.2): the agent's type and the description its Task call gave it.
+- Tool results, ``<session>/tool-results/<tool use id>.txt`` (Claude Code >=
+  2.1.2): a tool output too large for the transcript, whose tool_result then
+  holds only a ``<persisted-output>`` preview.  Up to megabytes: copied in
+  chunks, never read whole."""
 
 from __future__ import annotations
 
@@ -11,14 +16,29 @@ from pathlib import Path
 
 import orjson
 
-from . import archive_rel
+from . import TOOL_RESULTS, archive_rel
 
 SUFFIX = ".meta.json"
-MAX_BYTES = 1 << 20  # a sidecar is a few hundred bytes; anything huge is not one
+MAX_BYTES = 1 << 20  # a subagent sidecar is a few hundred bytes; anything huge is not one
+CHUNK = 1 << 20
+# A tool result larger than this is archived but not shipped (a shipping
+# request carries at most 64 MiB); status names it.
+MAX_TOOL_RESULT = 32 << 20
 
 
 def is_sidecar(name: str) -> bool:
     return name.startswith("agent-") and name.endswith(SUFFIX)
+
+
+def is_tool_result(rel: str) -> bool:
+    """A file in a session's tool-results folder (``<...>/<session>/tool-results/<name>``)."""
+    parts = rel.split("/")
+    return len(parts) >= 3 and parts[-2] == TOOL_RESULTS and not parts[-1].startswith(".")
+
+
+def is_session_file(rel: str) -> bool:
+    """One of a session's own files (a subagent sidecar or a tool result)."""
+    return is_sidecar(rel.rsplit("/", 1)[-1]) or is_tool_result(rel)
 
 
 def transcript_rel(rel: str) -> str:
@@ -45,6 +65,94 @@ def store(archive_dir: Path, host: str, provider: str, rel: str, data: bytes) ->
         return False
     write_version(archive_dir / archive_rel(host, provider, rel, len(versions) + 1), data)
     return True
+
+
+def store_file(archive_dir: Path, host: str, provider: str, rel: str, src, size: int, mtime_ns: int) -> bool:
+    """Archive the ``size`` bytes the open file ``src`` (last modified at
+    ``mtime_ns``) holds unless they equal the newest copy, copying in chunks;
+    True if it was new.  A copy of that size made after the file last changed
+    is taken as equal without reading either (every rescan meets every file)."""
+    versions = archived_versions(archive_dir, host, provider, rel)
+    if versions:
+        st = versions[-1].stat()
+        if st.st_size == size and (st.st_mtime_ns > mtime_ns or _same(versions[-1], src, size)):
+            return False
+    src.seek(0)
+    target = archive_dir / archive_rel(host, provider, rel, len(versions) + 1)
+    tmp = target.with_name(target.name + ".tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    left = size
+    with open(tmp, "wb") as out:
+        while left > 0 and (chunk := src.read(min(CHUNK, left))):
+            out.write(chunk)
+            left -= len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, target)
+    return True
+
+
+def _same(archived: Path, src, size: int) -> bool:
+    if archived.stat().st_size != size:
+        return False
+    src.seek(0)
+    with open(archived, "rb") as f:
+        while chunk := f.read(CHUNK):
+            if src.read(len(chunk)) != chunk:
+                return False
+    return True
+
+
+def tool_result(archive_dir: Path, host: str, provider: str, folder: str, tool_use_id: str) -> Path | None:
+    """The newest archived copy of the tool result ``tool_use_id`` kept in the
+    session folder ``folder`` (relative to the provider's root), if any."""
+    base = archive_dir / host / provider / folder / TOOL_RESULTS
+    try:
+        names = [p.name for p in base.iterdir()]
+    except OSError:
+        return None
+    firsts = sorted(n for n in _first_versions(names) if n.partition(".")[0] == tool_use_id)
+    if not firsts:
+        return None
+    return archived_versions(archive_dir, host, provider, f"{folder}/{TOOL_RESULTS}/{firsts[0]}")[-1]
+
+
+def tool_results(archive_dir: Path, host: str, provider: str, folder: str) -> list[tuple[str, Path]]:
+    """(rel, newest archived copy) of every tool result of the session folder ``folder``."""
+    base = archive_dir / host / provider / folder / TOOL_RESULTS
+    try:
+        names = sorted(p.name for p in base.iterdir())
+    except OSError:
+        return []
+    rels = [f"{folder}/{TOOL_RESULTS}/{name}" for name in _first_versions(names)]
+    return [(rel, archived_versions(archive_dir, host, provider, rel)[-1]) for rel in rels]
+
+
+def session_files_under(provider_dir: Path) -> list[str]:
+    """The rels (first versions) of every session file archived under one
+    provider's folder of one machine."""
+    found = [p.relative_to(provider_dir).as_posix() for p in provider_dir.rglob(f"agent-*{SUFFIX}")]
+    for folder in provider_dir.rglob(TOOL_RESULTS):
+        if folder.is_dir():
+            base = folder.relative_to(provider_dir).as_posix()
+            found += [f"{base}/{name}" for name in _first_versions(sorted(p.name for p in folder.iterdir()))]
+    return sorted(found)
+
+
+def max_bytes(rel: str) -> int:
+    """The most one version of this session file may hold to be shipped."""
+    return MAX_BYTES if is_sidecar(rel.rsplit("/", 1)[-1]) else MAX_TOOL_RESULT
+
+
+def _first_versions(names: list[str]) -> list[str]:
+    """The names of first versions among a folder's files (not ``.gen<N>``, not unfinished)."""
+    present = set(names)
+
+    def later(name: str) -> bool:
+        stem, dot, gen = name.rpartition(".gen")
+        return bool(dot) and gen.isdigit() and stem in present
+
+    return [n for n in names if not n.endswith(".tmp") and not later(n)]
 
 
 def write_version(target: Path, data: bytes) -> None:

@@ -12,6 +12,7 @@ import click
 
 from ..errors import IndexUnavailable, NotReady
 from ..index import export as export_mod
+from ..session_files import tool_outputs
 from ..transcript import PROVIDERS
 from .base import (
     database_option,
@@ -137,9 +138,10 @@ def export(session, output, generation, fmt, force):
             gens = reader.generations(session_id)
             chosen = export_mod.pick_generation(gens, generation if generation is not None else gen_from_path)
             session_row = reader.session(session_id)
+            outputs = tool_outputs(settings, reader, session_id)
     except export_mod.SessionLookupError as e:
         lookup_failed(e)
-    copy = export_mod.copy_archived if fmt == "jsonl" else partial(_write_document, fmt, session_row)
+    copy = export_mod.copy_archived if fmt == "jsonl" else partial(_write_document, fmt, session_row, outputs)
     try:
         if output:
             with open(output, "wb") as out:
@@ -155,12 +157,12 @@ def export(session, output, generation, fmt, force):
         raise click.ClickException(f"cannot write {output or 'to stdout'}: {e.strerror or e}") from None
 
 
-def _write_document(fmt, session, gen, out) -> None:
+def _write_document(fmt, session, outputs, gen, out) -> None:
     from .. import document
 
     render = document.markdown if fmt == "md" else document.html_document
     with export_mod.open_archived(gen) as f:
-        for piece in render(session, f):
+        for piece in render(session, f, outputs):
             out.write(piece.encode())
 
 

@@ -13,8 +13,10 @@ from ..errors import BadQuery, NotReady
 from ..index import HIGHLIGHT, Index, SessionFilter, open_index, parse_when
 from ..index.export import SessionLookupError
 from ..index.scope import Scope
+from ..session_files import tool_outputs
 from ..transcript import NAMES
 from ..transcript.line import result_text
+from ..transcript.vocabulary import is_persisted_output
 
 MAX_RESULT_CHARS = 24_000  # what one tool call may put into the conversation
 MESSAGE_CHARS = 1_500
@@ -207,7 +209,8 @@ class Toolbox:
         start_turn = _bounded(from_turn, 100_000) if from_turn is not None else None
         last_turn = start_turn + _bounded(turns, 1000) - 1 if start_turn is not None and turns is not None else None
         out, shown, used, turn = [head], 0, len(head), 0
-        for line, text in self._messages(reader, sid, first):
+        outputs = tool_outputs(self.settings, reader, sid)
+        for line, text in self._messages(reader, sid, first, tool_output=outputs):
             turn += is_prompt(text)
             if start_turn is not None and turn < start_turn:
                 continue
@@ -238,7 +241,8 @@ class Toolbox:
             raise ToolError(f"no session {session_id!r}")
         return sid, session
 
-    def _messages(self, reader, sid: str, from_line: int = 1, gen: int | None = None, after: int | None = None):
+    def _messages(self, reader, sid: str, from_line: int = 1, gen: int | None = None, after: int | None = None,
+                  tool_output=None):
         """(line, its text) of every message from ``from_line`` (or after byte
         ``after`` of generation ``gen``), bookkeeping left out."""
         if after is None:
@@ -251,7 +255,7 @@ class Toolbox:
             if page is None:
                 return
             for line in orjson.loads(page.to_json())["lines"]:
-                text = message_text(line)
+                text = message_text(line, tool_output)
                 if text:
                     yield line, text
             if page.after is None:
@@ -334,8 +338,9 @@ class Toolbox:
         return "\n".join(out)
 
 
-def message_text(line: dict) -> str | None:
-    """A line of a transcript as a few lines of plain text; None for bookkeeping."""
+def message_text(line: dict, tool_output=None) -> str | None:
+    """A line of a transcript as a few lines of plain text; None for bookkeeping.
+    ``tool_output(tool_use_id)``: the whole output of a result kept apart."""
     obj = line.get("obj")
     if obj is None:
         return f"(unparsed line) {(line.get('raw') or '')[:MESSAGE_CHARS]}"
@@ -356,10 +361,18 @@ def message_text(line: dict) -> str | None:
         elif b.get("type") == "tool_use":
             parts.append(f"{role} calls {b.get('name')}: {_cut(orjson.dumps(b.get('input')).decode(), 400)}")
         elif b.get("type") == "tool_result":
-            parts.append(f"tool result: {_cut(result_text(b.get('content')), 600)}")
+            parts.append(f"tool result: {_result(b, tool_output)}")
         elif b.get("type") == "thinking" and b.get("thinking"):
             parts.append(f"(thinking) {_cut(b['thinking'], 500)}")
     return "\n".join(parts) or None
+
+
+def _result(block: dict, tool_output) -> str:
+    text = result_text(block.get("content"))
+    full = tool_output(block.get("tool_use_id")) if tool_output and is_persisted_output(text) else None
+    if full is None:
+        return _cut(text, 600)
+    return f"{_cut(full, 600)}" + (f" [whole output: {len(full):,} characters]" if len(full) > 600 else "")
 
 
 def is_prompt(text: str) -> bool:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import archive
-from ..archive.sidecars import SUFFIX, archived_versions, meta_fields, transcript_rel, write_version
+from ..archive.sidecars import (SUFFIX, archived_versions, is_sidecar, meta_fields, session_files_under,
+                                transcript_rel, write_version)
 from ..archivist import Archivist
 from ..index.writer import Source, Writer
 from ..transcript import describe
@@ -146,7 +147,8 @@ def _apply_sidecar(writer: Writer, archive_dir: Path, machine: str, item: Item, 
     if item.gen != len(versions) + 1:
         raise Refused(f"a gap: this server has {len(versions)} versions of {item.rel}", {"version": len(versions)})
     write_version(archive_dir / archive.archive_rel(machine, item.provider, item.rel, item.gen), bytes(data))
-    writer.set_agent_meta(machine, item.provider, transcript_rel(item.rel), *meta_fields(bytes(data)))
+    if is_sidecar(item.rel.rsplit("/", 1)[-1]):
+        writer.set_agent_meta(machine, item.provider, transcript_rel(item.rel), *meta_fields(bytes(data)))
     return {"version": item.gen}
 
 
@@ -172,8 +174,7 @@ def machine_state(reader, archive_dir: Path, machine: str) -> dict:
     root = archive_dir / machine
     if root.is_dir():
         for provider_dir in sorted(root.iterdir()):
-            for first in sorted(provider_dir.rglob("agent-*.meta.json")):
-                rel = first.relative_to(provider_dir).as_posix()
+            for rel in session_files_under(provider_dir):
                 sidecars.append({"provider": provider_dir.name, "rel": rel,
                                  "version": len(archived_versions(archive_dir, machine, provider_dir.name, rel))})
     return {"machine": machine, "files": files, "sidecars": sidecars}

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import orjson
 
 from ..archive import check_rel
+from ..archive.sidecars import is_session_file, max_bytes
 from ..errors import BadQuery, ZergError
 from ..index.dialect import OFFSET_MASK
 from ..transcript import NAMES
@@ -44,7 +45,6 @@ MAX_DECOMPRESSED = 64 << 20
 # The header line, checked before it is parsed: 10,000 items of ~300 bytes fit.
 MAX_HEADER = 4 << 20
 MAX_ITEMS = 10_000
-SIDECAR_MAX = 1 << 20
 # Matched whole (fullmatch): "server\n" is not "server".
 MACHINE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -220,8 +220,8 @@ def _item(raw, i: int) -> Item:
     name = rel.rsplit("/", 1)[-1]
     if kind in ("range", "mark") and not name.endswith(".jsonl"):
         raise BadQuery(f"item {i}: a transcript's name ends in .jsonl")
-    if kind == "sidecar" and not (name.startswith("agent-") and name.endswith(".meta.json")):
-        raise BadQuery(f"item {i}: a sidecar is named agent-<id>.meta.json")
+    if kind == "sidecar" and not is_session_file(rel):
+        raise BadQuery(f"item {i}: a sidecar is a session's agent-<id>.meta.json or a file in its tool-results/")
     if not isinstance(digest, str) or not SHA256.fullmatch(digest):
         raise BadQuery(f"item {i}: sha256 must be 64 lowercase hex digits")
     length = _int(raw.get("length"), f"item {i}: length", 0, MAX_DECOMPRESSED)
@@ -233,8 +233,8 @@ def _item(raw, i: int) -> Item:
             raise BadQuery(f"item {i}: a mark carries no bytes")
         return Item(kind, provider, rel, 0, 0, 0, digest, deleted_at=when)
     if kind == "sidecar":
-        if length > SIDECAR_MAX:
-            raise BadQuery(f"item {i}: a sidecar is at most {SIDECAR_MAX} bytes")
+        if length > max_bytes(rel):
+            raise BadQuery(f"item {i}: this sidecar is at most {max_bytes(rel)} bytes")
         return Item(kind, provider, rel, _int(raw.get("version"), f"item {i}: version", 1, 1_000_000), 0, length,
                     digest)
     gen = _int(raw.get("gen"), f"item {i}: gen", 1, 1_000_000)

@@ -28,15 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import archive
+from ..archive.sidecars import max_bytes
 from ..config import Settings
-from .protocol import MAX_ITEMS, SIDECAR_MAX, Item, encode
+from .protocol import MAX_ITEMS, Item, encode
 from .remote import BodyTooLarge, Remote, ShipError
 
 log = logging.getLogger("zergd.ship")
 
 BATCH_BYTES = 8 << 20  # raw bytes per request: ~1.5 MB on the wire
 CHECK = 4096  # bytes re-sent at each end of a file's shipped part when a run resumes it
-SIDECAR_NAME = re.compile(r"^(?P<rel>(?:.*/)?agent-[^/]*\.meta\.json)(?:\.gen(?P<gen>[0-9]+))?$")
+# A session file's archived version: a subagent sidecar, or a tool result (sidecars.py).
+SIDECAR_NAME = re.compile(r"^(?P<rel>(?:.*/)?(?:agent-[^/]*\.meta\.json|tool-results/[^/]+?))(?:\.gen(?P<gen>[0-9]+))?$")
 
 
 @dataclass
@@ -140,7 +142,8 @@ class Shipper:
             files.setdefault((provider, source_rel), LocalFile(provider, source_rel)).sizes[gen] = size
             return
         parts = rel.split("/", 2)
-        m = SIDECAR_NAME.match(parts[2]) if sidecars is not None and len(parts) == 3 else None
+        m = SIDECAR_NAME.match(parts[2]) if sidecars is not None and len(parts) == 3 and not rel.endswith(".tmp") \
+            else None
         if m and parts[0] == self.settings.host:
             sidecars.setdefault((parts[1], m["rel"]), {})[int(m["gen"] or 1)] = path
 
@@ -299,8 +302,14 @@ class Shipper:
                 for version, path in enumerate(self.sidecars[key], 1):
                     if version <= self.queued_sidecars.get(key, 0) or len(batch) >= MAX_ITEMS // 5:
                         continue
+                    if batch and budget <= 0:  # a large tool result goes in a request of its own
+                        break
                     try:
-                        data = path.read_bytes()[:SIDECAR_MAX]
+                        if path.stat().st_size > max_bytes(key[1]):
+                            self.conflicts[key] = (f"{path.stat().st_size:,} bytes: more than a shipped file may "
+                                                   f"hold ({max_bytes(key[1]):,}); kept here only")
+                            break
+                        data = path.read_bytes()
                     except OSError:
                         continue
                     batch.append((Item("sidecar", key[0], key[1], version, 0, len(data), _sha(data)), data, True))

@@ -44,7 +44,8 @@ def page_facts() -> dict:
     return {"agents": {name: agent.facts() for name, agent in PROVIDERS.items()},
             "vocabulary": {"codex_context": vocabulary.CODEX_CONTEXT, "claude_not_typed": vocabulary.CLAUDE_NOT_TYPED,
                            "codex_items": sorted(vocabulary.CODEX_ITEMS), "codex_calls": vocabulary.CODEX_CALLS,
-                           "codex_outputs": vocabulary.CODEX_OUTPUTS}}
+                           "codex_outputs": vocabulary.CODEX_OUTPUTS,
+                           "persisted_output": vocabulary.PERSISTED_OUTPUT}}
 
 
 class _Unknown(Provider):

@@ -57,6 +57,14 @@ class Claude(Provider):
         parent = parts[-3] if agent and len(parts) >= 4 and parts[-2] == "subagents" else None
         return SourceInfo(self.name, rel, self.session_id(rel), project, parent, agent)
 
+    def session_folder(self, rel: str) -> str | None:
+        """``proj/<session>`` for ``proj/<session>.jsonl`` and for its
+        subagents' transcripts under ``proj/<session>/subagents/``."""
+        parts = rel.split("/")
+        if "subagents" in parts[1:-1]:
+            return "/".join(parts[: parts.index("subagents", 1)])
+        return rel[: -len(".jsonl")] if rel.endswith(".jsonl") and len(parts) >= 2 else None
+
     def claims(self, obj: dict) -> bool:
         return True  # the fallback: whatever no other agent claims is read as Claude Code's
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .vocabulary import is_persisted_output
+
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
@@ -37,9 +39,11 @@ class Turn:
 class Conversation:
     """Turns as they are fed, line by line."""
 
-    def __init__(self):
+    def __init__(self, tool_output=None):
         self.turns: list[Turn] = []
         self.calls: dict[str, Tool] = {}
+        # tool use id -> the full output the agent kept apart (or None); see session_files.py
+        self.tool_output = tool_output
 
     def current(self, role: str, ts, model=None) -> Turn:
         """The turn a part of ``role`` goes into: the last one when it is of
@@ -59,6 +63,8 @@ class Conversation:
         self.current("assistant", ts).parts.append(Part("tool", tool=tool))
 
     def result(self, call_id, text: str, error: bool, images=()) -> None:
+        if self.tool_output is not None and is_persisted_output(text):
+            text = self.tool_output(call_id) or text
         tool = self.calls.get(call_id) if isinstance(call_id, str) else None
         if tool is None:  # its call is not in this file: show it alone
             tool = Tool("tool result", None)

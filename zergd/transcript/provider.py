@@ -62,6 +62,11 @@ class Provider:
     def describe(self, rel: str) -> SourceInfo:
         return SourceInfo(self.name, rel, self.session_id(rel), None, None, None)
 
+    def session_folder(self, rel: str) -> str | None:
+        """The folder (relative to the root) where the session whose
+        transcript is ``rel`` keeps its own files, if the agent keeps any."""
+        return None
+
     def claims(self, obj: dict) -> bool:
         """Whether a JSON line is this agent's (lines are read without
         knowing their file: the index re-derives text from archived bytes)."""

@@ -18,6 +18,15 @@ CODEX_CONTEXT = ("<environment_context>", "<user_instructions>", "<user_shell_co
 CLAUDE_NOT_TYPED = ("<command-", "<local-command-", "Caveat: ", "<bash-", "<user-memory-input>",
                     "[Request interrupted")
 
+# A Claude Code tool_result whose output was too large for the transcript
+# starts so; the whole output is in <session>/tool-results/<tool use id>.txt.
+PERSISTED_OUTPUT = "<persisted-output>"
+
+
+def is_persisted_output(text: str) -> bool:
+    return text.lstrip().startswith(PERSISTED_OUTPUT)
+
+
 # The item types of a Codex rollout written before the {timestamp, type,
 # payload} envelope (to ~Sept 2025): bare response items.
 CODEX_ITEMS = frozenset({"message", "function_call", "function_call_output", "custom_tool_call",

@@ -16,7 +16,7 @@ from ..errors import ArchiveDamaged
 from ..index.writer import Writer
 from ..transcript import describe
 from .faults import ERROR, INDEX, Faults, IndexUnavailable
-from .sidecars import is_sidecar, sync_sidecar
+from .sidecars import is_session_file, sync_session_file
 from .sources import Skipped, walk_root
 from .tailer import SourceUnstable, sync_file
 
@@ -169,11 +169,12 @@ def _sync_all(settings, writer, todo, report, on_bytes, on_file, should_stop) ->
 
 
 def sync_sidecars(settings: Settings, writer: Writer, report: BackfillReport) -> None:
-    """Subagent sidecars: a few hundred bytes each, compared with their archived copy every pass."""
+    """Each session's own files (subagent sidecars, tool results), compared
+    with their archived copy every pass."""
     for root in settings.source_roots():
-        for path, rel in walk_root(root, want=is_sidecar):
+        for path, rel in walk_root(root, want=is_session_file):
             try:
-                sync_sidecar(writer, settings, root.provider, rel, path)
+                sync_session_file(writer, settings, root.provider, rel, path)
             except (OSError, Skipped) as e:
                 report.faults.record(str(path), e)
             else:

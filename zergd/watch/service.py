@@ -29,7 +29,7 @@ from ..index.store import Index, open_index
 from ..index.writer import Writer
 from .backfill import backfill
 from .faults import INDEX, MAX_BACKOFF, Faults, is_transient
-from .sidecars import is_sidecar, sync_sidecar
+from .sidecars import is_session_file, sync_session_file
 from .sources import is_transcript, rel_for
 from .tailer import sync_file
 from .watcher import Watcher, watch_targets
@@ -242,13 +242,13 @@ class ArchiveService:
 
     def _sync_path(self, writer: Writer, path: Path) -> None:
         found = rel_for(self.settings.source_roots(), path)
-        if found is None or not (is_transcript(path.name) or is_sidecar(path.name)):
+        if found is None or not (is_transcript(found[1]) or is_session_file(found[1])):
             return
         root, rel = found
         try:
-            if is_sidecar(path.name):
+            if is_session_file(rel):
                 if os.path.lexists(path):
-                    sync_sidecar(writer, self.settings, root.provider, rel, path)
+                    sync_session_file(writer, self.settings, root.provider, rel, path)
             elif os.path.lexists(path):
                 sync_file(writer, self.settings, root.provider, rel, path)
             else:

@@ -7,16 +7,18 @@ import os
 import stat
 from pathlib import Path
 
+from ..archive.sidecars import is_tool_result
 from ..config import SourceRoot
 from ..index.naming import text_rel
 
 
-def is_transcript(name: str) -> bool:
-    return name.endswith(".jsonl")
+def is_transcript(rel: str) -> bool:
+    """A transcript's path (relative to its root, or a file name)."""
+    return rel.endswith(".jsonl") and not is_tool_result(rel)
 
 
 def walk_root(root: SourceRoot, want=is_transcript, on_error=None):
-    """Yield (abs path, rel) for every file under ``root`` whose name ``want``s,
+    """Yield (abs path, rel) for every file under ``root`` whose rel ``want``s,
     sorted so that backfills and reindexes meet files in the same order.
     A folder that cannot be listed is passed to ``on_error(path, why)`` and
     the walk goes on with the others."""
@@ -32,9 +34,10 @@ def walk_root(root: SourceRoot, want=is_transcript, on_error=None):
     for dirpath, dirnames, filenames in os.walk(base, onerror=report):
         dirnames.sort()
         for name in filenames:
-            if want(name):
-                path = Path(dirpath, name)
-                found.append((text_rel(path.relative_to(base).as_posix()), path))
+            path = Path(dirpath, name)
+            rel = text_rel(path.relative_to(base).as_posix())
+            if want(rel):
+                found.append((rel, path))
     for rel, path in sorted(found):
         yield path, rel
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import watchfiles
 
+from ..archive import TOOL_RESULTS
+
 log = logging.getLogger("zergd.watch")
 
 
@@ -58,10 +60,16 @@ def _cover(folder: Path, blocked: set[Path], recursive: list[Path], alone: list[
 def only_transcripts(change, path: str) -> bool:
     # New folders too: files written into a folder before its watch was set
     # up (a new project's first session) have no event of their own.
-    return path.endswith(SUFFIXES) or change == watchfiles.Change.added
+    return wanted(path) or change == watchfiles.Change.added
 
 
 SUFFIXES = (".jsonl", ".meta.json")
+TOOL_RESULTS_FOLDER = f"{os.sep}{TOOL_RESULTS}{os.sep}"
+
+
+def wanted(path: str) -> bool:
+    """A transcript, a subagent sidecar or a tool result (sources.py and sidecars.py decide which)."""
+    return path.endswith(SUFFIXES) or TOOL_RESULTS_FOLDER in path
 
 
 class Watcher:
@@ -93,7 +101,7 @@ class Watcher:
     def _scan_new_folder(self, folder: str) -> None:
         for dirpath, _dirs, files in os.walk(folder):
             for name in files:
-                if name.endswith(SUFFIXES):
+                if wanted(os.path.join(dirpath, name)):
                     self.on_path(Path(dirpath, name))
 
     def _watch(self, paths, recursive: bool, stop: threading.Event) -> None:
@@ -105,7 +113,7 @@ class Watcher:
                 stop_event=stop, raise_interrupt=False, recursive=recursive,
             ):
                 for change, name in changes:
-                    if name.endswith(SUFFIXES):
+                    if wanted(name):
                         self.on_path(Path(name))
                     elif change == watchfiles.Change.added and os.path.isdir(name):
                         self._scan_new_folder(name)

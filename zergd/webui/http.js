@@ -11,8 +11,9 @@ export class ApiError extends Error {
 
 // `params`: the query (empty values left out); `body`: sent as JSON;
 // `stream`: hand back the response itself once it is OK (a streamed answer);
-// `signIn: false`: a 401 is an answer to show, not a reason to leave the page.
-export async function request(path, { method = "GET", params, body, stream = false, signIn = true } = {}) {
+// `text`: the answer is text, not JSON; `signIn: false`: a 401 is an answer
+// to show, not a reason to leave the page.
+export async function request(path, { method = "GET", params, body, stream = false, text = false, signIn = true } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
   const init = { method, headers: { Accept: "application/json" } };
@@ -27,6 +28,7 @@ export async function request(path, { method = "GET", params, body, stream = fal
     throw new ApiError(`zergd is not answering at ${location.origin} (is it running? \`zergd start\` starts it)`, 0, null);
   }
   if (stream && resp.ok) return resp;
+  if (text && resp.ok) return resp.text();
   const data = await resp.json().catch(() => ({}));
   if (resp.status === 401 && signIn) { // sign in again, then come back here
     location.assign(`/login?${new URLSearchParams({ next: location.pathname + location.search })}`);

@@ -6,6 +6,7 @@ import { h, clear, compact, fmtTime, fmtDate, fmtDuration, plural, usd } from ".
 import { agentLabel, resumeOf } from "./agents.js";
 import { Transcript } from "./render.js";
 import { live } from "./live.js";
+import { request } from "./http.js";
 
 const FIRST_PAGE = 100; // lines painted before anything else happens
 const PAGE = 200;
@@ -68,6 +69,7 @@ function paint(main, page, api, navigate) {
     subagentByAgentId: (agentId) => s.subagents.find((c) => c.agent_id === agentId || c.id.endsWith(agentId)),
     inlineSession: (childId, into) => inlineSession(childId, into, api, ctx),
     highlight: (a) => highlightLine(transcript, a),
+    toolOutput: (toolUseId) => request(`${page.path}/tool-results/${encodeURIComponent(toolUseId)}`, { text: true }),
   };
   const view = new Transcript(transcript, ctx);
   const head = sessionHeader(s, gen, showMeta, q, cost);

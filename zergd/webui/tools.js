@@ -26,14 +26,16 @@ export function toolElement(name, id, input, ctx) {
 }
 
 // The result of a call: output (folded when long), images, error marked.
-export function attachResult(el, { text, images = [], isError = false, anchor = null, lineno = null, agentId = null }, ctx) {
+export function attachResult(el, { text, images = [], isError = false, anchor = null, lineno = null, agentId = null, keptApart = null }, ctx) {
   const name = el.dataset.tool || "";
   const result = h("div", { class: `tool-result${isError ? " error" : ""}`, id: anchor, "data-lineno": lineno ?? null });
   if (isError) result.append(h("div", { class: "result-label" }, "Error"));
   const lang = name === "Read" ? langOf(el.dataset.path) : null;
   const shown = name === "Read" ? stripLineNumbers(text) : text;
   // A subagent answers in Markdown; everything else is output.
-  if (shown) result.append(SUBAGENT_TOOLS.has(name) ? foldedMarkdown(shown) : folded(stripAnsi(shown), lang));
+  const body = shown ? (SUBAGENT_TOOLS.has(name) ? foldedMarkdown(shown) : folded(stripAnsi(shown), lang)) : null;
+  if (body) result.append(body);
+  if (keptApart && ctx.toolOutput) showWholeOutput(result, body, keptApart, lang, ctx);
   for (const img of images) result.append(img);
   if (!shown && !images.length) result.append(h("div", { class: "muted" }, "(no output)"));
   el.append(result);
@@ -42,6 +44,19 @@ export function attachResult(el, { text, images = [], isError = false, anchor = 
     if (child) el.append(subagentLink(child, ctx, el.dataset.description));
   }
   return result;
+}
+
+// The transcript holds a preview; the archive holds the whole output: it
+// takes the preview's place once loaded (the preview stays if it was not kept).
+function showWholeOutput(result, preview, toolUseId, lang, ctx) {
+  const note = h("div", { class: "muted small kept-apart" }, "Loading the whole output…");
+  result.append(note);
+  ctx.toolOutput(toolUseId).then((whole) => {
+    preview?.replaceWith(folded(stripAnsi(whole), lang));
+    note.textContent = `The whole output (${plural(whole.length, "character")}), kept apart by the agent and archived.`;
+  }, () => {
+    note.textContent = "Only this preview is in the transcript; the whole output was not archived.";
+  });
 }
 
 // Text in a <pre>, showing the first FOLD_LINES lines and a button for the rest.

@@ -7,6 +7,7 @@ import { anchorOf, collapsible, imagesOf, resultText, textOf } from "../parts.js
 
 const COMMAND = /^\s*(<command-(name|message)>|<bash-input>)/;
 const NOT_TYPED = startsWithAny(VOCABULARY.claude_not_typed);
+const PERSISTED = startsWithAny([VOCABULARY.persisted_output]);
 
 export const claude = {
   name: "claude",
@@ -42,9 +43,12 @@ function feedMessage(view, line, obj, state, frag) {
   const text = textOf(rest);
   if (obj.isMeta && !results.length) return view.bookkeeping(line, obj, `notice: ${text.replace(/\s+/g, " ").slice(0, 140)}`, state, frag, text);
   for (const [i, block] of results.entries()) {
+    const text = resultText(block.content);
     view.result(block.tool_use_id, {
-      text: resultText(block.content), images: imagesOf(block.content), isError: Boolean(block.is_error),
+      text, images: imagesOf(block.content), isError: Boolean(block.is_error),
       anchor: i === 0 ? anchorOf(line) : null, lineno: line.lineno, agentId: obj.toolUseResult?.agentId,
+      // Too large for the transcript: the whole output is in the session's tool-results/.
+      keptApart: PERSISTED.test(text) ? block.tool_use_id : null,
     }, line, state, frag);
   }
   if (results.length && !rest.length) return;
