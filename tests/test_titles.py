@@ -198,3 +198,27 @@ def test_codex_rollouts_before_the_envelope_are_read(settings):
         assert r.search("pytest pangolin", per_session=0)  # the tool call is searchable
     assert check_all(index) == []
     index.close()
+
+
+def test_a_summary_beats_the_first_prompt_and_a_slash_command(settings):
+    """As Claude Code's /resume picker lists them: the session's summary,
+    not its first prompt, and never a bare /login when a summary exists."""
+    typed = [prompt("ok so the nginx thing again"),
+             {"type": "assistant", "uuid": "leaf-9", "message": {"role": "assistant", "content": "fixed"}}]
+    command = [{"type": "user", "uuid": "c1", "message": {"role": "user", "content":
+                "<command-name>/login</command-name>\n<command-message>login</command-message>"}},
+               {"type": "assistant", "uuid": "leaf-7", "message": {"role": "assistant", "content": "signed in"}}]
+    later = [{"type": "summary", "summary": "Nginx TLS renewal fix", "leafUuid": "leaf-9"},
+             {"type": "summary", "summary": "Sign-in with a new token", "leafUuid": "leaf-7"},
+             prompt("next task")]
+    index = open_index(settings)
+    writer = index.writer()
+    for name, lines in (("typed", typed), ("command", command), ("later", later)):
+        write(settings, name, lines)
+        backfill(settings, writer)
+    assert session(index, "typed")["title"] == "Nginx TLS renewal fix"
+    assert session(index, "command")["title"] == "Sign-in with a new token"
+    write(settings, "renamed", [*typed[:1], {"type": "custom-title", "customTitle": "nginx: the saga"}])
+    backfill(settings, writer)
+    assert session(index, "renamed")["title"] == "nginx: the saga"
+    index.close()

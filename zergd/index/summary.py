@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 
 from ..transcript.line import RUNNING_TOTALS, TITLE_CAP, Line
 
-# Title sources, weakest first; a stronger one replaces a weaker one.  A
-# slash command titles a session only until its first typed prompt; a name
-# the user gave (/rename, Codex's thread name) beats everything, the last one wins.
-RANK_SUMMARY, RANK_COMMAND, RANK_PROMPT, RANK_AI_TITLE, RANK_CUSTOM = 1, 2, 3, 4, 5
+# Title sources, weakest first; a stronger one replaces a weaker one, as the
+# agents' own session pickers show them: a name the user gave (/rename,
+# Codex's thread name; the last one wins), then the agent's ai-title, then a
+# summary of the session (by its leafUuid), then the first typed prompt; a
+# slash command (/login, /exit) only while there is nothing else.
+RANK_COMMAND, RANK_PROMPT, RANK_SUMMARY, RANK_AI_TITLE, RANK_CUSTOM = 1, 2, 3, 4, 5
 
 
 @dataclass
