@@ -17,6 +17,7 @@ from ..index.writer import Writer
 from ..transcript import describe
 from .faults import ERROR, INDEX, Faults, IndexUnavailable
 from .sidecars import is_session_file, sync_session_file
+from .compressed import is_compressed
 from .sources import Skipped, walk_root
 from .tailer import SourceUnstable, sync_file
 
@@ -65,7 +66,9 @@ def plan(settings: Settings, writer: Writer, faults: Faults | None = None) -> tu
             key = (root.provider, rel)
             seen.add(key)
             identity, checked = known.get(key, (None, None))
-            if identity == (st.st_size, st.st_ino, st.st_mtime_ns) and checked == st.st_mtime_ns:
+            if checked == st.st_mtime_ns and identity is not None and (
+                    identity[1:] == (st.st_ino, st.st_mtime_ns) if is_compressed(path.name)
+                    else identity == (st.st_size, st.st_ino, st.st_mtime_ns)):
                 continue
             archived = identity[0] if identity else 0
             todo.append(Todo(root.provider, rel, path, max(0, st.st_size - archived), identity is not None))

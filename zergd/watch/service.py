@@ -29,6 +29,7 @@ from ..index.store import Index, open_index
 from ..index.writer import Writer
 from .backfill import backfill
 from .faults import INDEX, MAX_BACKOFF, Faults, is_transient
+from .compressed import SUFFIX, compressed, is_compressed, plain
 from .sidecars import is_session_file, sync_session_file
 from .sources import is_transcript, rel_for
 from .tailer import sync_file
@@ -245,12 +246,18 @@ class ArchiveService:
         if found is None or not (is_transcript(found[1]) or is_session_file(found[1])):
             return
         root, rel = found
+        if is_compressed(path.name):  # one stream with its plain file, which wins while it is there
+            if os.path.lexists(plain(path)):
+                return
+            path, rel = plain(path), rel[: -len(SUFFIX)]
         try:
             if is_session_file(rel):
                 if os.path.lexists(path):
                     sync_session_file(writer, self.settings, root.provider, rel, path)
             elif os.path.lexists(path):
                 sync_file(writer, self.settings, root.provider, rel, path)
+            elif os.path.lexists(compressed(path)):  # compressed, not deleted
+                sync_file(writer, self.settings, root.provider, rel, compressed(path))
             else:
                 self._mark_deleted(writer, root.provider, rel)
         except Exception as e:  # the file's fault, not the writer's: set aside and retried

@@ -8,18 +8,22 @@ import stat
 from pathlib import Path
 
 from ..archive.sidecars import is_tool_result
+from .compressed import SUFFIX, is_compressed
 from ..config import SourceRoot
 from ..index.naming import text_rel
 
 
 def is_transcript(rel: str) -> bool:
-    """A transcript's path (relative to its root, or a file name)."""
-    return rel.endswith(".jsonl") and not is_tool_result(rel)
+    """A transcript's path (relative to its root, or a file name), plain or
+    compressed (watch.compressed)."""
+    return (rel.endswith(".jsonl") or is_compressed(rel)) and not is_tool_result(rel)
 
 
 def walk_root(root: SourceRoot, want=is_transcript, on_error=None):
     """Yield (abs path, rel) for every file under ``root`` whose rel ``want``s,
-    sorted so that backfills and reindexes meet files in the same order.
+    sorted so that backfills and reindexes meet files in the same order.  A
+    compressed transcript is yielded under its plain rel (the stream it
+    holds), unless its plain file is there too.
     A folder that cannot be listed is passed to ``on_error(path, why)`` and
     the walk goes on with the others."""
     base = root.path
@@ -36,8 +40,13 @@ def walk_root(root: SourceRoot, want=is_transcript, on_error=None):
         for name in filenames:
             path = Path(dirpath, name)
             rel = text_rel(path.relative_to(base).as_posix())
-            if want(rel):
-                found.append((rel, path))
+            if not want(rel):
+                continue
+            if is_compressed(name):
+                if name[: -len(SUFFIX)] in filenames:
+                    continue  # the plain file is the stream now
+                rel = rel[: -len(SUFFIX)]
+            found.append((rel, path))
     for rel, path in sorted(found):
         yield path, rel
 

@@ -29,11 +29,13 @@ import zlib
 from pathlib import Path
 
 from .. import archive
+from ..archive import sidecars
 from ..archivist import Archivist
 from ..config import Settings
 from ..index.naming import text_rel
 from ..index.writer import Source, Writer
 from ..transcript import PROVIDERS, describe
+from .compressed import SUFFIX, NotARollout, decompress, is_compressed, plain
 from .sources import open_transcript
 
 CHUNK = 4 << 20  # bytes read per step: bounds memory, keeps transactions short
@@ -49,12 +51,40 @@ def sync_file(writer: Writer, settings: Settings, provider: str, rel: str, path:
               full_check: bool = False) -> int:
     """Open ``path`` safely (``sources.Skipped`` if it is no regular file
     inside the roots), register it on first sight and sync it."""
+    packed = is_compressed(path.name)
+    stream = text_rel(str(plain(path) if packed else path))
     with open_transcript(path, settings.source_roots()) as src:
         info = describe(provider, rel)
+        if packed:
+            return _sync_compressed(writer, settings, info, stream, src, path.name, on_bytes)
         if PROVIDERS[provider].moves:
-            _follow_move(writer, settings, info, text_rel(str(path)))
-        source = writer.open_source(settings.host, info, text_rel(str(path)))
+            _follow_move(writer, settings, info, stream)
+        source = writer.open_source(settings.host, info, stream)
         return sync_source(writer, settings.archive_dir, source, src, on_bytes, full_check=full_check)
+
+
+def _sync_compressed(writer: Writer, settings: Settings, info, stream: str, src, name: str, on_bytes) -> int:
+    """A rollout Codex compressed: its decompressed bytes, checked whole
+    against the archive (the same bytes add nothing), and the compressed
+    file's sha256 kept beside the archived stream (``<rel>.zst.sha256``).
+    One that does not decompress is kept as it is (``<rel>.zst``) and set aside."""
+    st = os.fstat(src.fileno())
+    try:
+        unpacked, digest = decompress(src, settings.home / "tmp")
+    except NotARollout:
+        src.seek(0)
+        sidecars.store_file(settings.archive_dir, settings.host, info.provider, info.rel + SUFFIX, src, st.st_size,
+                            st.st_mtime_ns)
+        raise
+    with unpacked:
+        if PROVIDERS[info.provider].moves:
+            _follow_move(writer, settings, info, stream)
+        source = writer.open_source(settings.host, info, stream)
+        copied = sync_source(writer, settings.archive_dir, source, unpacked, on_bytes, full_check=True)
+    writer.set_identity(source, st.st_ino, st.st_mtime_ns, checked=True)  # the rescan's "unchanged"
+    sidecars.store(settings.archive_dir, source.host, source.provider, source.rel + SUFFIX + ".sha256",
+                   f"{digest}  {name}\n".encode())
+    return copied
 
 
 def _follow_move(writer: Writer, settings: Settings, info, path: str) -> None:

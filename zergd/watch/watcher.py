@@ -63,7 +63,7 @@ def only_transcripts(change, path: str) -> bool:
     return wanted(path) or change == watchfiles.Change.added
 
 
-SUFFIXES = (".jsonl", ".meta.json")
+SUFFIXES = (".jsonl", ".meta.json", ".jsonl.zst")
 TOOL_RESULTS_FOLDER = f"{os.sep}{TOOL_RESULTS}{os.sep}"
 
 
