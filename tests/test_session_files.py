@@ -123,7 +123,7 @@ def test_restore_puts_tool_results_back_byte_for_byte(settings, index):
     assert "tool-results" in proc.stderr
 
 
-def test_the_session_view_shows_the_whole_output(settings, monkeypatch, browser, page):
+def test_the_session_view_shows_the_whole_output(settings, monkeypatch, browser, page):  # noqa: F811
     from playwright.sync_api import expect
     from test_browser import start_daemon
     from test_daemon import zergd

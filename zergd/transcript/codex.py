@@ -96,6 +96,8 @@ def _event(pt: str | None, payload: dict, line: Line) -> None:
         line.text = line.custom_title or ""
     elif pt == "error":
         line.text = string(payload.get("message")) or ""
+    elif pt == "item_completed" and isinstance(payload.get("item"), dict):
+        _turn_item(payload["item"], line)
     elif pt == "token_count":
         info = payload.get("info")
         total = info.get("total_token_usage") if isinstance(info, dict) else None
@@ -106,6 +108,50 @@ def _event(pt: str | None, payload: dict, line: Line) -> None:
             cached = count(total.get("cached_input_tokens"))
             line.usage = Usage(count(total.get("input_tokens")) - cached, count(total.get("output_tokens")),
                                0, cached)
+
+
+# Paginated history (0.148 on): each turn's items arrive as item_completed
+# events whose item is a TurnItem (codex-rs/protocol/src/items.rs), and the
+# legacy user_message / agent_message events are no longer written.
+
+
+def _turn_item(item: dict, line: Line) -> None:
+    kind = string(item.get("type"))
+    line.type = f"event_msg/item_completed/{kind}" if kind else "event_msg/item_completed"
+    if kind == "UserMessage":
+        text = "".join(texts_of(item.get("content")))
+        line.role, line.text = "user", text
+        if text.strip() and not text.lstrip().startswith(CODEX_CONTEXT):
+            line.prompt = title_of(text)
+    elif kind == "AgentMessage":
+        line.role, line.is_assistant = "assistant", True
+        line.text = joined(texts_of(item.get("content")))
+    elif kind in ("Reasoning", "Plan"):
+        line.role = "assistant"
+        parts = item.get("summary_text") if kind == "Reasoning" else [item.get("text")]
+        line.text = joined([p for p in parts if isinstance(p, str)] if isinstance(parts, list) else [])
+    elif kind in TURN_TOOLS:
+        line.role, line.tools = "assistant", TURN_TOOLS[kind]
+        line.text = joined([TURN_TOOLS[kind], *_tool_texts(kind, item)])
+
+
+# A TurnItem that is a tool call, and the name it is listed under.
+TURN_TOOLS = {"CommandExecution": "shell", "FileChange": "apply_patch", "McpToolCall": "mcp", "WebSearch": "web_search",
+              "DynamicToolCall": "tool"}
+
+
+def _tool_texts(kind: str, item: dict) -> list[str]:
+    """What a TurnItem tool call says: its command or arguments and its output."""
+    if kind == "CommandExecution":
+        command = item.get("command")
+        shown = " ".join(c for c in command if isinstance(c, str)) if isinstance(command, list) else ""
+        return [shown, string(item.get("aggregatedOutput")) or string(item.get("stdout")) or ""]
+    if kind == "FileChange":
+        changes = item.get("changes")
+        return ["\n".join(changes) if isinstance(changes, dict) else "", string(item.get("stdout")) or ""]
+    if kind == "WebSearch":
+        return [string(item.get("query")) or ""]
+    return [string(item.get("tool")) or "", json_text(item.get("arguments"))]
 
 
 def _bare(obj: dict, line: Line) -> None:
@@ -161,6 +207,8 @@ def _feed(kind, p: dict, ts, conversation: Conversation) -> None:
         conversation.current("assistant", ts).parts.append(Part("notice", str(p.get("message") or "error")))
     elif kind == "compacted":
         conversation.current("divider", ts).parts.append(Part("text", "Conversation compacted"))
+    elif kind == "event_msg" and t == "item_completed" and isinstance(p.get("item"), dict):
+        _feed_turn_item(p["item"], ts, conversation)
     elif kind != "response_item":
         return
     elif t == "message":
@@ -179,6 +227,41 @@ def _feed(kind, p: dict, ts, conversation: Conversation) -> None:
         text = "\n\n".join(texts_of(p.get("summary")))
         if text:
             conversation.current("assistant", ts).parts.append(Part("thinking", text))
+
+
+def _feed_turn_item(item: dict, ts, conversation: Conversation) -> None:
+    kind = item.get("type")
+    if kind == "UserMessage":
+        text = "".join(texts_of(item.get("content")))
+        if text.strip() and not is_codex_context(text):
+            conversation.current("user", ts).parts.append(Part("text", text))
+    elif kind == "AgentMessage":
+        text = "\n\n".join(texts_of(item.get("content")))
+        if text:
+            conversation.current("assistant", ts).parts.append(Part("text", text))
+    elif kind == "Reasoning":
+        text = "\n\n".join(s for s in item.get("summary_text") or [] if isinstance(s, str))
+        if text:
+            conversation.current("assistant", ts).parts.append(Part("thinking", text))
+    elif kind == "Plan" and isinstance(item.get("text"), str):
+        conversation.current("assistant", ts).parts.append(Part("text", item["text"]))
+    elif kind in TURN_TOOLS:
+        tool = Tool(TURN_TOOLS[kind], _tool_input(kind, item))
+        conversation.call(item.get("id"), tool, ts)
+        output = _tool_texts(kind, item)[-1]
+        if output:
+            conversation.result(item.get("id"), output, item.get("status") == "failed")
+
+
+def _tool_input(kind: str, item: dict):
+    if kind == "CommandExecution":
+        command = item.get("command")
+        return {"command": [c for c in command if isinstance(c, str)] if isinstance(command, list) else ""}
+    if kind == "FileChange":
+        return {"files": sorted(item["changes"]) if isinstance(item.get("changes"), dict) else []}
+    if kind == "WebSearch":
+        return {"query": item.get("query")}
+    return {"tool": item.get("tool"), "arguments": item.get("arguments")}
 
 
 def _feed_message(p: dict, ts, conversation: Conversation) -> None:

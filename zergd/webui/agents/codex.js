@@ -68,5 +68,35 @@ function feedItem(view, line, kind, p, ts, state, frag) {
     const turn = view.turn("assistant", line, state, frag);
     return view.msg(line, turn).append(text ? collapsible("Thinking", () => markdown(text), "thinking") : h("p", { class: "muted small" }, "(encrypted reasoning)"));
   }
+  if (kind === "event_msg" && t === "item_completed" && isObject(p.item)) return feedTurnItem(view, line, p.item, state, frag);
   return view.other(line, line.obj, state, frag);
 }
+
+// Paginated history (0.148 on): a turn's items as item_completed events,
+// each a TurnItem (codex-rs/protocol/src/items.rs).
+const TURN_TOOLS = { CommandExecution: "shell", FileChange: "apply_patch", McpToolCall: "mcp", WebSearch: "web_search", DynamicToolCall: "tool" };
+
+function feedTurnItem(view, line, item, state, frag) {
+  const texts = (blocks) => (Array.isArray(blocks) ? blocks : []).map((c) => (c && typeof c.text === "string" ? c.text : ""));
+  if (item.type === "UserMessage") {
+    const text = texts(item.content).join("");
+    if (INJECTED.test(text)) return view.bookkeeping(line, item, `context Codex adds: ${text.replace(/\s+/g, " ").slice(0, 120)}`, state, frag, text);
+    return view.msg(line, view.turn("user", line, state, frag, true)).append(markdown(text));
+  }
+  if (item.type === "AgentMessage") return view.msg(line, view.turn("assistant", line, state, frag)).append(markdown(texts(item.content).join("\n\n")));
+  if (item.type === "Reasoning" || item.type === "Plan") {
+    const text = item.type === "Plan" ? String(item.text ?? "") : (item.summary_text || []).join("\n\n");
+    const body = item.type === "Plan" ? markdown(text) : collapsible("Thinking", () => markdown(text), "thinking");
+    return view.msg(line, view.turn("assistant", line, state, frag)).append(body);
+  }
+  const name = TURN_TOOLS[item.type];
+  if (!name) return view.other(line, line.obj, state, frag);
+  const argv = Array.isArray(item.command) ? item.command.map(String) : [];
+  const input = item.type === "CommandExecution" ? { command: (["-lc", "-c"].includes(argv[1]) ? argv.slice(2) : argv).join(" ") }
+    : item.type === "FileChange" ? { files: Object.keys(item.changes || {}) }
+      : item.type === "WebSearch" ? { query: item.query } : { tool: item.tool, arguments: item.arguments };
+  view.msg(line, view.turn("assistant", line, state, frag)).append(view.tool(name, item.id, input));
+  const output = item.aggregatedOutput ?? item.stdout ?? "";
+  if (output) view.result(item.id, { text: output, isError: item.status === "failed", anchor: null, lineno: line.lineno }, line, state, frag);
+}
+
