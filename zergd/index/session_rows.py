@@ -32,7 +32,7 @@ class SessionRows:
         added = fold(s, lines)
         if added.keyed:
             added.assistant_messages += self._record_usage(session_id, added.keyed)
-        if s.title_rank < RANK_SUMMARY:
+        if s.title_rank < RANK_SUMMARY and self._any_summaries():
             # This session's leaves may have been summarised in a file indexed before it.
             uuids = [ln.uuid for ln in lines if ln.uuid]
             for chunk in range(0, len(uuids), 500):
@@ -53,6 +53,14 @@ class SessionRows:
         )
         if added.summaries:
             self._apply_summaries(added.summaries)
+
+    _summaries_seen = False  # once true, stays true (summaries are never deleted)
+
+    def _any_summaries(self) -> bool:
+        """Whether any summary is recorded (most imports have none: no lookup per update)."""
+        if not self._summaries_seen:
+            self._summaries_seen = self.conn.execute("select 1 from summaries limit 1").fetchone() is not None
+        return self._summaries_seen
 
     def _apply_summaries(self, summaries: list[tuple[str, str]]) -> None:
         """Each summary titles the session owning its leaf (if that session has
