@@ -45,6 +45,7 @@ def diagnose(settings: Settings, probe=None) -> list[Finding]:
     found.append(_cleanup(settings, running=daemon.status == OK))
     found.append(_disk(settings))
     found.append(_index(settings, backfilling="backfilling" in daemon.what))
+    found += _drift(settings)
     found.append(_chat(settings))
     found.append(_mcp())
     return found
@@ -173,6 +174,40 @@ def _index(settings: Settings, *, backfilling: bool) -> Finding:
         return Finding(OK, "index", f"the daemon is still archiving ({len(problems):,} files to go)")
     return Finding(FAIL, "index", f"{len(problems):,} problem(s), first: {problems[0]}",
                    "zergd check for all of them; zergd reindex rebuilds the index from the archive")
+
+
+def _drift(settings: Settings) -> list[Finding]:
+    """Per agent version, the kinds of lines it wrote that this zergd does not
+    know (kept and shown raw; read properly by a newer zergd)."""
+    from .index import open_index
+
+    try:
+        index = open_index(settings)
+        try:
+            if not index.exists():
+                return []
+            with index.reader() as r:
+                rows = r.drift()
+        finally:
+            index.close()
+    except Exception:  # the index finding above says what is wrong with it
+        return []
+    found = []
+    for (provider, version), group in _by_version(rows).items():
+        agent = PROVIDERS[provider].label if provider in PROVIDERS else provider
+        kinds = ", ".join(f"{r['kind']} ({r['lines']:,})" for r in group[:8]) + (" …" if len(group) > 8 else "")
+        total = sum(r["lines"] for r in group)
+        found.append(Finding(WARN, "formats", f"{total:,} line(s) of {len(group)} kind(s) this zergd does not know, "
+                             f"from {agent} {version or '(version not named)'}: {kinds}",
+                             "kept and shown raw; a newer zergd reads them (pip install -U zergd, then zergd reindex)"))
+    return found
+
+
+def _by_version(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["provider"], row["version"]), []).append(row)
+    return groups
 
 
 def _chat(settings: Settings) -> Finding:

@@ -21,19 +21,19 @@ from .access import Viewer, viewer
 router = APIRouter(prefix="/api")
 
 
-def _counts(state, who: Viewer) -> tuple[dict, list]:
+def _counts(state, who: Viewer) -> tuple[dict, list, list]:
     try:
         with state.index.reader() as r:
-            return r.counts(), r.machines(None if who.admin else who.scope)
+            return r.counts(), r.machines(None if who.admin else who.scope), r.drift()
     except NotReady:  # the writer is still creating the index
-        return {"sessions": 0, "lines": 0}, []
+        return {"sessions": 0, "lines": 0}, [], []
 
 
 @router.get("/status")
 def status(request: Request):
     state = request.app.state
     who, service, settings = viewer(request), state.service, state.settings
-    counts, machines = _counts(state, who)
+    counts, machines, drift = _counts(state, who)
     backfill = service.progress.as_dict() if service and service.progress else None
     if not who.admin:  # a member learns that the daemon runs, not whose files are where (admins see faults)
         return {"version": __version__, "state": service.state if service else "stopped", "faults": [],
@@ -55,6 +55,8 @@ def status(request: Request):
         "index": {"kind": state.index.kind, "where": state.index.describe()},
         "roots": [{"provider": r.provider, "path": str(r.path), "exists": r.path.is_dir()}
                   for r in settings.source_roots()],
+        # Kinds of lines the agents wrote that this zergd does not know, per agent and version.
+        "unknown_kinds": drift,
         # Shipping this machine's sessions elsewhere (zergd start --ship-to): how far behind.
         "shipping": state.shipping.status() if state.shipping else None,
         # Machines whose sessions are here (this one, and those that ship to it).

@@ -232,3 +232,16 @@ def m010_usage_counted() -> str:
         alter table usage add column counted integer not null default 1;
         create index usage_response on usage (msg_id, counted);
     """
+
+
+@migration
+def m011_drift() -> str:
+    # The agent version a session's lines name, and the kinds of lines (types,
+    # subtypes, items, tools) an agent wrote that this zergd does not know,
+    # counted per agent and version (transcript Provider.unknown_kinds).
+    return """
+        alter table sessions add column agent_version text;
+        create table drift (provider text not null, version text not null, kind text not null,
+                            lines integer not null default 0, first_seen text,
+                            primary key (provider, version, kind));
+    """

@@ -100,7 +100,10 @@ def _parse(raw: bytes, offset: int, lineno: int, length: int | None) -> Line:
         line.malformed = 1
         line.text = _decode_raw(raw)
         return line
-    for_line(obj).parse(obj, line)
+    agent = for_line(obj)
+    agent.parse(obj, line)
+    line.unknown = agent.unknown_kinds(obj)
+    line.version = agent.version_of(obj)
     return line
 
 

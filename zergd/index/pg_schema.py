@@ -183,6 +183,16 @@ def pg006_usage_counted() -> str:
     """
 
 
+@migration
+def pg007_drift() -> str:
+    return """
+        alter table sessions add column agent_version text;
+        create table drift (provider text collate "C" not null, version text collate "C" not null,
+                            kind text collate "C" not null, lines bigint not null default 0, first_seen text,
+                            primary key (provider, version, kind));
+    """
+
+
 def migrate(conn, schema: str = SCHEMA) -> list[str]:
     """Create the schema if needed and apply pending migrations, one
     transaction each, one migrator at a time (an advisory lock)."""

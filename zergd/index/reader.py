@@ -84,6 +84,14 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
             next_cursor = encode_cursor(last["last_ts"] or last["first_ts"] or "", last["id"])
         return rows, next_cursor
 
+    def drift(self) -> list[dict]:
+        """Kinds of lines the agents wrote that this zergd does not know, per
+        agent and version (most lines first): what a format change looks like."""
+        return [{"provider": p, "version": v, "kind": k, "lines": n, "first_seen": seen}
+                for p, v, k, n, seen in self.conn.execute(
+                    "select provider, version, kind, lines, first_seen from drift"
+                    " order by provider, version desc, lines desc, kind")]
+
     def meta(self, key: str) -> str | None:
         """A fact about the index itself (the ``meta`` table): its epoch, its parser's version."""
         row = self.conn.execute("select value from meta where key = ?", (key,)).fetchone()

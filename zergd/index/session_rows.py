@@ -4,6 +4,8 @@ counts, models, branch), summaries, and usage: one row per API response
 
 from __future__ import annotations
 
+from collections import Counter
+
 import orjson
 
 from ..transcript.line import RUNNING_TOTALS, Line
@@ -23,9 +25,9 @@ class SessionRows:
         conn = self.conn
         row = conn.execute(
             "select title, title_rank, first_ts, last_ts, git_branch, models, project, parent_session_id,"
-            " is_subagent from sessions where id = ?", (session_id,),
+            " is_subagent, provider, agent_version from sessions where id = ?", (session_id,),
         ).fetchone()
-        title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent = row
+        title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent, provider, version = row
         had_models = bool(models_json)
         s = SessionSummary(session_id, title, rank, first_ts, last_ts, branch,
                            orjson.loads(models_json) if models_json else [], project, parent, bool(is_subagent))
@@ -53,6 +55,22 @@ class SessionRows:
         )
         if added.summaries:
             self._apply_summaries(added.summaries)
+        self._record_drift(session_id, provider, version, lines)
+
+    def _record_drift(self, session_id: str, provider: str, version: str | None, lines: list[Line]) -> None:
+        """The agent version the session's lines name, and a count of the
+        kinds in them that the agent's module does not know (per version)."""
+        newest = next((ln.version for ln in reversed(lines) if ln.version), None)
+        if newest and newest != version:
+            self.conn.execute("update sessions set agent_version = ? where id = ?", (newest, session_id))
+        unknown = Counter(kind for ln in lines for kind in ln.unknown)
+        if not unknown:
+            return
+        at = newest or version or ""
+        self.conn.executemany(
+            "insert into drift (provider, version, kind, lines, first_seen) values (?, ?, ?, ?, ?)"
+            " on conflict (provider, version, kind) do update set lines = drift.lines + excluded.lines",
+            [(provider, at, kind, n, now_iso()) for kind, n in unknown.items()])
 
     _summaries_seen = False  # once true, stays true (summaries are never deleted)
 

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from .conversation import Conversation, Part, Tool, image_of
 from .line import Line, Usage, count, joined, json_text, result_text, string, texts_of, title_of
 from .provider import Provider, SourceInfo, path_digest
-from .vocabulary import CLAUDE_NOT_TYPED
+from .vocabulary import CLAUDE_ATTACHMENTS, CLAUDE_NOT_TYPED, CLAUDE_SYSTEM_SUBTYPES, CLAUDE_TOOLS, CLAUDE_TYPES
 
 _COMMAND = re.compile(r"^\s*<command-(?:name|message)>([^<]*)</command-(?:name|message)>", re.S)
 _COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
@@ -99,6 +99,28 @@ class Claude(Provider):
             content = get("content")
             if isinstance(content, str):
                 line.text = content
+
+    def unknown_kinds(self, obj: dict) -> tuple[str, ...]:
+        t = obj.get("type")
+        if t not in CLAUDE_TYPES:
+            return (str(t) if isinstance(t, str) else "(no type)",)
+        if t == "system":
+            sub = obj.get("subtype")
+            return (f"system/{sub}",) if isinstance(sub, str) and sub not in CLAUDE_SYSTEM_SUBTYPES else ()
+        if t == "attachment":
+            kind = obj.get("attachment", {}).get("type") if isinstance(obj.get("attachment"), dict) else None
+            known = kind in CLAUDE_ATTACHMENTS or (isinstance(kind, str) and kind.startswith("hook_"))
+            return () if known or not isinstance(kind, str) else (f"attachment/{kind}",)
+        msg = obj.get("message")
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if t != "assistant" or not isinstance(content, list):
+            return ()
+        return tuple(f"tool/{b['name']}" for b in content if isinstance(b, dict) and b.get("type") == "tool_use"
+                     and isinstance(b.get("name"), str) and b["name"] not in CLAUDE_TOOLS
+                     and not b["name"].startswith("mcp__"))
+
+    def version_of(self, obj: dict) -> str | None:
+        return string(obj.get("version"))
 
     def feed(self, obj: dict, conversation: Conversation) -> None:
         if isinstance(obj.get("message"), dict):

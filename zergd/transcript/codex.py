@@ -18,7 +18,8 @@ from .conversation import Conversation, Part, Tool
 from .line import RUNNING_TOTALS, Line, Usage, count, joined, json_text, string, texts_of, title_of
 from .provider import Provider
 from .vocabulary import CODEX_CALLS as CALLS
-from .vocabulary import CODEX_CONTEXT, CODEX_ITEMS, is_codex_context
+from .vocabulary import (CODEX_CONTEXT, CODEX_EVENTS, CODEX_ITEMS, CODEX_RESPONSE_ITEMS, CODEX_TURN_ITEMS, CODEX_TYPES,
+                         is_codex_context)
 from .vocabulary import CODEX_OUTPUTS as OUTPUTS
 
 _CWD = re.compile(r"<cwd>([^<]+)</cwd>|Current working directory: *([^\n]+)")
@@ -44,6 +45,26 @@ class Codex(Provider):
             _enveloped(obj, line)
         else:
             _bare(obj, line)
+
+    def unknown_kinds(self, obj: dict) -> tuple[str, ...]:
+        t, payload = obj.get("type"), obj.get("payload")
+        if "payload" not in obj:
+            return ()  # the bare format before the envelope: no longer written, fully known
+        if t not in CODEX_TYPES:
+            return (str(t) if isinstance(t, str) else "(no type)",)
+        pt = payload.get("type") if isinstance(payload, dict) else None
+        if t == "event_msg" and pt == "item_completed":
+            item = payload.get("item")
+            kind = item.get("type") if isinstance(item, dict) else None
+            return (f"item_completed/{kind}",) if isinstance(kind, str) and kind not in CODEX_TURN_ITEMS else ()
+        known = CODEX_EVENTS if t == "event_msg" else CODEX_RESPONSE_ITEMS if t == "response_item" else None
+        return (f"{t}/{pt}",) if known is not None and isinstance(pt, str) and pt not in known else ()
+
+    def version_of(self, obj: dict) -> str | None:
+        payload = obj.get("payload")
+        if obj.get("type") == "session_meta" and isinstance(payload, dict):
+            return string(payload.get("cli_version"))
+        return None
 
     def feed(self, obj: dict, conversation: Conversation) -> None:
         if isinstance(obj.get("payload"), dict):

@@ -34,7 +34,7 @@ class Line:
         "offset", "length", "lineno", "partial", "type", "uuid", "parent_uuid", "ts", "role",
         "tools", "sidechain", "malformed", "text", "cwd", "branch", "model", "session_id",
         "agent_id", "msg_key", "usage", "prompt", "command", "ai_title", "custom_title", "summary",
-        "is_assistant", "runs",
+        "is_assistant", "runs", "unknown", "version",
     )
 
     def __init__(self, offset: int, length: int, lineno: int):
@@ -52,6 +52,8 @@ class Line:
         self.prompt = self.command = self.ai_title = self.custom_title = None
         self.summary = None
         self.is_assistant = False
+        self.unknown: tuple[str, ...] = ()  # kinds in it its agent's module does not know (drift)
+        self.version: str | None = None  # the agent's version that wrote it, where the line says
 
 
 def string(v) -> str | None:

@@ -76,6 +76,16 @@ class Provider:
         """Fill ``line`` from the JSON object written on it."""
         raise NotImplementedError
 
+    def unknown_kinds(self, obj: dict) -> tuple[str, ...]:
+        """The kinds in a line (its type, subtype, item or tool) this module
+        does not know: the line is kept and shown raw all the same, and
+        counted, so a format change is seen the day it ships."""
+        return ()
+
+    def version_of(self, obj: dict) -> str | None:
+        """The agent's version, where a line names it."""
+        return None
+
     def feed(self, obj: dict, conversation: Conversation) -> None:
         """Add what the line says to the conversation being read."""
         raise NotImplementedError
