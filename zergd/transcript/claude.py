@@ -54,7 +54,9 @@ class Claude(Provider):
         stem = PurePosixPath(rel).stem
         project = parts[0] if len(parts) > 1 else None
         agent = stem[len("agent-"):] if stem.startswith("agent-") else None
-        parent = parts[-3] if agent and len(parts) >= 4 and parts[-2] == "subagents" else None
+        # <session>/subagents/agent-<id>.jsonl, or a workflow run's: <session>/subagents/workflows/<run>/...
+        nested = agent and len(parts) >= 4 and "subagents" in parts[1:-1]
+        parent = parts[parts.index("subagents", 1) - 1] if nested else None
         return SourceInfo(self.name, rel, self.session_id(rel), project, parent, agent)
 
     def session_folder(self, rel: str) -> str | None:
@@ -99,6 +101,11 @@ class Claude(Provider):
             content = get("content")
             if isinstance(content, str):
                 line.text = content
+        elif t == "attachment" and (said := steering(obj)) is not None:
+            # What the user typed while Claude worked: their words, read at the next step.
+            line.role, line.text = "user", said
+            if said.strip() and not said.lstrip().startswith(CLAUDE_NOT_TYPED):
+                line.prompt = title_of(said)
 
     def unknown_kinds(self, obj: dict) -> tuple[str, ...]:
         t = obj.get("type")
@@ -129,6 +136,8 @@ class Claude(Provider):
             conversation.divider(None, f"Summary: {obj['summary']}")
         elif obj.get("type") == "system" and obj.get("subtype") == "compact_boundary":
             conversation.divider(obj.get("timestamp"), "Conversation compacted")
+        elif obj.get("type") == "attachment" and (said := steering(obj)):
+            conversation.current("user", obj.get("timestamp")).parts.append(Part("text", said))
 
 
 def _message(obj: dict, msg: dict, line: Line) -> None:
@@ -193,6 +202,16 @@ def _response(obj: dict, msg: dict, line: Line) -> None:
             count(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else 0,
             count(server.get("web_search_requests")) if isinstance(server, dict) else 0,
         )
+
+
+def steering(obj: dict) -> str | None:
+    """The words of a message the user typed while Claude was working (a
+    ``queued_command`` attachment; not a background task's notification)."""
+    att = obj.get("attachment")
+    if not isinstance(att, dict) or att.get("type") != "queued_command" or att.get("commandMode") == "task-notification":
+        return None
+    prompt = att.get("prompt")
+    return prompt if isinstance(prompt, str) else "\n".join(texts_of(prompt)) if isinstance(prompt, list) else None
 
 
 def is_real_prompt(obj: dict, parts: list[str]) -> bool:

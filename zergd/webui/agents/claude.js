@@ -1,6 +1,7 @@
 // Claude Code's lines: {type, message: {role, content: [blocks]}, ...}, plus
 // summaries and compaction boundaries.  See zergd/transcript/claude.py.
 
+import { h } from "../dom.js";
 import { markdown } from "../markdown.js";
 import { VOCABULARY, startsWithAny } from "../agents.js";
 import { anchorOf, collapsible, imagesOf, resultText, textOf } from "../parts.js";
@@ -12,9 +13,16 @@ const PERSISTED = startsWithAny([VOCABULARY.persisted_output]);
 export const claude = {
   name: "claude",
   claims: (obj) => (obj.message && typeof obj.message === "object") || obj.type === "summary" ||
-    (obj.type === "system" && obj.subtype === "compact_boundary"),
+    (obj.type === "system" && obj.subtype === "compact_boundary") || steering(obj) !== null,
   feed(view, line, obj, state, frag) {
     if (obj.message && typeof obj.message === "object") return feedMessage(view, line, obj, state, frag);
+    const said = steering(obj);
+    if (said !== null) {
+      // Typed while Claude worked: the user's words, read at its next step.
+      const el = view.msg(line, view.turn("user", line, state, frag, true));
+      el.append(h("div", { class: "muted small" }, "sent while Claude was working"), markdown(said));
+      return el;
+    }
     if (obj.type === "summary") return view.divider(line, frag, "summary", `Summary: ${obj.summary ?? ""}`);
     const m = obj.compactMetadata || {};
     return view.divider(line, frag, "compaction", `Conversation compacted (${m.trigger || "manual"})${m.preTokens ? ` · ${Number(m.preTokens).toLocaleString()} tokens before` : ""}`);
@@ -58,4 +66,13 @@ function feedMessage(view, line, obj, state, frag) {
   const turn = kind === "output" && state.turn ? state.turn : view.turn("user", line, state, frag, true);
   const el = view.msg(line, turn, kind === "output" ? "aside" : null, !results.length);
   for (const block of rest) el.append(kind === "prompt" ? view.prompt(block, line) : view.aside(block));
+}
+
+// What the user typed while Claude was working (a queued_command attachment
+// that is not a background task's notification), or null.
+function steering(obj) {
+  const a = obj.type === "attachment" ? obj.attachment : null;
+  if (!a || a.type !== "queued_command" || a.commandMode === "task-notification") return null;
+  if (typeof a.prompt === "string") return a.prompt;
+  return Array.isArray(a.prompt) ? textOf(a.prompt) : null;
 }

@@ -1,0 +1,69 @@
+"""What Claude Code 2.1.x writes beyond the conversation's own lines: words
+typed while it works (queued_command attachments), workflow runs' agents."""
+
+import json
+
+from test_browser import browser, page, start_daemon  # noqa: F401 (fixtures)
+from test_daemon import zerg, zergd
+
+from zergd.transcript import describe
+
+SESSION = "3b8e1f2a-6c4d-4e9a-8b7c-1d2e3f4a5b6c"
+BASE = {"sessionId": SESSION, "version": "2.1.140", "cwd": "/home/ola/rower", "entrypoint": "cli", "isSidechain": False}
+
+
+def lines():
+    return [
+        {**BASE, "type": "user", "uuid": "u1", "timestamp": "2026-12-01T10:00:00Z",
+         "message": {"role": "user", "content": "napraw testy integracyjne"}},
+        {**BASE, "type": "assistant", "uuid": "a1", "timestamp": "2026-12-01T10:00:05Z", "requestId": "r1",
+         "message": {"id": "m1", "role": "assistant", "model": "claude-sonnet-4-5", "usage": {"input_tokens": 5},
+                     "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "pytest -q"}}]}},
+        {**BASE, "type": "attachment", "uuid": "q1", "timestamp": "2026-12-01T10:00:09Z",
+         "attachment": {"type": "queued_command", "commandMode": "prompt",
+                        "prompt": "sprawdź też ścieżki Windows (C:\\Users)"}},
+        {**BASE, "type": "attachment", "uuid": "q2", "timestamp": "2026-12-01T10:00:12Z",
+         "attachment": {"type": "queued_command", "commandMode": "task-notification",
+                        "prompt": "<task-notification>\n<task-id>b1</task-id>\n<status>completed</status>\n"
+                                  "</task-notification>"}},
+    ]
+
+
+def write(settings):
+    path = settings.agent_dir("claude") / "projects" / "-home-ola-rower" / f"{SESSION}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines()), "utf-8")
+
+
+def test_words_typed_while_claude_works_are_the_users(settings, index):
+    write(settings)
+    index.backfill()
+    s = index.session(SESSION)
+    assert s["user_messages"] == 2  # the prompt and the steering message; not the task notification
+    assert s["title"] == "napraw testy integracyjne"
+    assert {h.session_id for h in index.search("Windows")} == {SESSION}
+    md = zerg("export", SESSION, "--format", "md")
+    assert "sprawdź też ścieżki Windows" in md.stdout and "task-notification" not in md.stdout
+
+
+def test_the_session_view_shows_them_as_the_users(settings, monkeypatch, page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    write(settings)
+    url = start_daemon(settings, monkeypatch)
+    try:
+        page.goto(f"{url}/s/{SESSION}")
+        steering = page.locator(".turn-user").nth(1)
+        expect(steering).to_contain_text("sent while Claude was working")
+        expect(steering).to_contain_text("sprawdź też ścieżki Windows (C:\\Users)")
+        expect(page.locator(".turn-user")).to_have_count(2)
+        assert page.errors == []
+    finally:
+        zergd("stop")
+
+
+def test_a_workflow_runs_agent_belongs_to_its_session():
+    info = describe("claude", f"-home-ola-rower/{SESSION}/subagents/workflows/run-7/agent-a1b2c3.jsonl")
+    assert (info.parent_session_id, info.agent_id) == (SESSION, "a1b2c3")
+    plain = describe("claude", f"-home-ola-rower/{SESSION}/subagents/agent-d4e5.jsonl")
+    assert plain.parent_session_id == SESSION
