@@ -219,6 +219,45 @@ svc.stop()
 """
 
 
+def readable_modules(target: Path, env: dict) -> str:
+    """Copy every module the check imports (zergd and what it needs, found by
+    running the check once as this user in a scratch home) under ``target``;
+    return it for PYTHONPATH."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="zerg-probe-"))
+    try:
+        home = {k: str(scratch / Path(v).name) if k in ("HOME", "ZERG_HOME", "CLAUDE_CONFIG_DIR", "CODEX_HOME") else v
+                for k, v in env.items()}
+        report = "\nimport json, sys\nprint('MODULES', json.dumps([m.__file__ for m in list(sys.modules.values())" \
+                 " if getattr(m, '__file__', None)]))"
+        out = subprocess.run([sys.executable, "-c", UNREADABLE_SCRIPT + report], env=home, capture_output=True,
+                             text=True, timeout=60).stdout
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwx", str(scratch)])
+        shutil.rmtree(scratch, ignore_errors=True)
+    files = json.loads(out.split("MODULES ", 1)[1])
+    stdlib = Path(os.__file__).resolve().parent
+    tops = set()
+    for file in (Path(f).resolve() for f in files):
+        parts = file.parts
+        if "site-packages" in parts:
+            i = len(parts) - 1 - parts[::-1].index("site-packages")
+            tops.add(Path(*parts[: i + 2]))
+        elif "zergd" in parts and not file.is_relative_to(stdlib):
+            tops.add(Path(*parts[: len(parts) - 1 - parts[::-1].index("zergd") + 1]))
+    target.mkdir(parents=True)
+    for top in tops:
+        (shutil.copytree if top.is_dir() else shutil.copy2)(top, target / top.name)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(path.stat().st_mode | (0o755 if path.is_dir() else 0o644))
+    return str(target)
+
+
 def test_an_unreadable_folder_does_not_stop_live_tailing(tmp_path):
     """Needs a user that permissions apply to: as root, the check runs as nobody."""
     import shutil
@@ -235,7 +274,15 @@ def test_an_unreadable_folder_does_not_stop_live_tailing(tmp_path):
         if os.geteuid() == 0:
             if not shutil.which("setpriv"):
                 pytest.skip("running as root without setpriv: cannot make a folder unreadable")
-            command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+            # nobody may not reach this clone or its virtual environment (a clone under a
+            # mode-700 home): it gets a copy of the modules the check imports, where it can read them.
+            env["PYTHONPATH"] = readable_modules(base / "lib", env)
+            as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", os.path.realpath(sys.executable)]
+            tried = subprocess.run([*as_nobody, "-c", "import zergd.watch.service"], env=env, capture_output=True,
+                                   text=True, timeout=60, cwd=str(base))
+            if tried.returncode:
+                pytest.skip(f"nobody cannot run this Python with zergd: {tried.stderr.strip().splitlines()[-1:]}")
+            command = [*as_nobody, "-c", UNREADABLE_SCRIPT]
         proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=str(base))
         assert proc.stdout.split() == ["live", "fault"], proc.stderr[-3000:]
     finally:
