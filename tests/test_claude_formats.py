@@ -67,3 +67,52 @@ def test_a_workflow_runs_agent_belongs_to_its_session():
     assert (info.parent_session_id, info.agent_id) == (SESSION, "a1b2c3")
     plain = describe("claude", f"-home-ola-rower/{SESSION}/subagents/agent-d4e5.jsonl")
     assert plain.parent_session_id == SESSION
+
+
+EDITOR = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+
+
+def write_editor_session(settings):
+    line = {"sessionId": EDITOR, "version": "2.1.150", "cwd": "/home/ola/rower", "entrypoint": "vscode",
+            "type": "user", "uuid": "v1", "timestamp": "2026-12-02T09:00:00Z",
+            "message": {"role": "user", "content": "dodaj tryb ciemny"}}
+    path = settings.agent_dir("claude") / "projects" / "-home-ola-rower" / f"{EDITOR}.jsonl"
+    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", "utf-8")
+
+
+def test_where_the_agent_ran_is_shown_and_filterable(settings, index):
+    from fastapi.testclient import TestClient
+
+    from zergd.api.app import create_app
+
+    write(settings)
+    write_editor_session(settings)
+    index.backfill()
+    assert (index.session(EDITOR)["entrypoint"], index.session(EDITOR)["agent_version"]) == ("vscode", "2.1.150")
+    app = create_app(settings, None, bound_host="127.0.0.1", port=8080)
+    with TestClient(app, base_url="http://127.0.0.1:8080") as c:
+        listed = c.get("/api/sessions", params={"entrypoint": "vscode"}).json()["sessions"]
+        assert [s["id"] for s in listed] == [EDITOR]
+        assert c.get("/api/stats").json()["by_entrypoint"] == {"cli": 1, "vscode": 1}
+        assert c.get("/api/sessions", params={"provider": "gemini-not-yet"}).status_code == 422
+    cli = zerg("sessions", "--entrypoint", "cli", "--json")
+    assert [s["id"] for s in json.loads(cli.stdout)] == [SESSION]
+
+
+def test_the_timeline_filters_by_where_the_agent_ran(settings, monkeypatch, page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    write(settings)
+    write_editor_session(settings)
+    url = start_daemon(settings, monkeypatch)
+    try:
+        page.goto(url + "/")
+        expect(page.locator(".card")).to_have_count(2)
+        page.select_option("select[name=entrypoint]", "vscode")
+        expect(page.locator(".card")).to_have_count(1)
+        expect(page.locator(".card")).to_contain_text("dodaj tryb ciemny")
+        page.goto(f"{url}/s/{EDITOR}")
+        expect(page.locator(".agent")).to_have_text("Claude Code · vscode")
+        assert page.errors == []
+    finally:
+        zergd("stop")

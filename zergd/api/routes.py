@@ -17,6 +17,7 @@ from ..index import SessionFilter, parse_when, snippet_parts
 from ..index.dialect import OFFSET_MASK
 from ..index.export import open_archived, pick_generation
 from ..session_files import tool_output_file, tool_outputs
+from ..transcript import NAMES
 from ..usage import report
 from .access import Viewer, viewer
 
@@ -68,14 +69,16 @@ def _when(value: str | None, name: str, *, end_of_day: bool = False) -> str | No
 
 
 def session_filter(project, since, until, branch, model, provider, subagents, deleted=False,
-                   machine=None) -> SessionFilter:
+                   machine=None, entrypoint=None) -> SessionFilter:
     return SessionFilter(project=project or None, since=_when(since, "since"),
                          until=_when(until, "until", end_of_day=True), branch=branch or None,
                          model=model or None, provider=provider or None, subagents=subagents, deleted=deleted,
-                         machine=machine or None)
+                         machine=machine or None, entrypoint=entrypoint or None)
 
 
 Machine = Annotated[str | None, Query(max_length=100, description="the machine a session ran on")]
+Agent = Annotated[str | None, Query(pattern=f"^({'|'.join(NAMES)})$", description="one agent's sessions")]
+Entrypoint = Annotated[str | None, Query(max_length=100, description="where the agent ran: cli, vscode, ...")]
 
 
 @router.get("/sessions", responses=errors(400))
@@ -87,8 +90,9 @@ def list_sessions(
     until: Annotated[str | None, Query(max_length=100, description="started before the end of (date or ISO time)")] = None,
     branch: Text = None,
     model: Text = None,
-    provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
+    provider: Agent = None,
     machine: Machine = None,
+    entrypoint: Entrypoint = None,
     subagents: Annotated[bool, Query(description="include subagent sessions")] = False,
     deleted: Annotated[bool, Query(description="only sessions whose source file is gone (kept here)")] = False,
     empty: Annotated[bool, Query(description="also files with no conversation (empty, or only bookkeeping lines)")]
@@ -96,7 +100,7 @@ def list_sessions(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=2000, description="`next` from the previous page")] = None,
 ):
-    flt = session_filter(project, since, until, branch, model, provider, subagents, deleted, machine)
+    flt = session_filter(project, since, until, branch, model, provider, subagents, deleted, machine, entrypoint)
     flt.empty = empty
     flt.scope = who.scope
     with reader(request) as r:
@@ -239,12 +243,13 @@ def search(
     until: Annotated[str | None, Query(max_length=100)] = None,
     branch: Text = None,
     model: Text = None,
-    provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
+    provider: Agent = None,
     machine: Machine = None,
+    entrypoint: Entrypoint = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     per_session: Annotated[int, Query(ge=0, le=100, description="most hits from one session (0: no cap)")] = 3,
 ):
-    flt = session_filter(project, since, until, branch, model, provider, True, machine=machine)
+    flt = session_filter(project, since, until, branch, model, provider, True, machine=machine, entrypoint=entrypoint)
     flt.scope = who.scope
     with reader(request) as r:
         hits = r.search(q, limit=limit, session_id=session, flt=flt, per_session=per_session)
@@ -265,7 +270,7 @@ def stats(
                                     description="a usage and cost report, one row per this (as `zerg stats --by`)")] = None,
     since: Annotated[str | None, Query(max_length=100, description="usage from this date or time")] = None,
     until: Annotated[str | None, Query(max_length=100, description="usage up to the end of this date")] = None,
-    provider: Annotated[str | None, Query(pattern="^(claude|codex)$")] = None,
+    provider: Agent = None,
     project: Text = None,
     session: Annotated[str | None, Query(max_length=1000, description="one session's usage")] = None,
     tz: Annotated[str | None, Query(max_length=100, description="time zone for days (IANA name)")] = None,

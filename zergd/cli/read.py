@@ -59,15 +59,16 @@ def mcp(user):
 @click.option("--deleted", is_flag=True, help="only sessions whose source file is gone (kept in the archive)")
 @click.option("--machine", callback=filter_text,
               help="only sessions that ran on this machine (this one, or one that ships here)")
+@click.option("--entrypoint", callback=filter_text, help="only sessions run from here: cli, vscode, desktop, ...")
 @click.option("--subagents", is_flag=True, help="list subagents' transcripts too (they are listed under their parent)")
 @click.option("--all", "everything", is_flag=True,
               help="also files with no conversation (empty, or only bookkeeping lines; archived all the same)")
 @click.option("--json", "as_json", is_flag=True, help="every field of every session, as JSON")
 @database_option
-def sessions(project, since, machine, deleted, subagents, everything, as_json):
+def sessions(project, since, machine, entrypoint, deleted, subagents, everything, as_json):
     """List sessions, newest first (subagents are counted under their parent)."""
     flt = SessionFilter(project=project, since=parse_since(since), deleted=deleted, subagents=subagents,
-                        empty=everything, machine=machine)
+                        empty=everything, machine=machine, entrypoint=entrypoint)
     with index_reader() as (here, reader):
         rows, _next = reader.sessions(flt)
     if as_json:

@@ -17,7 +17,7 @@ SESSION_FIELDS = (
     "id", "provider", "host", "project", "project_dir", "title", "first_ts", "last_ts", "git_branch",
     "models", "user_messages", "assistant_messages", "tool_calls", "lines", "input_tokens", "output_tokens",
     "cache_creation_tokens", "cache_read_tokens", "parent_session_id", "agent_id", "is_subagent",
-    "agent_type", "agent_description", "source_deleted_at", "updated_at",
+    "agent_type", "agent_description", "source_deleted_at", "updated_at", "agent_version", "entrypoint",
 )
 
 
@@ -75,6 +75,7 @@ class SessionFilter:
     model: str | None = None
     provider: str | None = None
     machine: str | None = None  # the machine it ran on (sessions.host): this one, or one that ships here
+    entrypoint: str | None = None  # where the agent ran: cli, vscode, desktop, ... (Claude Code)
     subagents: bool = True
     deleted: bool = False  # only sessions whose source file is gone (kept in the archive)
     # Files with no conversation (empty, or only bookkeeping or summary lines)
@@ -87,7 +88,7 @@ class SessionFilter:
     def where(self, alias: str = "", dialect: Dialect = SQLITE) -> tuple[list[str], list]:
         a = f"{alias}." if alias else ""
         where, params = [], []
-        for name in ("project", "branch", "model", "provider", "machine"):
+        for name in ("project", "branch", "model", "provider", "machine", "entrypoint"):
             if len(getattr(self, name) or "") > MAX_FILTER_TEXT:
                 raise BadQuery(f"{name} is at most {MAX_FILTER_TEXT} characters")
         if self.project:
@@ -111,6 +112,9 @@ class SessionFilter:
         if self.machine:
             where.append(f"{a}host = ?")
             params.append(self.machine)
+        if self.entrypoint:
+            where.append(f"{a}entrypoint = ?")
+            params.append(self.entrypoint)
         if not self.subagents:
             where.append(f"{a}is_subagent = 0")
         if self.deleted:

@@ -236,11 +236,13 @@ def m010_usage_counted() -> str:
 
 @migration
 def m011_drift() -> str:
-    # The agent version a session's lines name, and the kinds of lines (types,
-    # subtypes, items, tools) an agent wrote that this zergd does not know,
-    # counted per agent and version (transcript Provider.unknown_kinds).
+    # The agent version a session's lines name, where it ran (Claude Code's
+    # entrypoint: cli, vscode, ...), and the kinds of lines (types, subtypes,
+    # items, tools) an agent wrote that this zergd does not know, counted per
+    # agent and version (transcript Provider.unknown_kinds).
     return """
         alter table sessions add column agent_version text;
+        alter table sessions add column entrypoint text;
         create table drift (provider text not null, version text not null, kind text not null,
                             lines integer not null default 0, first_seen text,
                             primary key (provider, version, kind));

@@ -187,6 +187,7 @@ def pg006_usage_counted() -> str:
 def pg007_drift() -> str:
     return """
         alter table sessions add column agent_version text;
+        alter table sessions add column entrypoint text;
         create table drift (provider text collate "C" not null, version text collate "C" not null,
                             kind text collate "C" not null, lines bigint not null default 0, first_seen text,
                             primary key (provider, version, kind));

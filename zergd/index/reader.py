@@ -171,6 +171,8 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
                                         params).fetchall())
         by_machine = dict(conn.execute(f"select host, count(*) from sessions where 1 = 1{cond} group by host",
                                        params).fetchall())
+        by_entrypoint = dict(conn.execute(f"select entrypoint, count(*) from sessions where entrypoint is not null"
+                                          f"{cond} group by entrypoint", params).fetchall())
         per_day = [
             {"day": day, "sessions": n}
             for day, n in conn.execute(
@@ -178,7 +180,7 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
                 " group by 1 order by 1 desc limit 90", params)
         ]
         return {**dict(zip(keys, totals)), "by_model": by_model, "by_provider": by_provider, "by_machine": by_machine,
-                "per_day": per_day}
+                "by_entrypoint": by_entrypoint, "per_day": per_day}
 
 
     # --- usage and cost ------------------------------------------------------

@@ -25,9 +25,9 @@ class SessionRows:
         conn = self.conn
         row = conn.execute(
             "select title, title_rank, first_ts, last_ts, git_branch, models, project, parent_session_id,"
-            " is_subagent, provider, agent_version from sessions where id = ?", (session_id,),
+            " is_subagent, provider, agent_version, entrypoint from sessions where id = ?", (session_id,),
         ).fetchone()
-        title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent, provider, version = row
+        title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent, provider, version, where = row
         had_models = bool(models_json)
         s = SessionSummary(session_id, title, rank, first_ts, last_ts, branch,
                            orjson.loads(models_json) if models_json else [], project, parent, bool(is_subagent))
@@ -55,14 +55,18 @@ class SessionRows:
         )
         if added.summaries:
             self._apply_summaries(added.summaries)
-        self._record_drift(session_id, provider, version, lines)
+        self._record_agent(session_id, provider, version, where, lines)
 
-    def _record_drift(self, session_id: str, provider: str, version: str | None, lines: list[Line]) -> None:
-        """The agent version the session's lines name, and a count of the
-        kinds in them that the agent's module does not know (per version)."""
+    def _record_agent(self, session_id: str, provider: str, version: str | None, where: str | None,
+                      lines: list[Line]) -> None:
+        """The agent version the session's lines name and where it ran, and a
+        count of the kinds in them that the agent's module does not know (per version)."""
         newest = next((ln.version for ln in reversed(lines) if ln.version), None)
         if newest and newest != version:
             self.conn.execute("update sessions set agent_version = ? where id = ?", (newest, session_id))
+        ran = where or next((ln.entrypoint for ln in lines if ln.entrypoint), None)
+        if ran and ran != where:
+            self.conn.execute("update sessions set entrypoint = ? where id = ?", (ran, session_id))
         unknown = Counter(kind for ln in lines for kind in ln.unknown)
         if not unknown:
             return

@@ -82,6 +82,7 @@ class Claude(Provider):
         line.branch = string(get("gitBranch")) or None
         line.session_id = string(get("sessionId"))
         line.agent_id = string(get("agentId"))
+        line.entrypoint = string(get("entrypoint"))
         msg = get("message")
         if isinstance(msg, dict):
             _message(obj, msg, line)

@@ -34,7 +34,7 @@ class Line:
         "offset", "length", "lineno", "partial", "type", "uuid", "parent_uuid", "ts", "role",
         "tools", "sidechain", "malformed", "text", "cwd", "branch", "model", "session_id",
         "agent_id", "msg_key", "usage", "prompt", "command", "ai_title", "custom_title", "summary",
-        "is_assistant", "runs", "unknown", "version",
+        "is_assistant", "runs", "unknown", "version", "entrypoint",
     )
 
     def __init__(self, offset: int, length: int, lineno: int):
@@ -54,6 +54,7 @@ class Line:
         self.is_assistant = False
         self.unknown: tuple[str, ...] = ()  # kinds in it its agent's module does not know (drift)
         self.version: str | None = None  # the agent's version that wrote it, where the line says
+        self.entrypoint: str | None = None  # where the agent ran (Claude Code: cli, vscode, ...)
 
 
 def string(v) -> str | None:

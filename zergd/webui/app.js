@@ -101,7 +101,7 @@ async function route() {
 // --- list and search -----------------------------------------------------------
 
 const PROVIDERS = { claude: "Claude Code", codex: "Codex" };
-const FILTERS = ["project", "since", "until", "branch", "model", "provider", "machine", "subagents"];
+const FILTERS = ["project", "since", "until", "branch", "model", "provider", "machine", "entrypoint", "subagents"];
 // Sessions from more than one machine (others ship here): cards then say which.
 let manyMachines = false;
 
@@ -142,6 +142,9 @@ async function filterBar(filters, q) {
   const machines = Object.keys(stats.by_machine || {}).sort();
   manyMachines = machines.length > 1;
   const machineSelect = manyMachines || filters.machine ? select("machine", "Machine", machines) : null;
+  // Where the agent ran (the terminal, an editor, the desktop app): once there is a choice.
+  const places = Object.keys(stats.by_entrypoint || {}).sort();
+  const placeSelect = places.length > 1 || filters.entrypoint ? select("entrypoint", "Ran in", places) : null;
   // On a narrow screen the filters fold behind one button.
   const active = FILTERS.filter((k) => filters[k]).length;
   const toggle = h("button", { type: "button", class: "filters-toggle", "aria-expanded": "false" }, active ? `Filters (${active})` : "Filters");
@@ -153,6 +156,7 @@ async function filterBar(filters, q) {
     modelSelect,
     providerSelect,
     machineSelect,
+    placeSelect,
     h("label", { class: "check" }, h("input", { type: "checkbox", name: "subagents", checked: filters.subagents === "1", onchange: (e) => update("subagents", e.target.checked ? "1" : "") }), "Subagents"),
     FILTERS.some((k) => filters[k]) || q ? h("a", { href: "/", "data-nav": "", class: "reset" }, "Clear") : null);
   const bar = h("div", { class: "filter-bar" }, toggle, form);
