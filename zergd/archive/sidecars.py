@@ -75,26 +75,22 @@ def store_file(archive_dir: Path, host: str, provider: str, rel: str, src, size:
     versions = archived_versions(archive_dir, host, provider, rel)
     if versions:
         st = versions[-1].stat()
-        if st.st_size == size and (st.st_mtime_ns > mtime_ns or _same(versions[-1], src, size)):
+        if st.st_size == size and (st.st_mtime_ns > mtime_ns or _same(versions[-1], src)):
             return False
-    src.seek(0)
-    target = archive_dir / archive_rel(host, provider, rel, len(versions) + 1)
-    tmp = target.with_name(target.name + ".tmp")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    left = size
-    with open(tmp, "wb") as out:
+
+    def copy(out) -> None:
+        src.seek(0)
+        left = size
         while left > 0 and (chunk := src.read(min(CHUNK, left))):
             out.write(chunk)
             left -= len(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, target)
+
+    _write_whole(archive_dir / archive_rel(host, provider, rel, len(versions) + 1), copy)
     return True
 
 
-def _same(archived: Path, src, size: int) -> bool:
-    if archived.stat().st_size != size:
-        return False
+def _same(archived: Path, src) -> bool:
+    """Whether ``src`` starts with the bytes of ``archived`` (their sizes are equal)."""
     src.seek(0)
     with open(archived, "rb") as f:
         while chunk := f.read(CHUNK):
@@ -106,26 +102,23 @@ def _same(archived: Path, src, size: int) -> bool:
 def tool_result(archive_dir: Path, host: str, provider: str, folder: str, tool_use_id: str) -> Path | None:
     """The newest archived copy of the tool result ``tool_use_id`` kept in the
     session folder ``folder`` (relative to the provider's root), if any."""
-    base = archive_dir / host / provider / folder / TOOL_RESULTS
-    try:
-        names = [p.name for p in base.iterdir()]
-    except OSError:
-        return None
-    firsts = sorted(n for n in _first_versions(names) if n.partition(".")[0] == tool_use_id)
-    if not firsts:
-        return None
-    return archived_versions(archive_dir, host, provider, f"{folder}/{TOOL_RESULTS}/{firsts[0]}")[-1]
+    names = _tool_result_names(archive_dir / host / provider / folder)
+    named = [n for n in names if n.partition(".")[0] == tool_use_id]
+    return archived_versions(archive_dir, host, provider, f"{folder}/{TOOL_RESULTS}/{named[0]}")[-1] if named else None
 
 
 def tool_results(archive_dir: Path, host: str, provider: str, folder: str) -> list[tuple[str, Path]]:
     """(rel, newest archived copy) of every tool result of the session folder ``folder``."""
-    base = archive_dir / host / provider / folder / TOOL_RESULTS
+    rels = [f"{folder}/{TOOL_RESULTS}/{name}" for name in _tool_result_names(archive_dir / host / provider / folder)]
+    return [(rel, archived_versions(archive_dir, host, provider, rel)[-1]) for rel in rels]
+
+
+def _tool_result_names(session_folder: Path) -> list[str]:
+    """The names (first versions) of the tool results archived in a session's folder."""
     try:
-        names = sorted(p.name for p in base.iterdir())
+        return _first_versions(sorted(p.name for p in (session_folder / TOOL_RESULTS).iterdir()))
     except OSError:
         return []
-    rels = [f"{folder}/{TOOL_RESULTS}/{name}" for name in _first_versions(names)]
-    return [(rel, archived_versions(archive_dir, host, provider, rel)[-1]) for rel in rels]
 
 
 def session_files_under(provider_dir: Path) -> list[str]:
@@ -135,7 +128,7 @@ def session_files_under(provider_dir: Path) -> list[str]:
     for folder in provider_dir.rglob(TOOL_RESULTS):
         if folder.is_dir():
             base = folder.relative_to(provider_dir).as_posix()
-            found += [f"{base}/{name}" for name in _first_versions(sorted(p.name for p in folder.iterdir()))]
+            found += [f"{base}/{name}" for name in _tool_result_names(folder.parent)]
     return sorted(found)
 
 
@@ -157,12 +150,17 @@ def _first_versions(names: list[str]) -> list[str]:
 
 def write_version(target: Path, data: bytes) -> None:
     """One sidecar version, whole or not at all."""
+    _write_whole(target, lambda out: out.write(data))
+
+
+def _write_whole(target: Path, fill) -> None:
+    """``fill(out)`` writes a file that appears at ``target`` whole or not at all."""
     tmp = target.with_name(target.name + ".tmp")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    with open(tmp, "wb") as out:
+        fill(out)
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, target)
 
 

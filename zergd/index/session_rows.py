@@ -30,7 +30,8 @@ class SessionRows:
         title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent, provider, version, where = row
         had_models = bool(models_json)
         s = SessionSummary(session_id, title, rank, first_ts, last_ts, branch,
-                           orjson.loads(models_json) if models_json else [], project, parent, bool(is_subagent))
+                           orjson.loads(models_json) if models_json else [], project, parent, bool(is_subagent),
+                           version, where)
         added = fold(s, lines)
         if added.keyed:
             added.assistant_messages += self._record_usage(session_id, added.keyed)
@@ -48,29 +49,22 @@ class SessionRows:
             "update sessions set title = ?, title_rank = ?, first_ts = ?, last_ts = ?, git_branch = ?,"
             " models = ?, project = ?, parent_session_id = ?, user_messages = user_messages + ?,"
             " assistant_messages = assistant_messages + ?, tool_calls = tool_calls + ?, lines = lines + ?,"
-            " updated_at = ? where id = ?",
+            " agent_version = ?, entrypoint = ?, updated_at = ? where id = ?",
             (s.title, s.title_rank, s.first_ts, s.last_ts, s.git_branch,
              orjson.dumps(s.models).decode() if s.models or had_models else None, s.project, s.parent_session_id,
-             added.user_messages, added.assistant_messages, added.tool_calls, added.lines, now_iso(), session_id),
+             added.user_messages, added.assistant_messages, added.tool_calls, added.lines, s.agent_version,
+             s.entrypoint, now_iso(), session_id),
         )
         if added.summaries:
             self._apply_summaries(added.summaries)
-        self._record_agent(session_id, provider, version, where, lines)
+        self._record_drift(provider, s.agent_version, lines)
 
-    def _record_agent(self, session_id: str, provider: str, version: str | None, where: str | None,
-                      lines: list[Line]) -> None:
-        """The agent version the session's lines name and where it ran, and a
-        count of the kinds in them that the agent's module does not know (per version)."""
-        newest = next((ln.version for ln in reversed(lines) if ln.version), None)
-        if newest and newest != version:
-            self.conn.execute("update sessions set agent_version = ? where id = ?", (newest, session_id))
-        ran = where or next((ln.entrypoint for ln in lines if ln.entrypoint), None)
-        if ran and ran != where:
-            self.conn.execute("update sessions set entrypoint = ? where id = ?", (ran, session_id))
+    def _record_drift(self, provider: str, version: str | None, lines: list[Line]) -> None:
+        """Count the kinds in ``lines`` that the agent's module does not know, per version."""
         unknown = Counter(kind for ln in lines for kind in ln.unknown)
         if not unknown:
             return
-        at = newest or version or ""
+        at = version or ""
         self.conn.executemany(
             "insert into drift (provider, version, kind, lines, first_seen) values (?, ?, ?, ?, ?)"
             " on conflict (provider, version, kind) do update set lines = drift.lines + excluded.lines",

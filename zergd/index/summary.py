@@ -29,6 +29,8 @@ class SessionSummary:
     project: str | None = None
     parent_session_id: str | None = None
     is_subagent: bool = False
+    agent_version: str | None = None  # the newest a line names
+    entrypoint: str | None = None  # where the agent ran, as its first line that says so
 
 
 @dataclass
@@ -89,6 +91,10 @@ def fold(s: SessionSummary, lines: list[Line]) -> Added:
             added.summaries.append(ln.summary)
         if ln.model:
             model = ln.model
+        if ln.version:
+            s.agent_version = ln.version
+        if ln.entrypoint and s.entrypoint is None:
+            s.entrypoint = ln.entrypoint
         if ln.msg_key:
             if ln.msg_key == RUNNING_TOTALS and not ln.model:
                 ln.model = model  # Codex names the model in turn_context, not beside the tokens

@@ -45,7 +45,8 @@ def page_facts() -> dict:
             "vocabulary": {"codex_context": vocabulary.CODEX_CONTEXT, "claude_not_typed": vocabulary.CLAUDE_NOT_TYPED,
                            "codex_items": sorted(vocabulary.CODEX_ITEMS), "codex_calls": vocabulary.CODEX_CALLS,
                            "codex_outputs": vocabulary.CODEX_OUTPUTS,
-                           "persisted_output": vocabulary.PERSISTED_OUTPUT}}
+                           "persisted_output": vocabulary.PERSISTED_OUTPUT,
+                           "codex_turn_tools": vocabulary.CODEX_TURN_TOOLS}}
 
 
 class _Unknown(Provider):

@@ -21,6 +21,7 @@ from .vocabulary import CODEX_CALLS as CALLS
 from .vocabulary import (CODEX_CONTEXT, CODEX_EVENTS, CODEX_ITEMS, CODEX_RESPONSE_ITEMS, CODEX_TURN_ITEMS, CODEX_TYPES,
                          is_codex_context)
 from .vocabulary import CODEX_OUTPUTS as OUTPUTS
+from .vocabulary import CODEX_TURN_TOOLS as TURN_TOOLS
 
 _CWD = re.compile(r"<cwd>([^<]+)</cwd>|Current working directory: *([^\n]+)")
 
@@ -154,11 +155,6 @@ def _turn_item(item: dict, line: Line) -> None:
     elif kind in TURN_TOOLS:
         line.role, line.tools = "assistant", TURN_TOOLS[kind]
         line.text = joined([TURN_TOOLS[kind], *_tool_texts(kind, item)])
-
-
-# A TurnItem that is a tool call, and the name it is listed under.
-TURN_TOOLS = {"CommandExecution": "shell", "FileChange": "apply_patch", "McpToolCall": "mcp", "WebSearch": "web_search",
-              "DynamicToolCall": "tool"}
 
 
 def _tool_texts(kind: str, item: dict) -> list[str]:

@@ -75,6 +75,10 @@ CODEX_TURN_ITEMS = frozenset({
     "CollabAgentToolCall", "SubAgentActivity", "WebSearch", "ImageView", "Sleep", "ImageGeneration", "FileChange",
     "McpToolCall", "ContextCompaction"})
 
+# Of those, the tool calls, and the name each is listed (and drawn) under.
+CODEX_TURN_TOOLS = {"CommandExecution": "shell", "FileChange": "apply_patch", "McpToolCall": "mcp",
+                    "WebSearch": "web_search", "DynamicToolCall": "tool"}
+
 CODEX_CONTEXT_RE = re.compile(r"^\s*(" + "|".join(re.escape(p) for p in CODEX_CONTEXT) + ")")
 
 

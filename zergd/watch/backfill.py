@@ -16,8 +16,8 @@ from ..errors import ArchiveDamaged
 from ..index.writer import Writer
 from ..transcript import describe
 from .faults import ERROR, INDEX, Faults, IndexUnavailable
-from .sidecars import is_session_file, sync_session_file
 from .compressed import is_compressed
+from .sidecars import is_session_file, sync_session_file
 from .sources import Skipped, walk_root
 from .tailer import SourceUnstable, sync_file
 

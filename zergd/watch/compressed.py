@@ -45,16 +45,13 @@ def decompress(src, tmp_dir: Path):
     """(an open anonymous file holding the decompressed bytes, the sha256 of
     the compressed file) for the open ``.zst`` file ``src``.  Memory stays
     bounded whatever the sizes."""
-    digest = hashlib.sha256()
     src.seek(0)
-    while chunk := src.read(CHUNK):
-        digest.update(chunk)
-    src.seek(0)
+    hashed = _Hashing(src)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     out = tempfile.TemporaryFile(dir=tmp_dir)
     try:
         total = 0
-        with zstd.ZstdFile(src) as reader:
+        with zstd.ZstdFile(hashed) as reader:
             while chunk := reader.read(CHUNK):
                 total += len(chunk)
                 if total > MAX_DECOMPRESSED:
@@ -68,5 +65,23 @@ def decompress(src, tmp_dir: Path):
     except BaseException:
         out.close()
         raise
+    while hashed.read(CHUNK):  # bytes past the last frame count in the digest too
+        pass
     out.seek(0)
-    return out, digest.hexdigest()
+    return out, hashed.digest.hexdigest()
+
+
+class _Hashing:
+    """The compressed file, read once: what the decompressor reads is hashed as it goes."""
+
+    def __init__(self, f):
+        self.f = f
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.f.read(size)
+        self.digest.update(data)
+        return data
+
+    def readable(self) -> bool:
+        return True

@@ -8,9 +8,9 @@ import stat
 from pathlib import Path
 
 from ..archive.sidecars import is_tool_result
-from .compressed import SUFFIX, is_compressed
 from ..config import SourceRoot
 from ..index.naming import text_rel
+from .compressed import SUFFIX, is_compressed
 
 
 def is_transcript(rel: str) -> bool:
@@ -37,16 +37,17 @@ def walk_root(root: SourceRoot, want=is_transcript, on_error=None):
     found = []
     for dirpath, dirnames, filenames in os.walk(base, onerror=report):
         dirnames.sort()
+        folder = os.path.relpath(dirpath, base)
+        prefix = "" if folder == "." else folder.replace(os.sep, "/") + "/"
         for name in filenames:
-            path = Path(dirpath, name)
-            rel = text_rel(path.relative_to(base).as_posix())
+            rel = text_rel(prefix + name)
             if not want(rel):
                 continue
             if is_compressed(name):
                 if name[: -len(SUFFIX)] in filenames:
                     continue  # the plain file is the stream now
                 rel = rel[: -len(SUFFIX)]
-            found.append((rel, path))
+            found.append((rel, Path(dirpath, name)))
     for rel, path in sorted(found):
         yield path, rel
 

@@ -57,10 +57,15 @@ def sync_file(writer: Writer, settings: Settings, provider: str, rel: str, path:
         info = describe(provider, rel)
         if packed:
             return _sync_compressed(writer, settings, info, stream, src, path.name, on_bytes)
-        if PROVIDERS[provider].moves:
-            _follow_move(writer, settings, info, stream)
-        source = writer.open_source(settings.host, info, stream)
+        source = _register(writer, settings, info, stream)
         return sync_source(writer, settings.archive_dir, source, src, on_bytes, full_check=full_check)
+
+
+def _register(writer: Writer, settings: Settings, info, stream: str) -> Source:
+    """The source read from ``stream`` (its path), registered on first sight."""
+    if PROVIDERS[info.provider].moves:
+        _follow_move(writer, settings, info, stream)
+    return writer.open_source(settings.host, info, stream)
 
 
 def _sync_compressed(writer: Writer, settings: Settings, info, stream: str, src, name: str, on_bytes) -> int:
@@ -77,9 +82,7 @@ def _sync_compressed(writer: Writer, settings: Settings, info, stream: str, src,
                             st.st_mtime_ns)
         raise
     with unpacked:
-        if PROVIDERS[info.provider].moves:
-            _follow_move(writer, settings, info, stream)
-        source = writer.open_source(settings.host, info, stream)
+        source = _register(writer, settings, info, stream)
         copied = sync_source(writer, settings.archive_dir, source, unpacked, on_bytes, full_check=True)
     writer.set_identity(source, st.st_ino, st.st_mtime_ns, checked=True)  # the rescan's "unchanged"
     sidecars.store(settings.archive_dir, source.host, source.provider, source.rel + SUFFIX + ".sha256",

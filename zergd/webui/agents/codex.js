@@ -74,7 +74,7 @@ function feedItem(view, line, kind, p, ts, state, frag) {
 
 // Paginated history (0.148 on): a turn's items as item_completed events,
 // each a TurnItem (codex-rs/protocol/src/items.rs).
-const TURN_TOOLS = { CommandExecution: "shell", FileChange: "apply_patch", McpToolCall: "mcp", WebSearch: "web_search", DynamicToolCall: "tool" };
+const TURN_TOOLS = VOCABULARY.codex_turn_tools || {};
 
 function feedTurnItem(view, line, item, state, frag) {
   const texts = (blocks) => (Array.isArray(blocks) ? blocks : []).map((c) => (c && typeof c.text === "string" ? c.text : ""));
