@@ -31,6 +31,15 @@ class SourceRoot:
 
     provider: str
     path: Path
+    # Set for the one file an agent keeps beside its transcripts (its prompt
+    # history, ``Provider.history``): then only ``path / only`` is this root's,
+    # and its folder is watched on its own, not recursively.
+    only: str = ""
+
+    @property
+    def scope(self) -> Path:
+        """What this root holds: its folder, or its one file."""
+        return self.path / self.only if self.only else self.path
 
 
 @dataclass(frozen=True)
@@ -121,9 +130,13 @@ class Settings:
             raise ConfigError(f"rescan_interval must be a number of seconds, not {value!r}") from None
 
     def source_roots(self) -> list[SourceRoot]:
-        """Each agent's folders of transcripts, its first the one new sessions go in."""
+        """Each agent's folders of transcripts, its first the one new sessions
+        go in; then each agent's prompt history (read after the transcripts,
+        so a backfill knows which sessions have one)."""
         return [SourceRoot(agent.name, self.agent_dirs[agent.name] / folder)
-                for agent in PROVIDERS.values() for folder in agent.roots]
+                for agent in PROVIDERS.values() for folder in agent.roots] + \
+            [SourceRoot(agent.name, self.agent_dirs[agent.name], only=agent.history)
+             for agent in PROVIDERS.values() if agent.history]
 
 
 def _read_config_file(home: Path) -> dict:

@@ -70,6 +70,10 @@ def _roots(settings: Settings) -> list[Finding]:
     found = []
     for root in settings.source_roots():
         topic = f"{root.provider} folder"
+        if root.only:  # a prompt history: kept when it is there, nothing to say when not
+            if root.scope.is_file():
+                found.append(Finding(OK, f"{root.provider} prompt history", f"{root.scope} (kept)"))
+            continue
         if not root.path.is_dir():
             agent = PROVIDERS[root.provider]
             if agent.optional:  # many people never run it; it makes these when it runs

@@ -77,7 +77,7 @@ def check_rows(reader, archive_dir: Path) -> list[str]:
             continue
         for r in rows:
             text = parse_line(data[r.offset:r.offset + r.length], 0, 0).text
-            if r.searchable != bool(text and r.partial != 1):  # 2: indexed once quiet
+            if r.searchable != bool(text and r.partial != 1 and not r.copied):  # 2: indexed once quiet
                 problems.append(f"I4: {g.archive}@{r.offset}: searchable flag is wrong")
             elif r.stored_text is not None and r.stored_text != text:
                 problems.append(f"I4: {g.archive}@{r.offset}: the indexed text differs from the archived line")

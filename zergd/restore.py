@@ -21,6 +21,7 @@ from pathlib import Path
 from .archive.sidecars import SUFFIX, archived_versions, tool_results
 from .config import Settings
 from .errors import ZergError
+from .index.rows import RECOVERED
 from .index.export import Generation, copy_archived, pick_generation
 from .invariants import file_sha256
 from .session_files import session_folder
@@ -58,10 +59,13 @@ def plan(reader, settings: Settings, session_id: str, generation: int | None = N
     """What restoring ``session_id`` writes where: its transcript (the newest
     generation, or ``generation``), then each subagent's newest and its
     sidecar, then the tool outputs the agent kept apart (tool-results/)."""
+    session = reader.session(session_id) or {}
+    if session.get("origin") == RECOVERED:
+        raise RestoreConflict(f"session {session_id} is prompts only, recovered from the prompt history: no transcript"
+                              " of it was ever archived, so there is nothing to resume (`zerg export` gives its prompts)")
     host, provider, rel, recorded = reader.source_of(session_id)
     root = to or default_root(settings, provider, recorded)
     planned = [Planned(pick_generation(reader.generations(session_id), generation), root / rel)]
-    session = reader.session(session_id) or {}
     for sub in session.get("subagents", []):
         sub_host, sub_provider, sub_rel, _path = reader.source_of(sub["id"])
         planned.append(Planned(reader.generations(sub["id"])[-1], root / sub_rel))

@@ -53,7 +53,7 @@ def status(request: Request):
         "last_rescan": service.last_rescan if service else None,
         "zerg_home": str(settings.home),
         "index": {"kind": state.index.kind, "where": state.index.describe()},
-        "roots": [{"provider": r.provider, "path": str(r.path), "exists": r.path.is_dir()}
+        "roots": [{"provider": r.provider, "path": str(r.scope), "exists": r.scope.exists()}
                   for r in settings.source_roots()],
         # Kinds of lines the agents wrote that this zergd does not know, per agent and version.
         "unknown_kinds": drift,

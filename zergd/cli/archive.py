@@ -87,6 +87,8 @@ def restore(session, to, generation, dry_run):
             row = reader.session(session_id)
     except export_mod.SessionLookupError as e:
         lookup_failed(e)
+    except restore_mod.RestoreConflict as e:  # nothing to restore
+        raise click.ClickException(str(e)) from None
     try:
         todo = restore_mod.check(planned)
         if dry_run:

@@ -5,6 +5,7 @@ with the daemon stopped and after Claude Code deleted the source."""
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,9 @@ class Generation:
     gen: int
     archive: Path
     archived: int
+    # For a session recovered from a prompt history: (offset, length) of its
+    # lines in the history's archive file, the only bytes that are its.
+    pieces: tuple[tuple[int, int], ...] | None = None
 
 
 def pick_generation(gens: list[Generation], number: int | None) -> Generation:
@@ -40,6 +44,10 @@ class ArchiveUnreadable(ArchiveDamaged):
 def open_archived(gen: Generation):
     """The generation's archive file, open for reading, or ArchiveUnreadable."""
     try:
+        if gen.pieces is not None:
+            with open(gen.archive, "rb") as f:
+                return io.BytesIO(b"".join(os.pread(f.fileno(), length, offset) + b"\n"
+                                           for offset, length in gen.pieces))
         return open(gen.archive, "rb")
     except FileNotFoundError:
         if gen.archived == 0:

@@ -11,6 +11,7 @@ import orjson
 
 from ..errors import BadQuery
 from .dialect import LIKE_ESCAPE, SQLITE, Dialect, like_pattern
+from .rows import HISTORY
 from .scope import Scope
 
 SESSION_FIELDS = (
@@ -18,6 +19,7 @@ SESSION_FIELDS = (
     "models", "user_messages", "assistant_messages", "tool_calls", "lines", "input_tokens", "output_tokens",
     "cache_creation_tokens", "cache_read_tokens", "parent_session_id", "agent_id", "is_subagent",
     "agent_type", "agent_description", "source_deleted_at", "updated_at", "agent_version", "entrypoint",
+    "origin",  # None: a transcript's; "recovered": prompts only, recovered from the agent's prompt history
 )
 
 
@@ -56,6 +58,13 @@ def parse_when(value: str, *, end_of_day: bool = False) -> str:
     return when.replace(microsecond=0).isoformat()  # strftime("%Y") drops the zeros of years < 1000
 
 
+def listed(alias: str = "") -> str:
+    """The condition on sessions that leaves out a prompt history's own: it
+    is kept and indexed as a file, but its prompts are listed and found in
+    their sessions (recovered.py), never as one."""
+    return f"coalesce({alias + '.' if alias else ''}origin, '') <> '{HISTORY}'"
+
+
 def session_dict(row) -> dict:
     d = dict(zip(SESSION_FIELDS, row))
     d["models"] = orjson.loads(d["models"]) if d["models"] else []
@@ -87,7 +96,7 @@ class SessionFilter:
 
     def where(self, alias: str = "", dialect: Dialect = SQLITE) -> tuple[list[str], list]:
         a = f"{alias}." if alias else ""
-        where, params = [], []
+        where, params = [listed(alias)], []
         for name in ("project", "branch", "model", "provider", "machine", "entrypoint"):
             if len(getattr(self, name) or "") > MAX_FILTER_TEXT:
                 raise BadQuery(f"{name} is at most {MAX_FILTER_TEXT} characters")

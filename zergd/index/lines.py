@@ -14,7 +14,7 @@ from .branches import Node, forks
 from .dialect import OFFSET_BITS, split_line_id
 
 LINE_COLS = ("id", "length", "lineno", "type", "uuid", "parent_uuid", "ts", "role", "tools", "sidechain",
-             "malformed", "partial")
+             "malformed", "partial", "copied")
 
 
 # Lines longer than this are sent as a preview; the full bytes are one click
@@ -41,8 +41,8 @@ def _line_json(gen_no: int, row, fd) -> bytes:
     meta["gen"] = gen_no
     # partial 2: an unterminated last line indexed once its file went quiet;
     # whole JSON, shown as any other line.
-    meta["sidechain"], meta["malformed"], meta["partial"] = (
-        bool(meta["sidechain"]), bool(meta["malformed"]), meta["partial"] == 1)
+    meta["sidechain"], meta["malformed"], meta["partial"], meta["copied"] = (
+        bool(meta["sidechain"]), bool(meta["malformed"]), meta["partial"] == 1, bool(meta["copied"]))
     raw = os.pread(fd, min(length, LINE_SEND_CAP), meta["offset"]) if fd is not None else b""
     head = orjson.dumps(meta)[:-1]
     if meta["malformed"] or meta["partial"] or length > LINE_SEND_CAP or len(raw) < length:

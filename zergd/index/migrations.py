@@ -247,3 +247,23 @@ def m011_drift() -> str:
                             lines integer not null default 0, first_seen text,
                             primary key (provider, version, kind));
     """
+
+
+@migration
+def m012_recovered_and_copied() -> str:
+    # A prompt history (Claude Code's history.jsonl) is archived and indexed
+    # as any file; the prompts of a session with no transcript in the archive
+    # also form a session of their own, origin 'recovered', whose source lies
+    # ``within`` the history's (its generations point into the history's
+    # archive file; index/recovered.py).  The history's own session has
+    # origin 'history' and is never listed.
+    # A Codex thread forked or spawned from another opens with a copy of its
+    # history: those lines are kept and shown, marked copied, but neither
+    # searchable nor counted a second time; sessions.copying says the copy
+    # is still being read (forks.py).
+    return """
+        alter table sources add column within integer;
+        alter table sessions add column origin text;
+        alter table sessions add column copying integer not null default 0;
+        alter table lines add column copied integer not null default 0;
+    """

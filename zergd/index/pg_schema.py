@@ -194,6 +194,17 @@ def pg007_drift() -> str:
     """
 
 
+@migration
+def pg008_recovered_and_copied() -> str:
+    # See migrations.m012_recovered_and_copied.
+    return """
+        alter table sources add column within bigint;
+        alter table sessions add column origin text collate "C";
+        alter table sessions add column copying integer not null default 0;
+        alter table lines add column copied integer not null default 0;
+    """
+
+
 def migrate(conn, schema: str = SCHEMA) -> list[str]:
     """Create the schema if needed and apply pending migrations, one
     transaction each, one migrator at a time (an advisory lock)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..archive import parse_archive_rel
 from .dialect import LIKE_ESCAPE, OFFSET_BITS, SQLITE, Dialect, is_newest_generation, like_pattern
 from .export import Generation, SessionLookupError
-from .filters import SESSION_FIELDS, SORT_KEY, SessionFilter, decode_cursor, encode_cursor, session_dict
+from .filters import SESSION_FIELDS, SORT_KEY, SessionFilter, decode_cursor, encode_cursor, listed, session_dict
 from .lines import LineQueries
 from .rows import MachineFile
 from .scope import Scope
@@ -43,6 +43,7 @@ class LineRow:
     partial: int  # 0 newline-ended, 1 unfinished, 2 unfinished but indexed (its file went quiet)
     searchable: bool
     stored_text: str | None  # the backend's copy of the searchable text, if it keeps one
+    copied: bool = False  # part of the copy a forked thread opens with (never searchable)
 
 
 class Reader(SearchQueries, LineQueries, UsageQueries):
@@ -131,6 +132,11 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
                 f"select {', '.join(SESSION_FIELDS)} from sessions where parent_session_id = ? and is_subagent = 1"
                 f" and host = ? order by {SORT_KEY}, id", (session_id, session["host"]))
         ]
+        session["forks"] = [  # threads forked from it (Codex): sessions of their own
+            session_dict(r) for r in conn.execute(
+                f"select {', '.join(SESSION_FIELDS)} from sessions where parent_session_id = ? and is_subagent = 0"
+                f" and host = ? order by {SORT_KEY}, id", (session_id, session["host"]))
+        ]
         return session
 
     def _scoped(self, scope: Scope | None, alias: str = "") -> tuple[str, list]:
@@ -144,7 +150,7 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
             {"project": project, "sessions": n, "last_ts": last}
             for project, n, last in self.conn.execute(
                 f"select coalesce(project, project_dir), count(*), max({SORT_KEY}) from sessions"
-                f" where is_subagent = 0{cond} group by 1 order by 3 desc, 1", params)
+                f" where is_subagent = 0 and {listed()}{cond} group by 1 order by 3 desc, 1", params)
             if project
         ]
 
@@ -155,7 +161,7 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
         totals = conn.execute(
             "select count(*), coalesce(sum(user_messages), 0), coalesce(sum(assistant_messages), 0),"
             " coalesce(sum(tool_calls), 0), coalesce(sum(lines), 0), coalesce(sum(is_subagent), 0),"
-            f" count(source_deleted_at), min(first_ts), max(last_ts) from sessions where 1 = 1{cond}", params
+            f" count(source_deleted_at), min(first_ts), max(last_ts) from sessions where {listed()}{cond}", params
         ).fetchone()
         keys = ("sessions", "user_messages", "assistant_messages", "tool_calls", "lines", "subagents",
                 "sources_deleted", "first_ts", "last_ts")
@@ -167,16 +173,16 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
                 " sum(u.cache_read_tokens) from usage u" + (" join sessions x on x.id = u.session_id" if ucond else "")
                 + f" where u.model is not null{ucond} group by u.model order by 2 desc, 1", uparams)
         ]
-        by_provider = dict(conn.execute(f"select provider, count(*) from sessions where 1 = 1{cond} group by provider",
+        by_provider = dict(conn.execute(f"select provider, count(*) from sessions where {listed()}{cond} group by provider",
                                         params).fetchall())
-        by_machine = dict(conn.execute(f"select host, count(*) from sessions where 1 = 1{cond} group by host",
+        by_machine = dict(conn.execute(f"select host, count(*) from sessions where {listed()}{cond} group by host",
                                        params).fetchall())
         by_entrypoint = dict(conn.execute(f"select entrypoint, count(*) from sessions where entrypoint is not null"
                                           f"{cond} group by entrypoint", params).fetchall())
         per_day = [
             {"day": day, "sessions": n}
             for day, n in conn.execute(
-                f"select substr({SORT_KEY}, 1, 10), count(*) from sessions where {SORT_KEY} != ''{cond}"
+                f"select substr({SORT_KEY}, 1, 10), count(*) from sessions where {SORT_KEY} != '' and {listed()}{cond}"
                 " group by 1 order by 1 desc limit 90", params)
         ]
         return {**dict(zip(keys, totals)), "by_model": by_model, "by_provider": by_provider, "by_machine": by_machine,
@@ -239,10 +245,18 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
     def generations(self, session_id: str) -> list[Generation]:
         """The session's archive files, oldest generation first."""
         rows = self.conn.execute(
-            "select g.gen, g.archive, g.archived from generations g join sessions x on x.source_id = g.source_id"
-            " where x.id = ? order by g.gen", (session_id,),
+            "select g.id, g.gen, g.archive, g.archived, s.within from generations g join sources s on s.id = g.source_id"
+            " join sessions x on x.source_id = s.id where x.id = ? order by g.gen", (session_id,),
         ).fetchall()
-        return [Generation(session_id, gen, self.archive_dir / archive, archived) for gen, archive, archived in rows]
+        return [Generation(session_id, gen, self.archive_dir / archive, archived,
+                           self._pieces(gen_id) if within is not None else None)
+                for gen_id, gen, archive, archived, within in rows]
+
+    def _pieces(self, gen_id: int) -> tuple[tuple[int, int], ...]:
+        """(offset, length) of a generation's lines (one that points into another source's archive)."""
+        base = gen_id << OFFSET_BITS
+        return tuple((lid - base, length) for lid, length in self.conn.execute(
+            "select id, length from lines where id >= ? and id < ? order by id", (base, base + (1 << OFFSET_BITS))))
 
     # --- what `zergd check` compares with the archive -----------------------
 
@@ -251,14 +265,14 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
         return [GenerationRecord(*row) for row in self.conn.execute(
             "select g.id, s.path, g.archive, g.archived, g.crc, g.sha256,"
             f" case when {is_newest_generation('g.gen', 'g.source_id')} then 1 else 0 end"
-            " from generations g join sources s on s.id = g.source_id order by g.id")]
+            " from generations g join sources s on s.id = g.source_id where s.within is null order by g.id")]
 
     def line_rows(self, generation_id: int) -> list[LineRow]:
         """The line rows of one generation in file order."""
         base = generation_id << OFFSET_BITS
-        return [LineRow(lid - base, length, partial, bool(searchable), text)
-                for lid, length, partial, searchable, text in self.conn.execute(
-                    f"select l.id, l.length, l.partial, l.searchable, {self.stored_text} from lines l"
+        return [LineRow(lid - base, length, partial, bool(searchable), text, bool(copied))
+                for lid, length, partial, searchable, text, copied in self.conn.execute(
+                    f"select l.id, l.length, l.partial, l.searchable, {self.stored_text}, l.copied from lines l"
                     " where l.id >= ? and l.id < ? order by l.id", (base, base + (1 << OFFSET_BITS)))]
 
     # What a backend that stores searchable text holds for line ``l``; NULL
@@ -278,18 +292,20 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
         return [MachineFile(*row) for row in self.conn.execute(
             "select s.provider, s.rel, g.gen, g.archived, g.crc, x.source_deleted_at from sources s"
             " join generations g on g.source_id = s.id join sessions x on x.source_id = s.id"
-            f" where s.host = ? and {is_newest_generation('g.gen', 's.id')}"
+            f" where s.host = ? and s.within is null and {is_newest_generation('g.gen', 's.id')}"
             " order by s.provider, s.rel", (host,))]
 
     def machines(self, scope: Scope | None = None) -> list[dict]:
         """Every machine with sessions here: its name and how many (subagents not counted)."""
         cond, params = self._scoped(scope)
         return [{"machine": host, "sessions": n} for host, n in self.conn.execute(
-            f"select host, count(*) from sessions where is_subagent = 0{cond} group by host order by host", params)]
+            f"select host, count(*) from sessions where is_subagent = 0 and {listed()}{cond} group by host order by host",
+            params)]
 
     def sources_on(self, host: str) -> set[tuple[str, str]]:
         """(provider, rel) of every source archived from ``host``."""
-        return set(self.conn.execute("select provider, rel from sources where host = ?", (host,)).fetchall())
+        return set(self.conn.execute("select provider, rel from sources where host = ? and within is null",
+                                     (host,)).fetchall())
 
     # --- whole tables, for a standalone copy -------------------------------
 

@@ -40,6 +40,11 @@ class Source:
     deleted: bool = False
 
 
+# sessions.origin: None for a transcript's session; HISTORY for an agent's
+# prompt history (a file, never listed); RECOVERED for the prompts of a
+# session with no transcript, recovered from that history (recovered.py).
+HISTORY, RECOVERED = "history", "recovered"
+
 GEN_COLS = "id, gen, archive, archived, indexed, lines, inode, mtime_ns, crc, checked_mtime_ns, sha256"
 
 

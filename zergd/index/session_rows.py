@@ -34,7 +34,7 @@ class SessionRows:
                            version, where)
         added = fold(s, lines)
         if added.keyed:
-            added.assistant_messages += self._record_usage(session_id, added.keyed)
+            added.assistant_messages += self._record_usage(session_id, added.keyed, s.parent_session_id is not None)
         if s.title_rank < RANK_SUMMARY and self._any_summaries():
             # This session's leaves may have been summarised in a file indexed before it.
             uuids = [ln.uuid for ln in lines if ln.uuid]
@@ -49,11 +49,11 @@ class SessionRows:
             "update sessions set title = ?, title_rank = ?, first_ts = ?, last_ts = ?, git_branch = ?,"
             " models = ?, project = ?, parent_session_id = ?, user_messages = user_messages + ?,"
             " assistant_messages = assistant_messages + ?, tool_calls = tool_calls + ?, lines = lines + ?,"
-            " agent_version = ?, entrypoint = ?, updated_at = ? where id = ?",
+            " agent_version = ?, entrypoint = ?, is_subagent = ?, updated_at = ? where id = ?",
             (s.title, s.title_rank, s.first_ts, s.last_ts, s.git_branch,
              orjson.dumps(s.models).decode() if s.models or had_models else None, s.project, s.parent_session_id,
              added.user_messages, added.assistant_messages, added.tool_calls, added.lines, s.agent_version,
-             s.entrypoint, now_iso(), session_id),
+             s.entrypoint, 1 if s.is_subagent else 0, now_iso(), session_id),
         )
         if added.summaries:
             self._apply_summaries(added.summaries)
@@ -93,7 +93,7 @@ class SessionRows:
                                     ).rowcount:
                 self._changed(row[0], "updated")
 
-    def _record_usage(self, session_id: str, keyed: list[Line]) -> int:
+    def _record_usage(self, session_id: str, keyed: list[Line], fork: bool = False) -> int:
         """Upsert usage per (message.id, requestId); return how many assistant
         messages are new.  Fields keep their maximum: old-style streaming wrote
         placeholder output_tokens on the early lines of a response."""
@@ -107,7 +107,11 @@ class SessionRows:
         new_messages = max(cur.rowcount, 0)
         most = self.dialect.greatest
         rows = [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts, *ln.usage) for ln in keyed if ln.usage]
-        rows += self._codex_increases(session_id, codex)
+        rises = self._codex_increases(session_id, codex, fork)
+        rows += [r for r, copied in rises if not copied]
+        conn.executemany(
+            "insert into usage (session_id, msg_id, request_id, model, ts, counted) values (?, ?, ?, ?, ?, 0)"
+            " on conflict do nothing", [r[:5] for r, copied in rises if copied])
         conn.executemany(
             f"insert into usage (session_id, msg_id, request_id, model, ts, {', '.join(USAGE_FIELDS)})"
             " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (session_id, msg_id, request_id) do update set "
@@ -144,26 +148,38 @@ class SessionRows:
                 self.conn.executemany("update usage set counted = 0 where session_id = ? and msg_id = ? and request_id = ?",
                                       copies)
 
-    def _codex_increases(self, session_id: str, lines: list[Line]) -> list[tuple]:
+    def _codex_increases(self, session_id: str, lines: list[Line], fork: bool) -> list[tuple[tuple, bool]]:
         """Codex's token_count events carry running totals, often repeated:
-        each rise over the totals recorded so far becomes one usage row, keyed
-        by the new total (so the same event indexed again adds nothing), dated
-        when it happened.  A total that drops (a resumed session starting its
-        count again) counts from zero."""
+        each rise over the totals so far becomes one usage row (with whether
+        it is part of a copied history: kept as a baseline, not counted),
+        keyed by the new totals (so the same event indexed again adds
+        nothing), dated when it happened.  A total that drops is a count
+        starting again (a resumed session, a spawned thread) and counts from
+        zero.  A forked thread may repeat totals of the history it copied
+        (forks.py): those are its origin's, and add nothing."""
         if not lines:
             return []
-        seen = self.conn.execute(
-            "select coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0)"
-            " from usage where session_id = ? and msg_id like 'codex@%'", (session_id,)).fetchone()
-        rows, base, last = [], [int(v) for v in seen], sum(int(v) for v in seen)
+        conn = self.conn
+        latest = conn.execute(
+            "select request_id from usage where session_id = ? and msg_id like 'codex@%'"
+            " order by ts desc, length(msg_id) desc, msg_id desc limit 1", (session_id,)).fetchone()
+        base = [int(v) for v in latest[0].split(",")] if latest and latest[0].count(",") == 2 else [0, 0, 0]
+        copied = {r[0] for r in conn.execute("select request_id from usage where session_id = ?"
+                                             " and msg_id like 'codex@%' and counted = 0", (session_id,))} \
+            if fork else set()
+        rows, last = [], sum(base)
         for ln in lines:
             fresh, output, _cc, cached, _h, _w = ln.usage
-            total = fresh + output + cached
+            total, totals = fresh + output + cached, f"{fresh},{output},{cached}"
+            if ln.copied:
+                copied.add(totals)
+            elif totals in copied:
+                continue  # its origin's totals again
             if total == last:
                 continue  # the same totals again
-            if total < last:  # counting started again
-                base, last = [0, 0, 0], 0
+            if total < last:
+                base, last = [0, 0, 0], 0  # counting started again
             rise = (max(fresh - base[0], 0), max(output - base[1], 0), 0, max(cached - base[2], 0), 0, 0)
-            rows.append((session_id, f"codex@{total}", "", ln.model, ln.ts, *rise))
+            rows.append(((session_id, f"codex@{total}", totals, ln.model, ln.ts, *rise), bool(ln.copied)))
             base, last = [fresh, output, cached], total
         return rows

@@ -7,9 +7,10 @@ from __future__ import annotations
 import hashlib
 
 from ..archive import archive_rel, claims
+from ..transcript import PROVIDERS
 from ..transcript.provider import SourceInfo, path_digest
 from .dialect import is_newest_generation
-from .rows import GEN_COLS, Generation, NewestGeneration, Source, now_iso
+from .rows import GEN_COLS, HISTORY, Generation, NewestGeneration, Source, now_iso
 
 
 class SourceRows:
@@ -51,15 +52,18 @@ class SourceRows:
         return own is None
 
     def _register(self, host: str, info: SourceInfo, path: str | None) -> Source:
+        agent = PROVIDERS.get(info.provider)
+        origin = HISTORY if agent is not None and agent.is_history(info.rel) else None
         with self.transaction():
+            self._give_way(info.session_id)  # its prompts, recovered from history while it was not here
             source_id = self._insert_id("insert into sources (host, provider, rel, path) values (?, ?, ?, ?)",
                                         (host, info.provider, info.rel, path))
             session_id = self._free_session_id(info, host)
             self.conn.execute(
                 "insert into sessions (id, source_id, provider, host, project_dir, parent_session_id,"
-                " agent_id, is_subagent, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " agent_id, is_subagent, origin, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (session_id, source_id, info.provider, host, info.project_dir, info.parent_session_id,
-                 info.agent_id, 1 if info.agent_id else 0, now_iso()),
+                 info.agent_id, 1 if info.agent_id else 0, origin, now_iso()),
             )
             gen = self._insert_generation(source_id, host, info.provider, info.rel, 1)
         self._changed(session_id, "created")
@@ -212,7 +216,7 @@ class SourceRows:
             for provider, rel, archived, inode, mtime_ns, checked in self.conn.execute(
                 "select s.provider, s.rel, g.archived, g.inode, g.mtime_ns, g.checked_mtime_ns from sources s"
                 " join generations g on g.source_id = s.id"
-                f" where s.host = ? and {is_newest_generation('g.gen', 's.id')}",
+                f" where s.host = ? and s.within is null and {is_newest_generation('g.gen', 's.id')}",
                 (host,),
             )
         }
@@ -222,13 +226,13 @@ class SourceRows:
         return [NewestGeneration(*row) for row in self.conn.execute(
             "select s.host, s.provider, s.rel, s.path, g.gen, g.archive, g.archived from sources s"
             " join generations g on g.source_id = s.id"
-            f" where {is_newest_generation('g.gen', 's.id')}")]
+            f" where s.within is null and {is_newest_generation('g.gen', 's.id')}")]
 
     def present_sessions(self, host: str) -> list[tuple[str, str, str]]:
         """(session id, provider, rel) of sessions on ``host`` whose source is not known to be deleted."""
         return self.conn.execute(
             "select x.id, s.provider, s.rel from sources s join sessions x on x.source_id = s.id"
-            " where s.host = ? and x.source_deleted_at is null",
+            " where s.host = ? and s.within is null and x.source_deleted_at is null",
             (host,),
         ).fetchall()
 

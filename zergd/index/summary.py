@@ -62,6 +62,12 @@ def fold(s: SessionSummary, lines: list[Line]) -> Added:
                 s.first_ts = ts
             if s.last_ts is None or ts > s.last_ts:
                 s.last_ts = ts
+        if ln.copied:  # another thread's history (forks.py): only its running totals, as a baseline
+            if ln.msg_key == RUNNING_TOTALS:
+                added.keyed.append(ln)
+            continue
+        if ln.forked_from and ln.lineno == 1:
+            s.parent_session_id, s.is_subagent = ln.forked_from, ln.spawned
         if ln.cwd and s.project is None:
             s.project = ln.cwd
         if ln.branch and ln.branch != "HEAD":

@@ -16,6 +16,8 @@ from .dialect import SQLITE, Dialect, is_newest_generation, line_id
 from .feed import Batch
 from .parse import PARSER_VERSION, parse_line
 from .rows import GEN_COLS, Generation, Source, now_iso
+from .forks import CopiedRows
+from .recovered import RecoveredRows, is_history
 from .session_rows import SessionRows
 from .sources import SourceRows
 from .transaction import Transaction, sqlite_unavailable
@@ -28,7 +30,7 @@ __all__ = ["Generation", "Source", "Writer", "now_iso"]
 QUIET_INDEXED = 2
 
 
-class Writer(SourceRows, SessionRows):
+class Writer(SourceRows, SessionRows, RecoveredRows, CopiedRows):
     def __init__(self, conn, dialect: Dialect = SQLITE, *, unavailable=None, archive_dir: Path | None = None):
         self.conn = conn
         self.dialect = dialect
@@ -117,16 +119,16 @@ class Writer(SourceRows, SessionRows):
         base = line_id(gen.id, 0)
         with self.transaction():
             conn = self.conn
+            if lines:
+                self._mark_copied(source.session_id, lines)
             if gen.archived > gen.indexed:
                 lines = self._finish_unterminated(base, gen.indexed, lines)
             if lines:
-                self._insert_lines([(base | ln.offset, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts,
-                                     ln.role, ln.tools, ln.sidechain, ln.malformed, 0, 1 if ln.text else 0)
-                                    for ln in lines])
-                self._index_text([(base | ln.offset, ln.text) for ln in lines if ln.text])
-                self._index_runs([(base | ln.offset, ln.runs) for ln in lines if ln.runs])
+                self._add_lines(base, lines)
                 self._update_session(source.session_id, lines)
                 self._changed(source.session_id, "updated")
+                if is_history(source):
+                    self._recover(source, lines)
             gen.indexed, gen.lines = batch.indexed, batch.lineno
             if partial is not None:
                 self.unfinished = True
@@ -154,14 +156,8 @@ class Writer(SourceRows, SessionRows):
         if row and row[0] == QUIET_INDEXED:
             self._unindex_text([lid])
             if lines and lines[0].offset == offset:
-                first = lines[0]
                 self.conn.execute("delete from lines where id = ?", (lid,))
-                self._insert_lines([(lid, first.length, first.lineno, first.type, first.uuid, first.parent_uuid,
-                                     first.ts, first.role, first.tools, first.sidechain, first.malformed, 0,
-                                     1 if first.text else 0)])
-                if first.text:
-                    self._index_text([(lid, first.text)])
-                    self._index_runs([(lid, first.runs)] if first.runs else [])
+                self._add_lines(base, lines[:1])
                 return lines[1:]
         self.conn.execute("delete from lines where id = ?", (lid,))
         return lines
@@ -182,13 +178,12 @@ class Writer(SourceRows, SessionRows):
         lid = line_id(gen.id, gen.indexed)
         with self.transaction():
             self.conn.execute("delete from lines where id = ?", (lid,))
-            self._insert_lines([(lid, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
-                                 ln.tools, ln.sidechain, ln.malformed, QUIET_INDEXED, 1 if ln.text else 0)])
-            if ln.text:
-                self._index_text([(lid, ln.text)])
-                self._index_runs([(lid, ln.runs)] if ln.runs else [])
+            self._mark_copied(source.session_id, [ln])
+            self._add_lines(line_id(gen.id, 0), [ln], QUIET_INDEXED)
             self._update_session(source.session_id, [ln])
             self._changed(source.session_id, "updated")
+            if is_history(source):
+                self._recover(source, [ln])
         return True
 
     def unterminated(self) -> list[Source]:
@@ -211,7 +206,16 @@ class Writer(SourceRows, SessionRows):
         return found
 
     LINE_COLUMNS = ("id", "length", "lineno", "type", "uuid", "parent_uuid", "ts", "role", "tools", "sidechain",
-                    "malformed", "partial", "searchable")
+                    "malformed", "partial", "searchable", "copied")
+
+    def _add_lines(self, base: int, lines: list[Line], partial: int = 0) -> None:
+        """Rows for ``lines`` of the generation whose first line id is
+        ``base``, and their text where it is searchable (a copy's is not)."""
+        self._insert_lines([(base | ln.offset, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
+                             ln.tools, ln.sidechain, ln.malformed, partial, 1 if ln.text and not ln.copied else 0,
+                             ln.copied) for ln in lines])
+        self._index_text([(base | ln.offset, ln.text) for ln in lines if ln.text and not ln.copied])
+        self._index_runs([(base | ln.offset, ln.runs) for ln in lines if ln.runs and not ln.copied])
 
     def _insert_lines(self, rows: list[tuple]) -> None:
         """Rows of LINE_COLUMNS into ``lines``."""

@@ -10,6 +10,8 @@ Layouts (see DESIGN.md, Sources):
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
 from pathlib import Path, PurePosixPath
 
@@ -31,6 +33,7 @@ class Claude(Provider):
     setting = "claude_dir"
     home = ".claude"
     roots = ("projects",)
+    history = "history.jsonl"
     vendor = "anthropic"
     usage_windows = True
     optional = False
@@ -71,6 +74,9 @@ class Claude(Provider):
         return True  # the fallback: whatever no other agent claims is read as Claude Code's
 
     def parse(self, obj: dict, line: Line) -> None:
+        if is_typed_prompt(obj):
+            _typed_prompt(obj, line)
+            return
         get = obj.get
         t = get("type")
         line.type = t if isinstance(t, str) else None
@@ -110,7 +116,7 @@ class Claude(Provider):
 
     def unknown_kinds(self, obj: dict) -> tuple[str, ...]:
         t = obj.get("type")
-        if t not in CLAUDE_TYPES:
+        if t not in CLAUDE_TYPES and not is_typed_prompt(obj):
             return (str(t) if isinstance(t, str) else "(no type)",)
         if t == "system":
             sub = obj.get("subtype")
@@ -139,6 +145,9 @@ class Claude(Provider):
             conversation.divider(obj.get("timestamp"), "Conversation compacted")
         elif obj.get("type") == "attachment" and (said := steering(obj)):
             conversation.current("user", obj.get("timestamp")).parts.append(Part("text", said))
+        elif is_typed_prompt(obj):
+            conversation.current("user", _epoch_ms(obj.get("timestamp"))).parts.append(
+                Part("text", typed_prompt_text(obj)))
 
 
 def _message(obj: dict, msg: dict, line: Line) -> None:
@@ -213,6 +222,59 @@ def steering(obj: dict) -> str | None:
         return None
     prompt = att.get("prompt")
     return prompt if isinstance(prompt, str) else "\n".join(texts_of(prompt)) if isinstance(prompt, list) else None
+
+
+# --- the prompt history: history.jsonl ------------------------------------------
+# One line per prompt typed, in any session: {"display": what was typed (a
+# long paste shown as "[Pasted text #1 +42 lines]"), "pastedContents": {"1":
+# {"id", "type": "text", "content"}} (a very long paste has a "contentHash"
+# into paste-cache/ instead), "timestamp": epoch milliseconds, "project": the
+# cwd, "sessionId" (older versions wrote none)}.
+
+# A session id that came from a line, not a file name, must be a plain name.
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def is_typed_prompt(obj: dict) -> bool:
+    """Whether a line is a prompt history entry (it has no type)."""
+    return "type" not in obj and isinstance(obj.get("display"), str) and "timestamp" in obj
+
+
+def typed_prompt_text(obj: dict) -> str:
+    """What was typed, with the text of its pastes where the entry holds it."""
+    pasted = obj.get("pastedContents")
+    pastes = [p.get("content") for p in pasted.values() if isinstance(p, dict)] if isinstance(pasted, dict) else []
+    return joined([obj["display"], *(p for p in pastes if isinstance(p, str))])
+
+
+def prompt_session(obj: dict) -> str:
+    """The session a history entry was typed in: its sessionId, or (older
+    entries name none) one per project, "prompts-<digest of the project>"."""
+    sid = obj.get("sessionId")
+    if isinstance(sid, str) and _PLAIN_ID.match(sid):
+        return sid
+    project = obj.get("project") if isinstance(obj.get("project"), str) else ""
+    return "prompts-" + hashlib.sha1(project.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def _epoch_ms(v) -> str | None:
+    """An epoch in milliseconds as the ISO time transcripts write, or None
+    for anything that is not a plausible one."""
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 253402300800000:
+        return None
+    return dt.datetime.fromtimestamp(v / 1000, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _typed_prompt(obj: dict, line: Line) -> None:
+    line.role, line.ts = "user", _epoch_ms(obj.get("timestamp"))
+    line.cwd = string(obj.get("project"))
+    line.session_id = prompt_session(obj)
+    line.text = typed_prompt_text(obj)
+    shown = obj["display"]
+    if shown.lstrip().startswith("/"):
+        line.command = title_of(shown.strip())
+    elif shown.strip():
+        line.prompt = title_of(shown)
 
 
 def is_real_prompt(obj: dict, parts: list[str]) -> bool:

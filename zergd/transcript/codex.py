@@ -96,6 +96,7 @@ def _enveloped(obj: dict, line: Line) -> None:
         git = payload.get("git")
         if isinstance(git, dict):
             line.branch = string(git.get("branch"))
+        _forked(payload, line)
     elif t == "turn_context":
         line.cwd = string(payload.get("cwd"))
         line.model = string(payload.get("model"))
@@ -105,6 +106,19 @@ def _enveloped(obj: dict, line: Line) -> None:
         _event(pt, payload, line)
     elif t == "compacted":
         line.text = string(payload.get("message")) or ""
+
+
+def _forked(payload: dict, line: Line) -> None:
+    """A forked thread's header names its origin (``forked_from_id``); a
+    subagent's also its spawner (``parent_thread_id``, and
+    ``source.subagent.thread_spawn.parent_thread_id``)."""
+    source = payload.get("source")
+    sub = source.get("subagent") if isinstance(source, dict) else None
+    spawn = sub.get("thread_spawn") if isinstance(sub, dict) else None
+    spawner = string(spawn.get("parent_thread_id")) if isinstance(spawn, dict) else None
+    parent = spawner or string(payload.get("parent_thread_id"))
+    line.forked_from = parent or string(payload.get("forked_from_id"))
+    line.spawned = parent is not None
 
 
 def _event(pt: str | None, payload: dict, line: Line) -> None:

@@ -34,7 +34,7 @@ class Line:
         "offset", "length", "lineno", "partial", "type", "uuid", "parent_uuid", "ts", "role",
         "tools", "sidechain", "malformed", "text", "cwd", "branch", "model", "session_id",
         "agent_id", "msg_key", "usage", "prompt", "command", "ai_title", "custom_title", "summary",
-        "is_assistant", "runs", "unknown", "version", "entrypoint",
+        "is_assistant", "runs", "unknown", "version", "entrypoint", "forked_from", "spawned", "copied",
     )
 
     def __init__(self, offset: int, length: int, lineno: int):
@@ -55,6 +55,11 @@ class Line:
         self.unknown: tuple[str, ...] = ()  # kinds in it its agent's module does not know (drift)
         self.version: str | None = None  # the agent's version that wrote it, where the line says
         self.entrypoint: str | None = None  # where the agent ran (Claude Code: cli, vscode, ...)
+        # A session's own header naming the thread it was forked or spawned
+        # from (Codex: its file then opens with a copy of that thread's history).
+        self.forked_from: str | None = None
+        self.spawned = False  # ...spawned as a subagent by that thread, not forked by the user
+        self.copied = 0  # part of that copy (the writer decides: it needs the lines before)
 
 
 def string(v) -> str | None:

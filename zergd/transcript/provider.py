@@ -44,6 +44,10 @@ class Provider:
     setting = ""  # the config.toml key that does the same
     home = ""  # its folder under the home directory when neither is set
     roots: tuple[str, ...] = ()  # folders of transcripts under its folder; new sessions go in the first
+    # A file under its folder where it keeps every prompt typed, whatever
+    # became of the sessions (read by ``parse`` like a transcript's lines;
+    # the prompts of a session whose transcript is gone are recovered from it).
+    history = ""
     vendor = ""  # whose prices its models have (prices.json)
     moves = False  # a session's file may move from one root to another, keeping its name
     usage_windows = False  # its plans meter usage in 5-hour windows
@@ -61,6 +65,10 @@ class Provider:
 
     def describe(self, rel: str) -> SourceInfo:
         return SourceInfo(self.name, rel, self.session_id(rel), None, None, None)
+
+    def is_history(self, rel: str) -> bool:
+        """Whether ``rel`` (relative to the agent's folder) is its prompt history."""
+        return bool(self.history) and rel == self.history
 
     def session_folder(self, rel: str) -> str | None:
         """The folder (relative to the root) where the session whose

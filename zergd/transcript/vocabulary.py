@@ -58,7 +58,8 @@ CLAUDE_TOOLS = frozenset({
     "Workflow", "Write"})  # and every mcp__<server>__<tool>
 
 CODEX_TYPES = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "compacted",
-                         "inter_agent_communication"})
+                         "inter_agent_communication", "inter_agent_communication_metadata",
+                         "world_state"})  # codex-rs/protocol: RolloutItem (world_state: the AGENTS.md and such a thread saw)
 # codex-rs/rollout/src/policy.rs: the events a rollout keeps (and older ones).
 CODEX_EVENTS = frozenset({
     "user_message", "agent_message", "agent_reasoning", "agent_reasoning_raw_content", "patch_apply_end",

@@ -66,7 +66,7 @@ class ArchiveService:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._watch_stop = threading.Event()
-        self._watched: tuple[Path, ...] = ()
+        self._watched: tuple = ()  # the roots (config.SourceRoot) being watched
         self._targets: tuple[tuple[Path, ...], tuple[Path, ...]] = ((), ())
         self._rescan_now = False
         self._next_tail_check = 0.0
@@ -213,8 +213,8 @@ class ArchiveService:
             del self._pending[path]
             return path
 
-    def _existing_roots(self) -> tuple[Path, ...]:
-        return tuple(r.path for r in self.settings.source_roots() if r.path.is_dir())
+    def _existing_roots(self) -> tuple:
+        return tuple(r for r in self.settings.source_roots() if r.path.is_dir())
 
     def _roots_changed(self) -> bool:
         """A root appeared or vanished, or (only while some folder cannot be

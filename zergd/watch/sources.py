@@ -27,6 +27,10 @@ def walk_root(root: SourceRoot, want=is_transcript, on_error=None):
     A folder that cannot be listed is passed to ``on_error(path, why)`` and
     the walk goes on with the others."""
     base = root.path
+    if root.only:
+        if want(root.only) and root.scope.is_file():
+            yield root.scope, root.only
+        return
     if not base.is_dir():
         return
 
@@ -56,6 +60,10 @@ def rel_for(roots: list[SourceRoot], path: Path) -> tuple[SourceRoot, str] | Non
     """The root a path lives under and its path relative to it, or None."""
     path = Path(os.path.abspath(path))
     for root in roots:
+        if root.only:
+            if path == Path(os.path.abspath(root.scope)):
+                return root, root.only
+            continue
         try:
             return root, text_rel(path.relative_to(os.path.abspath(root.path)).as_posix())
         except ValueError:
@@ -85,7 +93,7 @@ def open_transcript(path: Path, roots: list[SourceRoot]):
     a link to /etc/passwd is never archived or served.  O_NONBLOCK makes the
     open itself return at once on a FIFO swapped in after the check."""
     real = os.path.realpath(path)
-    if not inside(real, [os.path.realpath(r.path) for r in roots]):
+    if not inside(real, [os.path.realpath(r.scope) for r in roots]):
         raise Skipped(f"links to {real}, outside the watched folders")
     fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     mode = os.fstat(fd).st_mode

@@ -32,13 +32,19 @@ def unreadable_dirs(root: Path) -> set[Path]:
     return bad
 
 
-def watch_targets(roots: tuple[Path, ...]) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
-    """(folders to watch recursively, folders to watch on their own)."""
+def watch_targets(roots) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """(folders to watch recursively, folders to watch on their own) for
+    ``roots`` (config.SourceRoot); a root that is one file (a prompt
+    history) has its folder watched on its own."""
     recursive: list[Path] = []
     alone: list[Path] = []
     for root in roots:
-        blocked = unreadable_dirs(root)
-        _cover(root, blocked, recursive, alone)
+        if root.only:
+            if root.path not in alone:
+                alone.append(root.path)
+            continue
+        blocked = unreadable_dirs(root.path)
+        _cover(root.path, blocked, recursive, alone)
     return tuple(recursive), tuple(alone)
 
 

@@ -2,7 +2,7 @@
 // message a link points at), so back, forward and bookmarks work.
 
 import { h, clear, fmtTime, fmtDay, fmtDuration, plural } from "./dom.js";
-import { sessionPage } from "./session.js";
+import { sessionPage, recoveredBadge } from "./session.js";
 import { live } from "./live.js";
 import { startBanner } from "./banner.js";
 import { api, request } from "./http.js";
@@ -241,6 +241,7 @@ function card(s) {
       isLive(s) ? h("span", { class: "badge live" }, "live") : null,
       s.source_deleted_at ? h("span", { class: "badge deleted", title: `source deleted ${fmtTime(s.source_deleted_at)}` }, "source deleted — kept in archive") : null,
       s.is_subagent ? h("span", { class: "badge" }, "subagent") : null,
+      recoveredBadge(s),
       h("span", { class: "title" }, s.agent_description || s.title || "(untitled)")),
     h("div", { class: "card-meta" },
       h("span", { class: "project", title: s.project || "" }, s.project || s.project_dir || "—"),

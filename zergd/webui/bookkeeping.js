@@ -29,7 +29,10 @@ const SYSTEM = {
   informational: (o) => short(o.content || "notice"),
 };
 const CODEX = {
-  session_meta: (p) => `session started${p.cli_version ? " · Codex " + p.cli_version : ""}${p.cwd ? " · " + p.cwd : ""}`,
+  session_meta: (p) => `session started${p.cli_version ? " · Codex " + p.cli_version : ""}${p.cwd ? " · " + p.cwd : ""}${p.forked_from_id ? " · forked from " + p.forked_from_id : ""}`,
+  // What the thread was shown of its world (AGENTS.md and such): kept, not drawn as conversation.
+  world_state: () => "world state (instructions the thread saw)",
+  inter_agent_communication_metadata: () => "message between agents (metadata)",
   turn_context: (p) => `turn context${p.model ? " · " + p.model : ""}${p.approval_policy ? " · approval " + p.approval_policy : ""}${p.sandbox_policy?.mode ? " · sandbox " + p.sandbox_policy.mode : ""}`,
   ghost_snapshot: () => "ghost snapshot (undo point)",
   state: () => "state marker",
@@ -62,7 +65,7 @@ export function describeBookkeeping(obj) {
   if (CLAUDE[t] && t !== "summary") return CLAUDE[t](obj);
   const p = obj.payload;
   if (p && typeof p === "object") {
-    if (t === "session_meta" || t === "turn_context") return CODEX[t](p);
+    if (t === "session_meta" || t === "turn_context" || t === "world_state" || t === "inter_agent_communication_metadata") return CODEX[t](p);
     if (t === "response_item" && CODEX[p.type]) return CODEX[p.type](p);
     if (t === "event_msg" && p.type !== "error") return (EVENTS[p.type] || (() => `event: ${p.type || "?"}`))(p);
   }

@@ -74,7 +74,7 @@ function paint(main, page, api, navigate) {
   const view = new Transcript(transcript, ctx);
   const head = sessionHeader(s, gen, showMeta, q, cost);
   const sentinel = h("div", { class: "head-sentinel" });
-  clear(main).append(...[sentinel, head, subagentList(s), transcript].filter(Boolean));
+  clear(main).append(...[sentinel, head, subagentList(s), forkList(s), transcript].filter(Boolean));
   // Once the page scrolls, the sticky header keeps only its title and buttons.
   const stuck = new IntersectionObserver(([e]) => head.classList.toggle("stuck", !e.isIntersecting));
   stuck.observe(sentinel);
@@ -185,6 +185,7 @@ function sessionHeader(s, gen, showMeta, q, cost) {
     h("div", { class: "card-meta" },
       s.source_deleted_at ? h("span", { class: "badge deleted", title: fmtTime(s.source_deleted_at) }, `source deleted on ${fmtDate(s.source_deleted_at)}, kept here`) : null,
       s.is_subagent ? h("span", { class: "badge" }, s.agent_type ? `subagent · ${s.agent_type}` : "subagent") : null,
+      recoveredBadge(s),
       h("span", { class: "project", title: s.project || "" }, s.project || s.project_dir || ""),
       s.git_branch ? h("span", { class: "branch" }, `⎇ ${s.git_branch}`) : null,
       (s.models || []).length ? h("span", { class: "model" }, s.models.join(", ")) : null,
@@ -219,8 +220,15 @@ function costLabel(cost) {
     `≈ ${usd(t.cost_usd, t.price_unknown)}`);
 }
 
+// A session whose transcript was deleted before zergd kept it: its prompts, from the agent's prompt history.
+export function recoveredBadge(s) {
+  return s.origin === "recovered"
+    ? h("span", { class: "badge recovered", title: "the transcript was deleted before zergd could keep it; these prompts were recovered from the agent's prompt history" }, "prompts only, recovered from history")
+    : null;
+}
+
 function resumeCommand(s) {
-  if (s.is_subagent) return null;
+  if (s.is_subagent || s.origin === "recovered") return null;  // no transcript to resume
   // A transcript Claude Code deleted (or one from another machine) comes back first: zerg restore.
   const restore = s.source_deleted_at || !s.source_path ? `zerg restore ${s.id} && ` : "";
   const cd = s.project ? `cd ${s.project.startsWith("-") ? "-- " : ""}${shellQuote(s.project)} && ` : "";
@@ -259,6 +267,13 @@ function subagentList(s) {
   if (!real.length) return null;
   const items = real.map((c) => h("li", {}, h("a", { href: `/s/${encodeURIComponent(c.id)}`, "data-nav": "" }, c.agent_description || c.title || c.id), h("span", { class: "muted" }, ` · ${plural(c.lines, "line")}`)));
   return h("nav", { class: "subagents", "aria-label": "subagents" }, h("h2", {}, plural(real.length, "subagent")), h("ul", {}, items));
+}
+
+// Threads forked from this one (Codex's /fork): each opens with a copy of this one's history.
+function forkList(s) {
+  if (!s.forks?.length) return null;
+  const items = s.forks.map((c) => h("li", {}, h("a", { href: `/s/${encodeURIComponent(c.id)}`, "data-nav": "" }, c.title || c.id), h("span", { class: "muted" }, ` · ${fmtTime(c.first_ts)}`)));
+  return h("nav", { class: "subagents forks", "aria-label": "forks" }, h("h2", {}, `Forked into ${plural(s.forks.length, "thread")}`), h("ul", {}, items));
 }
 
 // --- branches ---------------------------------------------------------------------

@@ -13,9 +13,18 @@ const PERSISTED = startsWithAny([VOCABULARY.persisted_output]);
 export const claude = {
   name: "claude",
   claims: (obj) => (obj.message && typeof obj.message === "object") || obj.type === "summary" ||
-    (obj.type === "system" && obj.subtype === "compact_boundary") || steering(obj) !== null,
+    (obj.type === "system" && obj.subtype === "compact_boundary") || steering(obj) !== null || typedPrompt(obj),
   feed(view, line, obj, state, frag) {
     if (obj.message && typeof obj.message === "object") return feedMessage(view, line, obj, state, frag);
+    if (typedPrompt(obj)) {
+      // A prompt recovered from history.jsonl: what was typed, and the pastes it kept.
+      const el = view.msg(line, view.turn("user", line, state, frag, true));
+      el.append(markdown(obj.display));
+      const pastes = Object.values(obj.pastedContents && typeof obj.pastedContents === "object" ? obj.pastedContents : {})
+        .filter((p) => p && typeof p.content === "string");
+      for (const p of pastes) el.append(collapsible(`Pasted text #${p.id ?? ""}`, () => h("pre", {}, p.content)));
+      return el;
+    }
     const said = steering(obj);
     if (said !== null) {
       // Typed while Claude worked: the user's words, read at its next step.
@@ -66,6 +75,11 @@ function feedMessage(view, line, obj, state, frag) {
   const turn = kind === "output" && state.turn ? state.turn : view.turn("user", line, state, frag, true);
   const el = view.msg(line, turn, kind === "output" ? "aside" : null, !results.length);
   for (const block of rest) el.append(kind === "prompt" ? view.prompt(block, line) : view.aside(block));
+}
+
+// An entry of the prompt history (history.jsonl): {display, pastedContents, timestamp, project, sessionId}.
+function typedPrompt(obj) {
+  return !("type" in obj) && typeof obj.display === "string" && "timestamp" in obj;
 }
 
 // What the user typed while Claude was working (a queued_command attachment

@@ -17,6 +17,14 @@ export const codex = {
   name: "codex",
   claims: (obj) => !isObject(obj.message) && (isObject(obj.payload) || BARE.has(obj.type)),
   feed(view, line, obj, state, frag) {
+    // A forked or spawned thread opens with a copy of its origin's history (index/forks.py).
+    if (Boolean(line.copied) !== Boolean(state.inCopy)) {
+      state.inCopy = Boolean(line.copied);
+      state.turn = null;
+      frag.append(h("div", { class: "divider copied" }, h("span", {}, line.copied
+        ? "Copied from the thread this one was forked from: shown here, counted and found there"
+        : "This thread's own work")));
+    }
     if (isObject(obj.payload)) return feedItem(view, line, obj.type, obj.payload, obj.timestamp, state, frag);
     return feedItem(view, line, "response_item", obj, null, state, frag);
   },
