@@ -116,3 +116,56 @@ def test_the_timeline_filters_by_where_the_agent_ran(settings, monkeypatch, page
         assert page.errors == []
     finally:
         zergd("stop")
+
+
+PR_SESSION = "7c6d5e4f-3a2b-4c1d-9e8f-0a1b2c3d4e5f"
+
+
+def write_pr_and_question(settings):
+    base = {**BASE, "sessionId": PR_SESSION}
+    ask = {"questions": [{"question": "Hangi veritabanı kullanılsın?", "header": "Veritabanı", "multiSelect": False,
+                          "options": [{"label": "PostgreSQL", "description": "ekip sunucusu için"},
+                                      {"label": "SQLite", "description": "tek kişi için"}]}]}
+    rows = [
+        {**base, "type": "user", "uuid": "u1", "timestamp": "2026-12-02T09:00:00Z",
+         "message": {"role": "user", "content": "open a PR for the migration"}},
+        {**base, "type": "assistant", "uuid": "a1", "timestamp": "2026-12-02T09:00:03Z", "requestId": "r1",
+         "message": {"id": "m1", "role": "assistant", "model": "claude-opus-4-5", "usage": {"input_tokens": 3},
+                     "content": [{"type": "tool_use", "id": "toolu_ask", "name": "AskUserQuestion", "input": ask}]}},
+        {**base, "type": "user", "uuid": "u2", "timestamp": "2026-12-02T09:00:30Z",
+         "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_ask",
+                                                  "content": 'User has answered your questions: '
+                                                             '"Hangi veritabanı kullanılsın?"="SQLite".'}]}},
+        {"type": "pr-link", "sessionId": PR_SESSION, "prNumber": 4821, "prUrl": "https://github.com/ola/rower/pull/4821",
+         "prRepository": "ola/rower", "timestamp": "2026-12-02T09:05:00Z"},
+        {"type": "pr-link", "sessionId": PR_SESSION, "prNumber": 1, "prUrl": "javascript:window.pwned=1",
+         "prRepository": "evil/repo", "timestamp": "2026-12-02T09:06:00Z"},
+    ]
+    path = settings.agent_dir("claude") / "projects" / "-home-ola-rower" / f"{PR_SESSION}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+
+
+def test_a_pull_request_link_is_a_card_and_a_question_shows_its_options(settings, monkeypatch, index, page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    write_pr_and_question(settings)
+    index.backfill()
+    assert {h.session_id for h in index.search("4821")} == {PR_SESSION}  # the PR is found by its number
+    index.index.close()
+    url = start_daemon(settings, monkeypatch)
+    try:
+        page.goto(f"{url}/s/{PR_SESSION}")
+        card = page.locator("a.pr-card").first
+        expect(card).to_have_text("Pull request #4821 · ola/rower")
+        assert card.get_attribute("href") == "https://github.com/ola/rower/pull/4821"
+        hostile = page.locator("a.pr-card").nth(1)
+        assert hostile.get_attribute("href") is None  # a javascript: URL is not made a link
+        question = page.locator('[data-tool-use-id="toolu_ask"]')
+        expect(question.locator(".question .badge")).to_have_text("Veritabanı")
+        expect(question.locator(".options li")).to_have_count(2)
+        expect(question).to_contain_text('"Hangi veritabanı kullanılsın?"="SQLite"')
+        hostile.click()
+        assert page.evaluate("window.pwned") is None and page.errors == []
+    finally:
+        zergd("stop")

@@ -104,6 +104,10 @@ class Claude(Provider):
         elif t == "custom-title":  # the user's /rename: the last one names the session
             line.custom_title = title_of(string(get("customTitle")) or "")
             line.text = joined([line.custom_title or ""])
+        elif t == "pr-link":  # the pull request the session opened or worked on
+            number = get("prNumber")
+            line.text = joined([f"PR #{number}" if isinstance(number, int) else "",
+                                string(get("prRepository")) or "", string(get("prUrl")) or ""])
         elif t == "system":
             content = get("content")
             if isinstance(content, str):

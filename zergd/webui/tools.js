@@ -100,6 +100,7 @@ const RENDERERS = {
   WebSearch: (input) => ({ head: h("span", { class: "tool-arg" }, `“${input?.query ?? ""}”`) }),
   web_search: (input) => ({ head: h("span", { class: "tool-arg" }, `“${input?.query ?? ""}”`) }),
   web_search_call: (input) => ({ head: h("span", { class: "tool-arg" }, `“${input?.query ?? input?.action?.query ?? ""}”`) }),
+  AskUserQuestion: questions,
   Grep: (input) => ({ head: h("code", { class: "tool-arg" }, `${input?.pattern ?? ""}${input?.path ? "  in " + input.path : ""}`) }),
   Glob: (input) => ({ head: h("code", { class: "tool-arg" }, `${input?.pattern ?? ""}${input?.path ? "  in " + input.path : ""}`) }),
 };
@@ -145,6 +146,20 @@ function todos(input) {
     head: h("span", { class: "tool-note" }, `${items.filter((t) => t?.status === "completed").length} of ${items.length} done`),
     body: h("ul", { class: "todos" }, items.map((t) =>
       h("li", { class: `todo ${t?.status || ""}`, "data-status": t?.status || "" }, h("span", { class: "check", "aria-hidden": "true" }, mark[t?.status] || "☐"), " ", String(t?.content ?? t?.activeForm ?? "")))),
+  };
+}
+
+// AskUserQuestion: {questions: [{question, header, options: [{label, description}], multiSelect}]};
+// the answers come back as its result.
+function questions(input) {
+  const asked = Array.isArray(input?.questions) ? input.questions.filter((q) => q && typeof q === "object") : [];
+  return {
+    head: h("span", { class: "tool-arg" }, plural(asked.length, "question")),
+    body: h("div", { class: "questions" }, asked.map((q) => h("div", { class: "question" },
+      q.header ? h("span", { class: "badge" }, String(q.header)) : null,
+      h("p", {}, String(q.question ?? ""), q.multiSelect ? h("span", { class: "muted" }, " (any of)") : null),
+      h("ul", { class: "options" }, (Array.isArray(q.options) ? q.options : []).map((o) =>
+        h("li", {}, h("strong", {}, String(o?.label ?? "")), o?.description ? ` — ${o.description}` : null)))))),
   };
 }
 

@@ -13,7 +13,8 @@ const PERSISTED = startsWithAny([VOCABULARY.persisted_output]);
 export const claude = {
   name: "claude",
   claims: (obj) => (obj.message && typeof obj.message === "object") || obj.type === "summary" ||
-    (obj.type === "system" && obj.subtype === "compact_boundary") || steering(obj) !== null || typedPrompt(obj),
+    (obj.type === "system" && obj.subtype === "compact_boundary") || steering(obj) !== null || typedPrompt(obj) ||
+    obj.type === "pr-link",
   feed(view, line, obj, state, frag) {
     if (obj.message && typeof obj.message === "object") return feedMessage(view, line, obj, state, frag);
     if (typedPrompt(obj)) {
@@ -33,6 +34,14 @@ export const claude = {
       return el;
     }
     if (obj.type === "summary") return view.divider(line, frag, "summary", `Summary: ${obj.summary ?? ""}`);
+    if (obj.type === "pr-link") {
+      // The pull request the session opened or worked on: {prNumber, prUrl, prRepository}.
+      const el = view.divider(line, frag, "pr-link", "");
+      el.replaceChildren(h("a", { class: "pr-card", href: String(obj.prUrl ?? ""), rel: "noopener noreferrer nofollow", target: "_blank" },
+        h("strong", {}, `Pull request${obj.prNumber !== undefined ? " #" + obj.prNumber : ""}`),
+        obj.prRepository ? h("span", { class: "muted" }, ` · ${obj.prRepository}`) : null));
+      return el;
+    }
     const m = obj.compactMetadata || {};
     return view.divider(line, frag, "compaction", `Conversation compacted (${m.trigger || "manual"})${m.preTokens ? ` · ${Number(m.preTokens).toLocaleString()} tokens before` : ""}`);
   },
