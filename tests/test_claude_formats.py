@@ -136,6 +136,13 @@ def write_pr_and_question(settings):
          "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_ask",
                                                   "content": 'User has answered your questions: '
                                                              '"Hangi veritabanı kullanılsın?"="SQLite".'}]}},
+        {**base, "type": "assistant", "uuid": "a2", "timestamp": "2026-12-02T09:00:40Z", "requestId": "r2",
+         "message": {"id": "m2", "role": "assistant", "model": "claude-opus-4-5", "usage": {"input_tokens": 3},
+                     "content": [{"type": "tool_use", "id": "toolu_task", "name": "TaskCreate",
+                                  "input": {"subject": "SQLite şemasını taşı", "description": "tablo başına bir göç",
+                                            "activeForm": "Şema taşınıyor"}},
+                                 {"type": "tool_use", "id": "toolu_skill", "name": "Skill",
+                                  "input": {"skill": "db-migrate"}}]}},
         {"type": "pr-link", "sessionId": PR_SESSION, "prNumber": 4821, "prUrl": "https://github.com/ola/rower/pull/4821",
          "prRepository": "ola/rower", "timestamp": "2026-12-02T09:05:00Z"},
         {"type": "pr-link", "sessionId": PR_SESSION, "prNumber": 1, "prUrl": "javascript:window.pwned=1",
@@ -165,6 +172,8 @@ def test_a_pull_request_link_is_a_card_and_a_question_shows_its_options(settings
         expect(question.locator(".question .badge")).to_have_text("Veritabanı")
         expect(question.locator(".options li")).to_have_count(2)
         expect(question).to_contain_text('"Hangi veritabanı kullanılsın?"="SQLite"')
+        expect(page.locator('[data-tool-use-id="toolu_task"] .tool-head')).to_contain_text("SQLite şemasını taşı")
+        expect(page.locator('[data-tool-use-id="toolu_skill"] .tool-head .badge')).to_have_text("db-migrate")
         hostile.click()
         assert page.evaluate("window.pwned") is None and page.errors == []
     finally:

@@ -101,6 +101,16 @@ const RENDERERS = {
   web_search: (input) => ({ head: h("span", { class: "tool-arg" }, `“${input?.query ?? ""}”`) }),
   web_search_call: (input) => ({ head: h("span", { class: "tool-arg" }, `“${input?.query ?? input?.action?.query ?? ""}”`) }),
   AskUserQuestion: questions,
+  // Claude Code's task list (2.1.16 on): TaskCreate {subject, description, activeForm}, TaskUpdate {taskId, status, ...}.
+  TaskCreate: (input) => ({ head: h("span", { class: "tool-arg" }, String(input?.subject ?? "")),
+    body: input?.description ? h("div", { class: "tool-note" }, String(input.description)) : null }),
+  TaskUpdate: (input) => ({ head: h("span", { class: "tool-arg" }, `task ${input?.taskId ?? "?"}`,
+    input?.status ? h("span", { class: "badge" }, String(input.status)) : null, input?.subject ? ` ${input.subject}` : null) }),
+  // A background shell or agent's output, or stopping it: {task_id}.
+  TaskOutput: (input) => ({ head: h("code", { class: "tool-arg" }, String(input?.task_id ?? "")) }),
+  TaskStop: (input) => ({ head: h("code", { class: "tool-arg" }, String(input?.task_id ?? "")) }),
+  Skill: (input) => ({ head: h("span", { class: "tool-arg" }, h("span", { class: "badge" }, String(input?.skill ?? input?.command ?? "skill")),
+    input?.args ? ` ${typeof input.args === "string" ? input.args : JSON.stringify(input.args)}` : null) }),
   Grep: (input) => ({ head: h("code", { class: "tool-arg" }, `${input?.pattern ?? ""}${input?.path ? "  in " + input.path : ""}`) }),
   Glob: (input) => ({ head: h("code", { class: "tool-arg" }, `${input?.pattern ?? ""}${input?.path ? "  in " + input.path : ""}`) }),
 };
