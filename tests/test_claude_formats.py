@@ -178,3 +178,38 @@ def test_a_pull_request_link_is_a_card_and_a_question_shows_its_options(settings
         assert page.evaluate("window.pwned") is None and page.errors == []
     finally:
         zergd("stop")
+
+
+def test_a_result_written_before_its_call_is_paired_with_it(settings, monkeypatch, page):  # noqa: F811
+    """Claude Code sometimes writes a tool_result line before the line of its
+    tool_use (the real corpus has one: session 0c182e15, Read
+    toolu_01FyBsWRwrDppTFLH1tn3fm3, 5 ms apart): the result goes under its call."""
+    from playwright.sync_api import expect
+
+    sid = "0c0c0c0c-1d1d-4e4e-8f8f-a0a0a0a0a0a0"
+    base = {**BASE, "sessionId": sid}
+    rows = [
+        {**base, "type": "user", "uuid": "u1", "parentUuid": None, "timestamp": "2026-04-26T22:05:30.000Z",
+         "message": {"role": "user", "content": "oku: 設定ファイル"}},
+        {**base, "type": "user", "uuid": "r1", "parentUuid": "a1", "timestamp": "2026-04-26T22:05:35.460Z",
+         "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_first",
+                                                  "content": "1→[core]\n2→editor = vim"}]}},
+        {**base, "type": "assistant", "uuid": "a1", "parentUuid": "u1", "timestamp": "2026-04-26T22:05:35.455Z",
+         "requestId": "r1", "message": {"id": "m1", "role": "assistant", "model": "claude-opus-4-5",
+                                        "usage": {"input_tokens": 4},
+                                        "content": [{"type": "tool_use", "id": "toolu_first", "name": "Read",
+                                                     "input": {"file_path": "C:\\Users\\lin\\.gitconfig"}}]}},
+    ]
+    path = settings.agent_dir("claude") / "projects" / "C--Users-lin" / f"{sid}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    url = start_daemon(settings, monkeypatch)
+    try:
+        page.goto(f"{url}/s/{sid}")
+        call = page.locator('[data-tool-use-id="toolu_first"]')
+        expect(call).to_have_count(1)
+        expect(call.locator(".tool-result")).to_contain_text("editor = vim")
+        expect(page.locator(".tool.orphan")).to_have_count(0)
+        assert page.errors == []
+    finally:
+        zergd("stop")

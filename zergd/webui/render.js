@@ -25,6 +25,9 @@ export class Transcript {
     this.root = root;
     this.ctx = ctx;
     this.tail = this.freshState();
+    // Results shown before their call (a page not loaded yet, or a file that
+    // wrote the result first), by call id: the call adopts them when it comes.
+    this.orphans = new Map();
   }
 
   freshState() {
@@ -52,14 +55,6 @@ export class Transcript {
       firstOld.querySelector(".turn-head")?.remove();
       lastNew.append(...firstOld.childNodes);
       firstOld.remove();
-    }
-    // Results whose call was not loaded yet go under it now.
-    for (const orphan of this.root.querySelectorAll(".tool.orphan")) {
-      const call = this.root.querySelector(`.tool:not(.orphan)[data-tool-use-id="${CSS.escape(orphan.dataset.toolUseId)}"]`);
-      if (call && !call.querySelector(".tool-result")) {
-        call.append(...orphan.querySelectorAll(":scope > .tool-result"));
-        orphan.remove();
-      }
     }
   }
 
@@ -186,7 +181,14 @@ export class Transcript {
   }
 
   tool(name, id, input) {
-    return toolElement(name, id, input, this.ctx);
+    const el = toolElement(name, id, input, this.ctx);
+    const orphan = id ? this.orphans.get(id) : null;
+    if (orphan) {  // its result came first: it goes under its call now
+      this.orphans.delete(id);
+      el.append(...orphan.querySelectorAll(":scope > .tool-result"));
+      orphan.remove();
+    }
+    return el;
   }
 
   result(callId, result, line, state, frag) {
@@ -197,6 +199,7 @@ export class Transcript {
     const orphan = h("div", { class: "tool orphan", "data-tool-use-id": callId || null, "data-tool": "result" },
       h("div", { class: "tool-head" }, h("span", { class: "tool-name" }, "Result"), h("span", { class: "tool-note" }, `of call ${callId || "?"}`)));
     turn.append(orphan);
+    if (callId) this.orphans.set(callId, orphan);
     return attachResult(orphan, result, this.ctx);
   }
 
