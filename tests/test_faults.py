@@ -342,3 +342,41 @@ def test_import_reports_a_file_it_cannot_archive_and_does_the_rest(settings):
     assert "could not archive" in proc.stderr and "loop.jsonl" in proc.stderr
     assert "1 file could not be archived" in proc.stderr
     assert (settings.archive_dir / "testhost/claude/-live/ok.jsonl").exists()
+
+
+def test_appends_made_while_the_watcher_restarts_are_found_at_once(settings):
+    """A file whose name is not UTF-8 makes watchfiles drop its whole batch
+    of events and stop.  An append made then (here: right after the start,
+    beside a changing badly named file) is found within a second, not at the
+    next periodic rescan; and once such a name made a watcher fail, it does
+    not make the next ones fail each time the file changes."""
+    import time
+
+    from test_tailing import found as found_in
+
+    folder = project(settings)
+    other = folder.parent / "-odd"
+    other.mkdir()
+    odd = os.path.join(os.fsencode(other), b"notes-\xff.jsonl")
+    session = folder / "steady.jsonl"
+    session.write_bytes((LINE % "first quokka").encode())
+    svc = ArchiveService(settings, EventBus(), rescan_interval=120)
+    failures = []
+    real = svc.request_rescan
+    svc.request_rescan = lambda: (failures.append(time.monotonic()), real())
+    svc.start()
+    assert svc.ready.wait(10)
+    reader = Index(settings)
+    try:
+        for i in range(10):
+            with open(odd, "ab") as f:  # the badly named file changes...
+                f.write(b"x\n")
+            with open(session, "ab") as f:  # ...and, in the same moment, a session grows
+                f.write((LINE % f"marsupial{i}x").encode())
+            wait_for(lambda: found_in(reader, f"marsupial{i}x"), timeout=1.0)
+            time.sleep(0.3)
+        # The first change of the odd file made a watcher fail; the ones after did not.
+        assert len(failures) <= 2  # the failure, and the rescan its successor owed once up
+    finally:
+        reader.index.close()
+        svc.stop()

@@ -68,6 +68,7 @@ class ArchiveService:
         self._watch_stop = threading.Event()
         self._watched: tuple = ()  # the roots (config.SourceRoot) being watched
         self._targets: tuple[tuple[Path, ...], tuple[Path, ...]] = ((), ())
+        self._undecodable = False  # see Watcher.undecodable
         self._rescan_now = False
         self._next_tail_check = 0.0
         self._threads: list[threading.Thread] = []
@@ -221,7 +222,7 @@ class ArchiveService:
         read, which needs a walk) the folders to watch changed."""
         if self._existing_roots() != self._watched:
             return True
-        return bool(self._targets[1]) and watch_targets(self._watched) != self._targets
+        return bool(self._targets[1]) and watch_targets(self._watched, self._undecodable) != self._targets
 
     def _rescan(self, writer: Writer, *, reconcile: bool = False) -> None:
         progress = self.progress = Progress() if reconcile else None
@@ -301,7 +302,8 @@ class ArchiveService:
             if not roots:
                 self._watch_stop.wait(1.0)
                 continue
-            self._targets = watch_targets(roots)
+            self._undecodable = watcher.undecodable
+            self._targets = watch_targets(roots, self._undecodable)
             watcher.run(self._targets, self._watch_stop)
             self._stop.wait(0.5)
 

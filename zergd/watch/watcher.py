@@ -25,17 +25,33 @@ from ..archive import TOOL_RESULTS
 log = logging.getLogger("zergd.watch")
 
 
-def unreadable_dirs(root: Path) -> set[Path]:
+def undecodable(name: str) -> bool:
+    """A name that is not valid UTF-8 (os.walk gives it with surrogates)."""
+    return any("\udc80" <= c <= "\udcff" for c in name)
+
+
+def blocked_dirs(root: Path) -> tuple[set[Path], set[Path]]:
+    """(folders that cannot be read, folders holding a name that is not
+    UTF-8): watchfiles fails on a whole batch of events, every time, when
+    one of them names such a file, so those folders are not watched as such."""
     bad: set[Path] = set()
-    for _ in os.walk(root, onerror=lambda e: bad.add(Path(e.filename))):
-        pass
-    return bad
+    odd: set[Path] = set()
+    for dirpath, dirs, files in os.walk(root, onerror=lambda e: bad.add(Path(e.filename))):
+        if any(undecodable(n) for n in dirs + files):
+            odd.add(Path(dirpath))
+        dirs[:] = [d for d in dirs if not undecodable(d)]
+    return bad, odd
 
 
-def watch_targets(roots) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
-    """(folders to watch recursively, folders to watch on their own) for
-    ``roots`` (config.SourceRoot); a root that is one file (a prompt
-    history) has its folder watched on its own."""
+def watch_targets(roots, undecodable: bool = False) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """(folders to watch recursively, folders and files to watch on their
+    own) for ``roots`` (config.SourceRoot).  Around a folder that cannot be
+    read, each readable sibling subtree is watched recursively and its
+    ancestors on their own; a folder holding a name that is not UTF-8 has
+    its other files watched one by one (new ones there are found by the
+    rescan; only once such a name made a watcher fail, ``undecodable``:
+    until then nothing is lost by watching it whole).  A root that is one file (a prompt history) has its folder
+    watched on its own."""
     recursive: list[Path] = []
     alone: list[Path] = []
     for root in roots:
@@ -43,24 +59,29 @@ def watch_targets(roots) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
             if root.path not in alone:
                 alone.append(root.path)
             continue
-        blocked = unreadable_dirs(root.path)
-        _cover(root.path, blocked, recursive, alone)
+        unreadable, odd = blocked_dirs(root.path)
+        _cover(root.path, unreadable, odd if undecodable else set(), recursive, alone)
     return tuple(recursive), tuple(alone)
 
 
-def _cover(folder: Path, blocked: set[Path], recursive: list[Path], alone: list[Path]) -> None:
-    if folder in blocked:
+def _cover(folder: Path, unreadable: set[Path], odd: set[Path], recursive: list[Path], alone: list[Path]) -> None:
+    if folder in unreadable:
         return
-    if not any(folder in b.parents for b in blocked):
+    if not any(folder == b or folder in b.parents for b in unreadable | odd):
         recursive.append(folder)
         return
-    alone.append(folder)
     try:
-        children = sorted(e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return
-    for child in children:
-        _cover(Path(child), blocked, recursive, alone)
+    if folder in odd:
+        alone.extend(Path(e.path) for e in entries if not undecodable(e.name) and wanted(e.path)
+                     and e.is_file(follow_symlinks=False))
+    else:
+        alone.append(folder)
+    for e in entries:
+        if not undecodable(e.name) and e.is_dir(follow_symlinks=False):
+            _cover(Path(e.path), unreadable, odd, recursive, alone)
 
 
 def only_transcripts(change, path: str) -> bool:
@@ -80,12 +101,21 @@ def wanted(path: str) -> bool:
 
 class Watcher:
     """Runs until ``stop`` is set; calls ``on_path`` for each changed file and
-    ``on_lost_events`` when events may have been dropped."""
+    ``on_lost_events`` when events may have been dropped: when a watcher
+    fails, and again once its successor is watching (what changed between
+    the two is found by that second rescan, not the next periodic one)."""
+
+    # How long a new watcher waits before saying it is up (its first, empty, yield).
+    UP_AFTER_MS = 300
 
     def __init__(self, on_path, on_lost_events):
         self.on_path = on_path
         self.on_lost_events = on_lost_events
         self.targets: tuple[tuple[Path, ...], tuple[Path, ...]] = ((), ())
+        self.failed = False  # the last watcher failed: its successor owes a rescan once up
+        # A name that is not UTF-8 made a watcher fail: from then on, folders
+        # holding such names are watched file by file (watch_targets).
+        self.undecodable = False
 
     def run(self, targets, stop: threading.Event) -> None:
         """Watch ``targets`` (from ``watch_targets``) until ``stop`` is set or the watcher fails."""
@@ -115,9 +145,12 @@ class Watcher:
             # watchfiles polls for events and the stop flag every ``step`` ms:
             # 25 ms keeps append->searchable well under 100 ms at ~0 idle CPU.
             for changes in watchfiles.watch(
-                *paths, watch_filter=only_transcripts, debounce=200, step=25, rust_timeout=0,
-                stop_event=stop, raise_interrupt=False, recursive=recursive,
+                *paths, watch_filter=only_transcripts, debounce=200, step=25, rust_timeout=self.UP_AFTER_MS,
+                yield_on_timeout=True, stop_event=stop, raise_interrupt=False, recursive=recursive,
             ):
+                if self.failed:  # up: whatever changed while no watcher was, a rescan finds
+                    self.failed = False
+                    self.on_lost_events()
                 for change, name in changes:
                     if wanted(name):
                         self.on_path(Path(name))
@@ -125,6 +158,8 @@ class Watcher:
                         self._scan_new_folder(name)
         except Exception as e:  # a folder vanished or became unreadable, a name that is not UTF-8
             log.info("watcher restarting: %s", e)
+            self.failed = True
+            self.undecodable = self.undecodable or "decode" in str(e)
             self.on_lost_events()
         finally:
             stop.set()
