@@ -181,3 +181,25 @@ def test_the_timeline_lists_and_shows_a_recovered_session(settings, monkeypatch,
         assert page.errors == []
     finally:
         zergd("stop")
+
+
+def test_the_history_is_tailed_live(settings):
+    """Appends to the history reach the index as they are written, like a
+    transcript's (its file is watched), also when it appears after the start."""
+    from test_tailing import wait_for
+
+    from zergd.events import EventBus
+    from zergd.watch.service import ArchiveService
+
+    (settings.agent_dir("claude") / "projects").mkdir(parents=True, exist_ok=True)
+    svc = ArchiveService(settings, EventBus(), rescan_interval=120)
+    svc.start()
+    try:
+        assert svc.ready.wait(10)
+        path = write_history(settings, HISTORY[:1])  # appears after the start
+        wait_for(lambda: GONE[0] in listed(settings), timeout=5)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(entry("şimdi kenar durumlarını ekle", GONE[0], 1_755_000_400_000) + "\n")
+        wait_for(lambda: listed(settings)[GONE[0]]["user_messages"] == 2, timeout=2)
+    finally:
+        svc.stop()

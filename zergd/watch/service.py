@@ -215,7 +215,8 @@ class ArchiveService:
             return path
 
     def _existing_roots(self) -> tuple:
-        return tuple(r for r in self.settings.source_roots() if r.path.is_dir())
+        # A root that is one file is there once its file is (then the watcher restarts to watch it).
+        return tuple(r for r in self.settings.source_roots() if (r.scope.is_file() if r.only else r.path.is_dir()))
 
     def _roots_changed(self) -> bool:
         """A root appeared or vanished, or (only while some folder cannot be

@@ -50,14 +50,13 @@ def watch_targets(roots, undecodable: bool = False) -> tuple[tuple[Path, ...], t
     ancestors on their own; a folder holding a name that is not UTF-8 has
     its other files watched one by one (new ones there are found by the
     rescan; only once such a name made a watcher fail, ``undecodable``:
-    until then nothing is lost by watching it whole).  A root that is one file (a prompt history) has its folder
-    watched on its own."""
+    until then nothing is lost by watching it whole).  A root that is one
+    file (a prompt history) is that file, watched with the folders."""
     recursive: list[Path] = []
     alone: list[Path] = []
     for root in roots:
-        if root.only:
-            if root.path not in alone:
-                alone.append(root.path)
+        if root.only:  # the file itself, with the others (no second watcher for it)
+            recursive.append(root.scope)
             continue
         unreadable, odd = blocked_dirs(root.path)
         _cover(root.path, unreadable, odd if undecodable else set(), recursive, alone)
@@ -102,8 +101,8 @@ def wanted(path: str) -> bool:
 class Watcher:
     """Runs until ``stop`` is set; calls ``on_path`` for each changed file and
     ``on_lost_events`` when events may have been dropped: when a watcher
-    fails, and again once its successor is watching (what changed between
-    the two is found by that second rescan, not the next periodic one)."""
+    fails, and once each watcher is up (what changed while none was, or
+    before the first, is found by that rescan, not the next periodic one)."""
 
     # How long a new watcher waits before saying it is up (its first, empty, yield).
     UP_AFTER_MS = 300
@@ -112,7 +111,7 @@ class Watcher:
         self.on_path = on_path
         self.on_lost_events = on_lost_events
         self.targets: tuple[tuple[Path, ...], tuple[Path, ...]] = ((), ())
-        self.failed = False  # the last watcher failed: its successor owes a rescan once up
+        self.owed = False  # a rescan, once the watcher being started is up
         # A name that is not UTF-8 made a watcher fail: from then on, folders
         # holding such names are watched file by file (watch_targets).
         self.undecodable = False
@@ -120,6 +119,7 @@ class Watcher:
     def run(self, targets, stop: threading.Event) -> None:
         """Watch ``targets`` (from ``watch_targets``) until ``stop`` is set or the watcher fails."""
         self.targets = targets
+        self.owed = True
         recursive, alone = targets
         helper = None
         if alone:
@@ -148,8 +148,8 @@ class Watcher:
                 *paths, watch_filter=only_transcripts, debounce=200, step=25, rust_timeout=self.UP_AFTER_MS,
                 yield_on_timeout=True, stop_event=stop, raise_interrupt=False, recursive=recursive,
             ):
-                if self.failed:  # up: whatever changed while no watcher was, a rescan finds
-                    self.failed = False
+                if self.owed:  # up: whatever changed while no watcher was, a rescan finds
+                    self.owed = False
                     self.on_lost_events()
                 for change, name in changes:
                     if wanted(name):
@@ -158,7 +158,6 @@ class Watcher:
                         self._scan_new_folder(name)
         except Exception as e:  # a folder vanished or became unreadable, a name that is not UTF-8
             log.info("watcher restarting: %s", e)
-            self.failed = True
             self.undecodable = self.undecodable or "decode" in str(e)
             self.on_lost_events()
         finally:
