@@ -10,7 +10,6 @@ import json
 from test_browser import browser, page, start_daemon  # noqa: F401 (fixtures)
 from test_daemon import zergd
 
-from zergd.index.store import open_index
 from zergd.invariants import check_all
 
 PARENT = "019c0a11-2b3c-7d4e-8f50-61a2b3c4d5e6"
@@ -92,8 +91,8 @@ def write_family(settings):
     ])
 
 
-def sessions(settings):
-    with open_index(settings).reader() as r:
+def sessions(index):
+    with index.index.reader() as r:
         return {s["id"]: s for s in r.sessions()[0]}, r.session(PARENT)
 
 
@@ -108,7 +107,7 @@ def test_a_forked_thread_adds_only_its_own_work(backend, settings, index):
     assert counted(index, PARENT) == 3000
     assert counted(index, FORK) == 400  # not 3,000 + 400
     assert counted(index, SPAWNED) == 500  # 200 + 300, the repeated 3,000 not at all
-    listed, parent = sessions(settings)
+    listed, parent = sessions(index)
     fork, spawned = listed[FORK], listed.get(SPAWNED) or index.session(SPAWNED)
     assert fork["parent_session_id"] == PARENT and not fork["is_subagent"]
     assert spawned["parent_session_id"] == PARENT and spawned["is_subagent"]

@@ -55,8 +55,12 @@ def write_transcript(settings, session=KEPT, prompt="add a test for the rounding
 
 
 def listed(settings):
-    with open_index(settings).reader() as r:
-        return {s["id"]: s for s in r.sessions()[0]}
+    idx = open_index(settings)
+    try:
+        with idx.reader() as r:
+            return {s["id"]: s for s in r.sessions()[0]}
+    finally:
+        idx.close()
 
 
 def test_three_deleted_sessions_come_back_from_history(backend, settings, index):
@@ -83,7 +87,7 @@ def test_three_deleted_sessions_come_back_from_history(backend, settings, index)
     assert [h.session_id for h in hits] == [GONE[1]]
     hits = index.search("rounding")
     assert sorted(h.session_id for h in hits) == [KEPT]  # the transcript's line only: no copy from history
-    with open_index(settings).reader() as r:  # the history is no session of its own in any count
+    with index.index.reader() as r:  # the history is no session of its own in any count
         stats = r.stats()
         assert stats["sessions"] == len(sessions) and "history" not in str(r.projects())
     assert check_all(index.index) == []

@@ -5,7 +5,6 @@ does not know."""
 import pytest
 from versions import VERSIONS
 
-from zergd.index.store import open_index
 from zergd.invariants import check_all
 
 
@@ -15,7 +14,7 @@ def test_each_version_is_read_whole(settings, index, v):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(v.data())
     index.backfill()
-    with open_index(settings).reader() as r:
+    with index.index.reader() as r:
         [s] = r.sessions()[0]
         assert (s["provider"], s["title"], s["user_messages"]) == (v.agent, v.title, v.prompts)
         assert {h.session_id for h in r.search(v.word)} == {s["id"]}
