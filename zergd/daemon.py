@@ -314,7 +314,7 @@ def run(settings: Settings, host: str, port: int, *, foreground: bool = True, on
         os.replace(tmp, paths.state)
         log.info("zergd %s listening on %s (ZERG_HOME=%s)", os.getpid(), url, settings.home)
         for root in settings.source_roots():
-            log.info("watching %s: %s%s", root.provider, root.path, "" if root.path.is_dir() else " (not there yet)")
+            log.info("watching %s: %s%s", root.provider, root.scope, "" if root.scope.exists() else " (not there yet)")
         if on_listening:
             on_listening(url)
         _raise_file_limit()
