@@ -261,3 +261,84 @@ def test_five_hour_windows(settings):
     index.close()
     result = CliRunner().invoke(zerg, ["stats", "--by", "block", "--tz", "UTC"])
     assert result.exit_code == 0 and result.stdout.startswith("2026-05-06 15:00")
+
+
+def compact_lines(settings, name, lines, project="C--Users-eda-kargo"):
+    """Lines as Claude Code writes them: compact JSON, one per line."""
+    folder = settings.agent_dir("claude") / "projects" / project
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.jsonl", "a", encoding="utf-8") as f:
+        f.write("".join(json.dumps(x, ensure_ascii=False, separators=(",", ":")) + "\n" for x in lines))
+
+
+def reply(ts, model, u, *, mid=None, rid=None, uuid=None, text="ok"):
+    line = {"type": "assistant", "timestamp": ts, "cwd": "C:\\Users\\eda\\kargo",
+            "message": {"role": "assistant", "model": model, "usage": u, "content": [{"type": "text", "text": text}]}}
+    if mid is not None:
+        line["message"]["id"] = mid
+    if rid is not None:
+        line["requestId"] = rid
+    if uuid is not None:
+        line["uuid"] = uuid
+    return line
+
+
+def day_totals(settings):
+    index = load(settings)
+    with index.reader() as r:
+        rows = report(r, "day", tz="UTC")["rows"]
+    index.close()
+    return {row["key"]: (row["input_tokens"], row["output_tokens"], row["cache_creation_tokens"],
+                         row["cache_read_tokens"], row["messages"]) for row in rows}
+
+
+def test_a_response_with_no_message_id_counts_once(settings):
+    """Some proxies write no message.id: the response is keyed by its
+    requestId (one response over several lines), else by its line's uuid."""
+    u = usage(300, 40)
+    compact_lines(settings, "noid", [
+        reply("2026-03-02T09:00:01.000Z", "glm-4.6", u, rid="req_p1", uuid="l1"),
+        reply("2026-03-02T09:00:01.200Z", "glm-4.6", u, rid="req_p1", uuid="l2"),  # the same response, 2nd block
+        reply("2026-03-02T09:01:00.000Z", "glm-4.6", usage(500, 60), uuid="l3"),  # neither id: its uuid
+    ])
+    assert day_totals(settings)["2026-03-02"] == (800, 100, 0, 0, 2)
+
+
+def test_two_responses_a_proxy_gave_one_id_are_two(settings):
+    """A proxy issuing second-resolution ids gave two different calls one
+    id (and no requestId): different model or input, so not one response."""
+    compact_lines(settings, "collide", [
+        reply("2025-10-30T08:49:41.100Z", "claude-sonnet-4-5", usage(1200, 80, 0, 9000), mid="msg_20251030084941"),
+        reply("2025-10-30T08:49:41.700Z", "claude-haiku-4-5", usage(90, 12), mid="msg_20251030084941"),
+        reply("2025-10-30T08:49:41.900Z", "claude-sonnet-4-5", usage(1350, 20, 0, 9000), mid="msg_20251030084941"),
+    ])
+    assert day_totals(settings)["2025-10-30"] == (1200 + 90 + 1350, 80 + 12 + 20, 0, 18000, 3)
+
+
+def test_a_copied_response_counts_once_at_its_largest_in_any_order(settings):
+    """A response in two files (a resume, a /btw aside replaying its parent)
+    counts once, with the largest value of each field, whichever copy is the
+    earliest: here the earliest copy was written while it streamed."""
+    partial = reply("2026-02-10T12:00:00.000Z", SONNET, usage(40, 1, 2000, 30000), mid="msg_s", rid="req_s")
+    whole = reply("2026-02-10T12:00:00.000Z", SONNET, usage(40, 850, 2000, 30000), mid="msg_s", rid="req_s")
+    compact_lines(settings, "a-first", [partial])
+    compact_lines(settings, "b-resumed", [whole, reply("2026-02-10T12:30:00.000Z", SONNET, usage(5, 5), mid="msg_t",
+                                                       rid="req_t")])
+    assert day_totals(settings)["2026-02-10"] == (45, 855, 2000, 30000, 2)
+
+
+def test_cache_writes_come_from_their_parts_when_the_line_has_them(settings):
+    """cache_creation's 5-minute and 1-hour parts win over
+    cache_creation_input_tokens when both are written and disagree."""
+    u = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 999,
+         "cache_creation": {"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 200}}
+    plain = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 700}
+    compact_lines(settings, "cache", [reply("2026-01-05T10:00:00.000Z", SONNET, u, mid="m1", rid="r1"),
+                                      reply("2026-01-06T10:00:00.000Z", SONNET, plain, mid="m2", rid="r2")])
+    days = day_totals(settings)
+    assert days["2026-01-05"][2] == 500 and days["2026-01-06"][2] == 700
+    index = load(settings)
+    with index.reader() as r:
+        hour = {row["key"]: row["cache_creation_1h_tokens"] for row in report(r, "day", tz="UTC")["rows"]}
+    index.close()
+    assert hour == {"2026-01-05": 200, "2026-01-06": 0}  # the hour-long part, priced apart

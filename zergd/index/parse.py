@@ -21,7 +21,7 @@ from ..transcript.line import Line
 # Bumped whenever what a line is indexed under changes (its text, title,
 # counts): an index made by an older parser is re-derived from the archive
 # (reindex.rebuild_if_stale), since FTS5 must see the same text it indexed.
-PARSER_VERSION = 10
+PARSER_VERSION = 11
 
 # Every word of every message is searchable: a line's text is not cut.  A
 # line that is not JSON (or too long to parse) is indexed from this many

@@ -118,35 +118,50 @@ class SessionRows:
             + ", ".join(f"{f} = {most}(usage.{f}, excluded.{f})" for f in USAGE_FIELDS),
             rows,
         )
-        self._mark_copies(session_id, [ln.msg_key for ln in keyed if ln.usage])
-        conn.execute(
+        grown = self._mark_copies([ln.msg_key for ln in keyed if ln.usage])
+        conn.executemany(
             "update sessions set (input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens) ="
             " (select coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
             " coalesce(sum(cache_creation_tokens), 0), coalesce(sum(cache_read_tokens), 0)"
             " from usage where session_id = ?) where id = ?",
-            (session_id, session_id),
+            [(sid, sid) for sid in {session_id} | grown],
         )
         return new_messages
 
-    def _mark_copies(self, session_id: str, keys: list[tuple[str, str]]) -> None:
+    def _mark_copies(self, keys: list[tuple[str, str]]) -> set[str]:
         """A response in several sessions' files (a resumed session repeats its
-        history) counts once: the earliest row (then the smallest session id)
-        keeps counted = 1, the others get 0.  Rows are never removed, so only
-        the rows still counted need looking at: the one that counted so far
-        and the ones just added."""
+        history; a ``/btw`` aside replays its parent's) counts once: the
+        earliest copy (then the smallest session id) keeps counted = 1, with
+        the largest value of each field among the copies (a copy written
+        while the response streamed holds placeholders), the others get 0.
+        Copies are rows with the same key, which includes what the response
+        was asked with (claude._response): two responses a proxy gave one id
+        are two.  Returns the sessions whose counted row took larger values."""
         ids = list(dict.fromkeys(k[0] for k in keys))
+        grown: set[str] = set()
+        width = len(USAGE_FIELDS)
         for chunk in range(0, len(ids), 500):
             part = ids[chunk:chunk + 500]
-            counted: dict[tuple, list] = {}
-            for sid, msg_id, request_id, ts in self.conn.execute(
-                    f"select session_id, msg_id, request_id, coalesce(ts, '9999') from usage"
-                    f" where msg_id in ({', '.join('?' * len(part))}) and counted = 1", part):
-                counted.setdefault((msg_id, request_id), []).append((ts, sid))
-            copies = [(sid, msg_id, request_id) for (msg_id, request_id), rows in counted.items() if len(rows) > 1
-                      for _ts, sid in sorted(rows)[1:]]
-            if copies:
-                self.conn.executemany("update usage set counted = 0 where session_id = ? and msg_id = ? and request_id = ?",
-                                      copies)
+            groups: dict[tuple, list] = {}
+            for row in self.conn.execute(
+                    f"select coalesce(ts, '9999'), session_id, msg_id, request_id, counted, {', '.join(USAGE_FIELDS)}"
+                    f" from usage where msg_id in ({', '.join('?' * len(part))})", part):
+                groups.setdefault((row[2], row[3]), []).append(row)
+            for (msg_id, request_id), rows in groups.items():
+                if len(rows) < 2:
+                    continue
+                rows.sort()
+                first, most = rows[0], tuple(max(r[5 + i] for r in rows) for i in range(width))
+                if first[4] != 1 or tuple(first[5:]) != most:
+                    self.conn.execute(
+                        f"update usage set counted = 1, {', '.join(f'{f} = ?' for f in USAGE_FIELDS)}"
+                        " where session_id = ? and msg_id = ? and request_id = ?",
+                        (*most, first[1], msg_id, request_id))
+                    grown.add(first[1])
+                self.conn.executemany(
+                    "update usage set counted = 0 where session_id = ? and msg_id = ? and request_id = ?",
+                    [(r[1], msg_id, request_id) for r in rows[1:] if r[4] != 0])
+        return grown
 
     def _codex_increases(self, session_id: str, lines: list[Line], fork: bool) -> list[tuple[tuple, bool]]:
         """Codex's token_count events carry running totals, often repeated:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .conversation import Conversation, Part, Tool, image_of
@@ -197,25 +198,42 @@ def _block(block: dict, parts: list[str], tools: list[str], prompt_parts: list[s
 
 
 def _response(obj: dict, msg: dict, line: Line) -> None:
+    """An API response's model and usage, keyed so that each response counts
+    once however many lines (one per content block) and files repeat it:
+
+    - by its ``message.id`` and ``requestId``; a response written with no
+      message id (some proxies) by its requestId, else by the line's uuid;
+    - and by what it was asked with (its model and input-side tokens, the
+      same on every line of one response): two different responses that a
+      proxy gave one id (``msg_20251030084941``, to the second) stay two.
+
+    Cache writes are the 5-minute and 1-hour parts where the line has them
+    (priced apart), else ``cache_creation_input_tokens``."""
     line.is_assistant = True
     model = msg.get("model")
     line.model = model if isinstance(model, str) and model != "<synthetic>" else None
-    mid = msg.get("id")
-    if not isinstance(mid, str):
-        return
-    line.msg_key = (mid, string(obj.get("requestId")) or "")
+    mid, request = msg.get("id"), string(obj.get("requestId")) or ""
+    if not isinstance(mid, str) or not mid:
+        uuid = string(obj.get("uuid"))
+        if not request and not uuid:
+            return
+        mid = f"request:{request}" if request else f"line:{uuid}"
     usage = msg.get("usage")
-    if isinstance(usage, dict):
-        split = usage.get("cache_creation")
-        server = usage.get("server_tool_use")
-        line.usage = Usage(
-            count(usage.get("input_tokens")),
-            count(usage.get("output_tokens")),
-            count(usage.get("cache_creation_input_tokens")),
-            count(usage.get("cache_read_input_tokens")),
-            count(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else 0,
-            count(server.get("web_search_requests")) if isinstance(server, dict) else 0,
-        )
+    if not isinstance(usage, dict):
+        line.msg_key = (mid, request)
+        return
+    split = usage.get("cache_creation")
+    server = usage.get("server_tool_use")
+    parts = split if isinstance(split, dict) and ("ephemeral_5m_input_tokens" in split
+                                                  or "ephemeral_1h_input_tokens" in split) else None
+    hour = count(parts.get("ephemeral_1h_input_tokens")) if parts else 0
+    writes = count(parts.get("ephemeral_5m_input_tokens")) + hour if parts else \
+        count(usage.get("cache_creation_input_tokens"))
+    line.usage = Usage(count(usage.get("input_tokens")), count(usage.get("output_tokens")), writes,
+                       count(usage.get("cache_read_input_tokens")), hour,
+                       count(server.get("web_search_requests")) if isinstance(server, dict) else 0)
+    asked = f"{line.model or ''}|{line.usage.input}|{writes}|{line.usage.cache_read}"
+    line.msg_key = (mid, f"{request}#{zlib.crc32(asked.encode()):08x}")
 
 
 def steering(obj: dict) -> str | None:
