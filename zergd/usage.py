@@ -46,8 +46,9 @@ class Row:
             "cache_read_tokens": s.cache_read, "web_searches": s.web_searches,
             "total_tokens": _tokens(s),
             "messages": self.messages, "sessions": len(self.sessions),
-            # None: no model of the row has a price; else the priced models' cost.
-            "cost_usd": float(round(self.cost, 6)) if priced else None,
+            # None: no model of the row has a price; else the priced models' cost
+            # (0 when nothing was used: nothing to price is no unknown price).
+            "cost_usd": float(round(self.cost, 6)) if priced or not self.models else None,
             "price_unknown": sorted(m or "(no model)" for m in self.unpriced),
             "models": sorted(m for m in self.models if m),
             "by_model": {m or "(no model)": {"tokens": t, "cost_usd": None if c is None else float(round(c, 6))}

@@ -12,14 +12,27 @@ const PROVIDERS = { "": "all agents", ...Object.fromEntries(Object.entries(AGENT
 
 export async function usagePage(main, { api, navigate }) {
   const params = new URLSearchParams(location.search);
-  const days = params.has("days") ? params.get("days") : "30";
+  let days = params.has("days") ? params.get("days") : "30";
   const provider = params.get("provider") || "";
   const measure = params.get("measure") === "tokens" ? "tokens" : "cost";
-  const since = days ? `${days}d` : null;
-  const query = { since, provider: provider || null };
+  let query = { since: days ? `${days}d` : null, provider: provider || null };
   document.title = "Usage · zergd";
-  const [byDay, byModel, byProject, bySession, byBlock] = await Promise.all(
-    ["day", "model", "project", "session", "block"].map((by) => api("/api/stats", { by, ...query })));
+  const fetchAll = (q) => Promise.all(["day", "model", "project", "session", "block"].map((by) => api("/api/stats", { by, ...q })));
+  let [byDay, byModel, byProject, bySession, byBlock] = await fetchAll(query);
+  let note = null;
+  if (!params.has("days") && !byDay.totals.messages) {
+    // Nothing in the last 30 days: open on the 30 days up to the last one that had usage, and say so.
+    const all = await api("/api/stats", { by: "day", provider: provider || null });
+    const last = all.rows.map((r) => r.key).filter(Boolean).sort().at(-1);
+    if (last) {
+      const first = new Date(`${last}T00:00:00Z`);
+      first.setUTCDate(first.getUTCDate() - 29);
+      query = { since: first.toISOString().slice(0, 10), until: last, provider: provider || null };
+      [byDay, byModel, byProject, bySession, byBlock] = await fetchAll(query);
+      days = "active";
+      note = `Nothing in the last 30 days: showing the 30 days up to ${last}, the last day with usage.`;
+    }
+  }
   const set = (key, value) => {
     const next = new URLSearchParams(location.search);
     if (value === null || value === undefined) next.delete(key);
@@ -32,6 +45,7 @@ export async function usagePage(main, { api, navigate }) {
       h("h1", {}, "Usage"),
       h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
         h("label", {}, "Period", h("select", { name: "days", onchange: (e) => set("days", e.target.value) },
+          days === "active" ? h("option", { value: "active", selected: true, disabled: true }, "the last 30 days with usage") : null,
           Object.entries(RANGES).map(([v, label]) => h("option", { value: v, selected: v === days }, label)))),
         h("label", {}, "Agent", h("select", { name: "provider", onchange: (e) => set("provider", e.target.value || null) },
           Object.entries(PROVIDERS).map(([v, label]) => h("option", { value: v, selected: v === provider }, label)))),
@@ -45,11 +59,13 @@ export async function usagePage(main, { api, navigate }) {
       figure("cache write · read", `${compact(t.cache_creation_tokens)} · ${compact(t.cache_read_tokens)}`),
       figure("model calls", t.messages.toLocaleString()),
       figure("sessions", t.sessions.toLocaleString())),
+    note ? h("p", { class: "notice period-note" }, note) : null,
     byDay.rows.length ? chart(byDay.rows, measure) : h("p", { class: "empty" }, "No usage recorded in this period."),
     h("p", { class: "muted small" }, `Prices from genai-prices ${byDay.prices.version}, read offline; days in ${byDay.time_zone}.`,
       t.price_unknown.length ? ` No price for ${t.price_unknown.join(", ")}: their tokens count, their cost is unknown.` : ""),
     h("div", { class: "usage-tables" },
-      table("By model", byModel.rows, (r) => r.key || "(no model)"),
+      // A "(no model)" row that used nothing is noise.
+      table("By model", byModel.rows.filter((r) => r.key || r.total_tokens), (r) => r.key || "(no model)"),
       table("By project", byProject.rows.slice(0, 15), (r) => r.key || "(no project)")),
     table("Sessions that cost most", bySession.rows.slice(0, 15), (r) =>
       h("a", { href: `/s/${encodeURIComponent(r.key)}`, "data-nav": "" }, r.title || r.key)),
@@ -84,11 +100,33 @@ function table(title, rows, label) {
         h("td", { class: "name" }, label(r)), h("td", {}, compact(r.total_tokens)), h("td", {}, usd(r.cost_usd, r.price_unknown)))))));
 }
 
-// Bars per day, oldest on the left, each stacked by model.
+// Bars per day, oldest on the left, each stacked by model.  Each model has
+// its own colour from the Okabe-Ito palette (told apart with colour-blind
+// sight, and on a dark page): the seven that used most, each keeping the
+// colour its name picks where it is free; the rest together, in grey.
+const PALETTE = 7;
+
+export function coloursOf(totals) {
+  const ranked = [...totals.entries()].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([m]) => m);
+  const colours = new Map();
+  const taken = new Set();
+  for (const model of ranked.slice(0, PALETTE)) {
+    let c = [...model].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7) % PALETTE;
+    while (taken.has(c)) c = (c + 1) % PALETTE;
+    taken.add(c);
+    colours.set(model, `c${c}`);
+  }
+  for (const model of ranked.slice(PALETTE)) colours.set(model, "cother");
+  return colours;
+}
+
 function chart(rows, measure) {
   const days = calendar([...rows].filter((r) => r.key).reverse());
-  const models = [...new Set(days.flatMap((r) => Object.keys(r.by_model)))];
   const value = (part) => (measure === "cost" ? part.cost_usd || 0 : part.tokens);
+  const sums = new Map();
+  for (const r of days) for (const [m, part] of Object.entries(r.by_model)) sums.set(m, (sums.get(m) || 0) + value(part));
+  const colours = coloursOf(sums);
+  const models = [...colours.keys()];
   const totals = days.map((r) => Object.values(r.by_model).reduce((sum, p) => sum + value(p), 0));
   const top = Math.max(...totals, measure === "cost" ? 0.01 : 1);
   const width = 800;
@@ -112,14 +150,18 @@ function chart(rows, measure) {
       if (!part || !value(part)) continue;
       const hgt = scale(value(part));
       y -= hgt;
-      const rect = el("rect", { x, y, width: bar, height: Math.max(hgt, 0.5), class: `series s${models.indexOf(model) % 8}`, "data-day": r.key, "data-model": model });
+      const rect = el("rect", { x, y, width: bar, height: Math.max(hgt, 0.5), class: `series ${colours.get(model)}`, "data-day": r.key, "data-model": model });
       rect.append(el("title", {}, `${r.key} · ${model}: ${measure === "cost" ? usd(part.cost_usd, []) : compact(part.tokens) + " tokens"}`));
       svg.append(rect);
     }
     const every = Math.ceil(days.length / 10);
     if (i % every === 0) svg.append(text(x + bar / 2, height - 6, r.key.slice(5), "middle"));
   });
-  const legend = h("ul", { class: "legend" }, models.map((m, i) => h("li", {}, h("span", { class: `swatch s${i % 8}` }), m)));
+  const named = models.filter((m) => colours.get(m) !== "cother");
+  const others = models.length - named.length;
+  const legend = h("ul", { class: "legend", "aria-label": "models" },
+    named.map((m) => h("li", { "data-model": m }, h("span", { class: `swatch ${colours.get(m)}` }), m)),
+    others ? h("li", { "data-model": "" }, h("span", { class: "swatch cother" }), `${others} other model${others === 1 ? "" : "s"}`) : null);
   return h("figure", { class: "usage-figure" }, svg, legend);
 }
 
