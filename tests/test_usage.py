@@ -342,3 +342,28 @@ def test_cache_writes_come_from_their_parts_when_the_line_has_them(settings):
         hour = {row["key"]: row["cache_creation_1h_tokens"] for row in report(r, "day", tz="UTC")["rows"]}
     index.close()
     assert hour == {"2026-01-05": 200, "2026-01-06": 0}  # the hour-long part, priced apart
+
+
+def test_one_project_is_one_row_whatever_its_spellings(settings):
+    """Windows drive letters in either case, a trailing separator, and a
+    session whose lines name no cwd (only its folder's lossy name, -root)."""
+    def session(folder, name, cwd, ts):
+        line = reply(ts, SONNET, usage(100, 10), mid=f"m-{name}", rid=f"r-{name}")
+        line.pop("cwd")
+        if cwd:
+            line["cwd"] = cwd
+        compact_lines(settings, name, [line], project=folder)
+
+    session("c--code-kargo", "a", "c:\\code\\kargo", "2026-03-01T10:00:00Z")
+    session("C--code-kargo", "b", "C:\\code\\kargo\\", "2026-03-02T10:00:00Z")
+    session("-root", "c", None, "2026-03-03T10:00:00Z")  # its lines name no cwd
+    session("-root", "d", "/root/", "2026-03-04T10:00:00Z")
+    index = load(settings)
+    with index.reader() as r:
+        projects = {row["key"]: row["messages"] for row in report(r, "project")["rows"]}
+        listed = {p["project"]: p["sessions"] for p in r.projects()}
+    index.close()
+    assert projects == {"C:\\code\\kargo": 2, "/root": 2}
+    assert listed == {"C:\\code\\kargo": 2, "/root": 2}
+    result = CliRunner().invoke(zerg, ["stats", "--by", "project", "--json"])
+    assert sorted(row["key"] for row in json.loads(result.output)["rows"]) == ["/root", "C:\\code\\kargo"]

@@ -260,10 +260,12 @@ def m012_recovered_and_copied() -> str:
     # A Codex thread forked or spawned from another opens with a copy of its
     # history: those lines are kept and shown, marked copied, but neither
     # searchable nor counted a second time; sessions.copying says the copy
-    # is still being read (forks.py).
+    # is still being read (forks.py).  Sessions by folder: one whose lines
+    # name no cwd takes the one its folder's other sessions name.
     return """
         alter table sources add column within integer;
         alter table sessions add column origin text;
         alter table sessions add column copying integer not null default 0;
         alter table lines add column copied integer not null default 0;
+        create index sessions_folder on sessions (host, project_dir);
     """

@@ -202,6 +202,7 @@ def pg008_recovered_and_copied() -> str:
         alter table sessions add column origin text collate "C";
         alter table sessions add column copying integer not null default 0;
         alter table lines add column copied integer not null default 0;
+        create index sessions_folder on sessions (host, project_dir);
     """
 
 

@@ -25,9 +25,11 @@ class SessionRows:
         conn = self.conn
         row = conn.execute(
             "select title, title_rank, first_ts, last_ts, git_branch, models, project, parent_session_id,"
-            " is_subagent, provider, agent_version, entrypoint from sessions where id = ?", (session_id,),
+            " is_subagent, provider, agent_version, entrypoint, host, project_dir from sessions where id = ?",
+            (session_id,),
         ).fetchone()
-        title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent, provider, version, where = row
+        (title, rank, first_ts, last_ts, branch, models_json, project, parent, is_subagent, provider, version, where,
+         host, folder) = row
         had_models = bool(models_json)
         s = SessionSummary(session_id, title, rank, first_ts, last_ts, branch,
                            orjson.loads(models_json) if models_json else [], project, parent, bool(is_subagent),
@@ -45,6 +47,8 @@ class SessionRows:
                 if row:
                     s.title, s.title_rank = row[0], RANK_SUMMARY
                     break
+        if folder and project is None:
+            self._name_project(host, folder, s)
         conn.execute(
             "update sessions set title = ?, title_rank = ?, first_ts = ?, last_ts = ?, git_branch = ?,"
             " models = ?, project = ?, parent_session_id = ?, user_messages = user_messages + ?,"
@@ -58,6 +62,18 @@ class SessionRows:
         if added.summaries:
             self._apply_summaries(added.summaries)
         self._record_drift(provider, s.agent_version, lines)
+
+    def _name_project(self, host: str, folder: str, s: SessionSummary) -> None:
+        """One project, one name: a session whose lines name no cwd takes the
+        one another session in its folder named (not the folder's lossy
+        name, ``-root``), and a session naming it first gives it to those."""
+        if s.project is None:
+            row = self.conn.execute("select project from sessions where host = ? and project_dir = ?"
+                                    " and project is not null limit 1", (host, folder)).fetchone()
+            s.project = row[0] if row else None
+        else:
+            self.conn.execute("update sessions set project = ? where host = ? and project_dir = ? and project is null",
+                              (s.project, host, folder))
 
     def _record_drift(self, provider: str, version: str | None, lines: list[Line]) -> None:
         """Count the kinds in ``lines`` that the agent's module does not know, per version."""

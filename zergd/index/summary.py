@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..transcript.line import RUNNING_TOTALS, TITLE_CAP, Line
+from ..transcript.line import RUNNING_TOTALS, TITLE_CAP, Line, canonical_cwd
 
 # Title sources, weakest first; a stronger one replaces a weaker one, as the
 # agents' own session pickers show them: a name the user gave (/rename,
@@ -69,7 +69,7 @@ def fold(s: SessionSummary, lines: list[Line]) -> Added:
         if ln.forked_from and ln.lineno == 1:
             s.parent_session_id, s.is_subagent = ln.forked_from, ln.spawned
         if ln.cwd and s.project is None:
-            s.project = ln.cwd
+            s.project = canonical_cwd(ln.cwd)
         if ln.branch and ln.branch != "HEAD":
             s.git_branch = ln.branch
         if ln.model and ln.model not in s.models:

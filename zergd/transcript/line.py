@@ -112,3 +112,21 @@ def title_of(text: str) -> str | None:
         text = stripped
     text = " ".join(text[: TITLE_CAP * 4].split())
     return text[:TITLE_CAP] if text else None
+
+
+_DRIVE = re.compile(r"^[a-zA-Z]:")
+
+
+def canonical_cwd(cwd: str | None) -> str | None:
+    """One project, one name: a cwd as the agent reported it, with a Windows
+    drive letter in upper case (``c:\\code`` and ``C:\\code`` are one folder)
+    and no trailing separator (``/home/x/`` is ``/home/x``)."""
+    if not cwd or not cwd.strip():
+        return None
+    path = cwd.strip()
+    if _DRIVE.match(path):
+        path = path[0].upper() + path[1:]
+    while len(path) > 1 and path[-1] in "/\\" and not (len(path) == 3 and _DRIVE.match(path)):
+        path = path[:-1]
+    return path
+
