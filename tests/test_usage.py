@@ -367,3 +367,19 @@ def test_one_project_is_one_row_whatever_its_spellings(settings):
     assert listed == {"C:\\code\\kargo": 2, "/root": 2}
     result = CliRunner().invoke(zerg, ["stats", "--by", "project", "--json"])
     assert sorted(row["key"] for row in json.loads(result.output)["rows"]) == ["/root", "C:\\code\\kargo"]
+
+
+def test_the_text_report_says_nothing_twice(settings):
+    """No all-zero day rows, "1 call" not "1 calls", the unpriced models named once."""
+    compact_lines(settings, "small", [
+        reply("2026-03-10T10:00:00Z", "<synthetic>", usage(0, 0), mid="syn", rid="rs"),
+        reply("2026-03-11T10:00:00Z", SONNET, usage(100, 10), mid="m1", rid="r1"),
+        reply("2026-03-11T11:00:00Z", "mystery-model-9", usage(50, 5), mid="m2", rid="r2"),
+        reply("2026-03-12T11:00:00Z", SONNET, usage(70, 7), mid="m3", rid="r3"),
+    ])
+    load(settings).close()
+    days = CliRunner().invoke(zerg, ["stats", "--by", "day", "--tz", "UTC"])
+    assert "2026-03-10" not in days.output and "2026-03-11" in days.output
+    assert days.output.count("mystery-model-9") == 1  # in the one line that names what has no price
+    blocks = CliRunner().invoke(zerg, ["stats", "--by", "block", "--since", "2026-03-11", "--until", "2026-03-12"])
+    assert "2 calls" in blocks.output and "  1 call  " in blocks.output

@@ -150,7 +150,8 @@ def stats_cmd(by, since, until, provider, project, tz, offline, as_json):
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(found, option=orjson.OPT_INDENT_2) + b"\n")
         return
-    rows = found["rows"]
+    # A row that used nothing (a day of only synthetic replies) says nothing.
+    rows = [r for r in found["rows"] if r["total_tokens"] or r.get("web_searches")]
     if by == "block":
         _print_blocks(rows, found)
         return
@@ -182,7 +183,8 @@ def _print_blocks(rows: list[dict], found: dict) -> None:
     for r in rows:
         start = r["key"][:16].replace("T", " ")
         state = "ACTIVE" if r["active"] else "      "
-        click.echo(f"{start}  {state}  {_n(r['total_tokens']):>14} tokens  {r['messages']:>6,} calls  {_usd(r):>10}"
+        calls = f"{r['messages']:,} call{'' if r['messages'] == 1 else 's'}"
+        click.echo(f"{start}  {state}  {_n(r['total_tokens']):>14} tokens  {calls:>12}  {_usd(r):>10}"
                    f"  {', '.join(r['models'])}")
     click.echo(f"5-hour windows, newest first, times in {found['time_zone']}; prices: genai-prices "
                f"{found['prices']['version']} (offline)", err=True)
