@@ -204,3 +204,39 @@ def _utc(ts: str) -> dt.datetime | None:
     except (AttributeError, ValueError):
         return None
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def statusline(reader, session: str | None = None, *, now: dt.datetime | None = None, scope=None) -> dict:
+    """What Claude Code's status line shows (``zerg statusline``): today's
+    cost (the machine's day), the open 5-hour window's cost and minutes
+    left, and one session's cost; each None where nothing tells it."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    local = now.astimezone()
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
+    since = midnight.replace(tzinfo=None).isoformat(timespec="seconds")
+    today = report(reader, "day", since=since, scope=scope)["totals"]
+    # Where the open window began depends on the windows before it: a day back is enough in practice.
+    window = blocks(reader, since=(now - dt.timedelta(days=1)).replace(tzinfo=None).isoformat(timespec="seconds"), until=None,
+                    provider=WINDOWED, project=None, session=None, zone_info=local.tzinfo, now=now, scope=scope)
+    open_ = next((b for b in window["rows"] if b["active"]), None)
+    mine = report(reader, "session", session=session, scope=scope)["totals"] if session else None
+    return {
+        "today_usd": today["cost_usd"],
+        "window_usd": open_["cost_usd"] if open_ else None,
+        "window_minutes_left": max(0, int((_utc(open_["end"]) - now).total_seconds() // 60)) if open_ else None,
+        "session_usd": mine["cost_usd"] if mine else None,
+        "unpriced": bool(today["price_unknown"]),
+    }
+
+
+def statusline_text(parts: dict) -> str:
+    """One short line of ``statusline``'s parts."""
+    def usd(value):
+        return "$?" if value is None else f"${value:,.2f}"
+    out = [f"today {usd(parts['today_usd'])}{'+?' if parts.get('unpriced') else ''}"]
+    if parts.get("window_minutes_left") is not None:
+        left = parts["window_minutes_left"]
+        out.append(f"5h window {usd(parts['window_usd'])} ({left // 60}h{left % 60:02d}m left)")
+    if parts.get("session_usd") is not None:
+        out.append(f"session {usd(parts['session_usd'])}")
+    return " · ".join(out)

@@ -18,7 +18,7 @@ from ..index.dialect import OFFSET_MASK
 from ..index.export import open_archived, pick_generation
 from ..session_files import tool_output_file, tool_outputs
 from ..transcript import NAMES
-from ..usage import report
+from ..usage import report, statusline, statusline_text
 from .access import Viewer, viewer
 
 
@@ -289,3 +289,19 @@ def stats(
         return report(r, by, since=_when(since, "since"), until=_when(until, "until", end_of_day=True),
                       provider=provider, project=project, session=session, tz=tz, scope=scope,
                       owner_of=(lambda machine: ownership.owner(machine) or "(nobody)") if ownership else None)
+
+
+@router.get("/statusline", responses=errors(400))
+def status_line(
+    request: Request,
+    who: Who,
+    session: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9._-]+$",
+                                         description="the session Claude Code runs (its session_id)")] = None,
+):
+    """What `zerg statusline` prints for Claude Code's status line: today's
+    cost, the open 5-hour window's cost and time left, this session's cost;
+    ``line`` is them as one short line."""
+    with reader(request) as r:
+        parts = statusline(r, session, scope=who.scope)
+    return {**parts, "line": statusline_text(parts)}
+

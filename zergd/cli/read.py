@@ -243,3 +243,14 @@ def ask(question, thread_id):
         oikos.close()
     if failed:
         sys.exit(1)
+
+
+@zerg.command("statusline")
+def statusline_cmd():
+    """One short line for Claude Code's status line: today's cost, the open
+    5-hour window's cost and time left, and this session's cost (Claude Code
+    passes the session as JSON on stdin).  In ~/.claude/settings.json:
+    {"statusLine": {"type": "command", "command": "zerg statusline"}}"""
+    from ..statusline import main
+
+    main()
