@@ -383,3 +383,33 @@ def test_the_text_report_says_nothing_twice(settings):
     assert days.output.count("mystery-model-9") == 1  # in the one line that names what has no price
     blocks = CliRunner().invoke(zerg, ["stats", "--by", "block", "--since", "2026-03-11", "--until", "2026-03-12"])
     assert "2 calls" in blocks.output and "  1 call  " in blocks.output
+
+
+def test_cost_per_project_group(settings, monkeypatch, tmp_path):
+    """config.toml's [projects.groups]: a path prefix (~ is this machine's
+    home) or a glob names a group; zerg stats --by group and each project
+    row's group; a project no group holds is in none."""
+    home = tmp_path / "home-of-ada"
+    monkeypatch.setenv("HOME", str(home))
+    settings.home.mkdir(parents=True, exist_ok=True)
+    (settings.home / "config.toml").write_text(
+        '[projects.groups]\n"~/code/acme" = "work"\n"C:\\\\work\\\\*" = "work"\n"/srv/oss-*" = "oss"\n', "utf-8")
+
+    def session(name, cwd, out):
+        compact_lines(settings, name, [reply("2026-04-01T10:00:00Z", SONNET, usage(100, out), mid=f"m-{name}",
+                                             rid=f"r-{name}") | {"cwd": cwd}], project=name)
+
+    session("a", f"{home}/code/acme/api", 10)
+    session("b", "c:\\work\\shop", 20)
+    session("c", "/srv/oss-tiles", 30)
+    session("d", f"{home}/code/acmez", 40)  # a sibling folder whose name starts the same: no group
+    load(settings).close()
+    out = CliRunner().invoke(zerg, ["stats", "--by", "group", "--json"])
+    groups = {row["key"]: row["output_tokens"] for row in json.loads(out.output)["rows"]}
+    assert groups == {"work": 30, "oss": 30, None: 40}
+    projects = json.loads(CliRunner().invoke(zerg, ["stats", "--by", "project", "--json"]).output)["rows"]
+    assert {r["key"]: r["group"] for r in projects} == {f"{home}/code/acme/api": "work", "C:\\work\\shop": "work",
+                                                         "/srv/oss-tiles": "oss", f"{home}/code/acmez": None}
+    (settings.home / "config.toml").write_text('[projects.groups]\n"~/x" = 3\n', "utf-8")
+    bad = CliRunner().invoke(zerg, ["stats", "--by", "group"])
+    assert bad.exit_code != 0 and "[projects.groups]" in bad.output

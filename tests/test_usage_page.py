@@ -42,6 +42,8 @@ def test_the_usage_page_opens_on_the_days_that_had_usage(settings, monkeypatch, 
     from playwright.sync_api import expect
 
     last = write_archive(settings)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    (settings.home / "config.toml").write_text('[projects.groups]\n"/home/ines" = "maps"\n', "utf-8")
     url = start_daemon(settings, monkeypatch)
     try:
         for scheme in ("light", "dark"):
@@ -72,6 +74,9 @@ def test_the_usage_page_opens_on_the_days_that_had_usage(settings, monkeypatch, 
             swatch = page.locator(f'ul.legend li[data-model="{MODELS[-1]}"] .swatch')
             assert bar.evaluate("e => getComputedStyle(e).fill") == swatch.evaluate("e => getComputedStyle(e).backgroundColor")
             expect(page.locator(".usage-table", has_text="By model")).not_to_contain_text("(no model)")
+            by_project = page.locator(".usage-table", has_text="By project")
+            expect(by_project.locator("th").nth(1)).to_have_text("group")
+            expect(by_project.locator("td.group").first).to_have_text("maps")
             assert errors == []
             context.close()
     finally:

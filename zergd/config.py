@@ -33,7 +33,7 @@ class SourceRoot:
     path: Path
     # Set for the one file an agent keeps beside its transcripts (its prompt
     # history, ``Provider.history``): then only ``path / only`` is this root's,
-    # and its folder is watched on its own, not recursively.
+    # and that file is what is watched.
     only: str = ""
 
     @property
@@ -51,6 +51,18 @@ class Settings:
 
     def agent_dir(self, name: str) -> Path:
         return self.agent_dirs[name]
+
+    @property
+    def project_groups(self) -> dict[str, str]:
+        """``[projects.groups]`` in config.toml: a path prefix or glob -> its
+        group's name ("work", "oss"); the first that matches a project wins.
+        ConfigError for anything else."""
+        projects = self.options.get("projects", {})
+        groups = projects.get("groups", {}) if isinstance(projects, dict) else None
+        if not isinstance(groups, dict) or not all(isinstance(k, str) and isinstance(v, str) and k and v
+                                                   for k, v in groups.items()):
+            raise ConfigError('[projects.groups] maps paths to names, e.g. "~/code/acme" = "work"')
+        return groups
 
     @property
     def archive_dir(self) -> Path:
@@ -208,9 +220,11 @@ def load_settings() -> Settings:
         value = os.environ.get(env) or options.get(key)
         return Path(value).expanduser() if value else default()
 
-    return Settings(
+    settings = Settings(
         home=home,
         agent_dirs={agent.name: pick(agent.env, agent.setting, agent.default_dir) for agent in PROVIDERS.values()},
         host=_safe_host(os.environ.get("ZERG_HOST") or options.get("host") or machine_id(home)),
         options=options,
     )
+    settings.project_groups  # noqa: B018 - a bad [projects.groups] is said at start, not on a request
+    return settings

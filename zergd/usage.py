@@ -10,7 +10,9 @@ and placed in the time zone asked for (the machine's by default).
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import functools
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,8 +21,9 @@ from .errors import BadQuery
 from .index import SessionFilter
 from .prices import Rates, TokenSums, rates, table_version
 from .transcript import PROVIDERS
+from .transcript.line import canonical_cwd
 
-GROUPS = ("day", "week", "month", "model", "project", "session", "block", "machine", "user")
+GROUPS = ("day", "week", "month", "model", "project", "group", "session", "block", "machine", "user")
 BLOCK = dt.timedelta(hours=5)  # Claude's plans meter usage in 5-hour windows
 # The agent whose usage --by block shows when none is named.
 WINDOWED = next(agent.name for agent in PROVIDERS.values() if agent.usage_windows)
@@ -82,11 +85,12 @@ def _day_key(bucket: str | None, tz: dt.tzinfo, by: str) -> str | None:
 
 def report(reader, by: str = "day", *, since: str | None = None, until: str | None = None,
            provider: str | None = None, project: str | None = None, session: str | None = None,
-           tz: str | None = None, scope=None, owner_of=None) -> dict:
+           tz: str | None = None, scope=None, owner_of=None, groups: dict[str, str] | None = None) -> dict:
     """{"by", "rows": [...], "totals": {...}, "prices": {...}}; rows newest or
     largest first.  ``since``/``until`` are the index's UTC times (parse_when).
     ``scope``: only the sessions a reader may see (index.scope.Scope);
-    ``owner_of``: a machine's user, for ``by="user"``."""
+    ``owner_of``: a machine's user, for ``by="user"``; ``groups``: config's
+    [projects.groups], for ``by="group"`` and each project row's group."""
     if by not in GROUPS:
         raise BadQuery(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
     zone_info = zone(tz)
@@ -95,7 +99,9 @@ def report(reader, by: str = "day", *, since: str | None = None, until: str | No
                       session=session, zone_info=zone_info, scope=scope)
     if by == "user" and owner_of is None:
         raise BadQuery("usage by user needs accounts (a team server)")
-    group = "halfhour" if by in ("day", "week", "month") else "machine" if by == "user" else by
+    group = ("halfhour" if by in ("day", "week", "month") else "machine" if by == "user"
+             else "project" if by == "group" else by)
+    grouped = functools.lru_cache(maxsize=4096)(lambda project: group_of(project, groups or {}))
     flt = SessionFilter(provider=provider or None, project=project or None, subagents=True,
                         ids=[session] if session else [], scope=scope)
     models = {(m, p) for m, p in reader.usage_models(flt)}
@@ -107,6 +113,8 @@ def report(reader, by: str = "day", *, since: str | None = None, until: str | No
     def key_of(raw):
         if by == "user":
             return owner_of(raw)
+        if by == "group":
+            return grouped(raw)
         return _day_key(raw, zone_info, by) if group == "halfhour" else raw
 
     for raw, prov, model, long, n, i, o, cc, c1h, cr, ws in reader.usage_sums(group, flt, since, until, thresholds):
@@ -132,6 +140,9 @@ def report(reader, by: str = "day", *, since: str | None = None, until: str | No
     else:  # the most expensive first, then the most tokens
         ordered = sorted(rows.values(), key=lambda r: (-r.cost, -_tokens(r.sums), r.key or ""))
     out = [r.as_dict() for r in ordered]
+    if by == "project" and groups:
+        for r in out:
+            r["group"] = grouped(r["key"])
     if by == "session":
         info = reader.session_titles([r["key"] for r in out])
         for r in out:
@@ -140,6 +151,22 @@ def report(reader, by: str = "day", *, since: str | None = None, until: str | No
             "prices": {"source": "genai-prices", "version": table_version(),
                        "models": {m or "(no model)": (r.model if r else None) for (m, _p), r in sorted(
                            known.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))}}}
+
+
+def group_of(project: str | None, groups: dict[str, str]) -> str | None:
+    """The group config's [projects.groups] puts a project in: the first
+    whose path (``~`` is this machine's home) is the project or a folder
+    above it, or whose glob (``*``, ``?``, ``[``) matches it; else None."""
+    if not project:
+        return None
+    for pattern, name in groups.items():
+        path = canonical_cwd(os.path.expanduser(pattern)) or ""
+        if any(c in path for c in "*?["):
+            if fnmatch.fnmatchcase(project, path):
+                return name
+        elif project == path or (project.startswith(path) and project[len(path):len(path) + 1] in ("/", "\\")):
+            return name
+    return None
 
 
 def _add(into: TokenSums, more: TokenSums) -> None:

@@ -266,7 +266,7 @@ def projects(request: Request, who: Who):
 def stats(
     request: Request,
     who: Who,
-    by: Annotated[str | None, Query(pattern="^(day|week|month|model|project|session|block|machine|user)$",
+    by: Annotated[str | None, Query(pattern="^(day|week|month|model|project|group|session|block|machine|user)$",
                                     description="a usage and cost report, one row per this (as `zerg stats --by`)")] = None,
     since: Annotated[str | None, Query(max_length=100, description="usage from this date or time")] = None,
     until: Annotated[str | None, Query(max_length=100, description="usage up to the end of this date")] = None,
@@ -288,7 +288,8 @@ def stats(
             return r.stats(scope)
         return report(r, by, since=_when(since, "since"), until=_when(until, "until", end_of_day=True),
                       provider=provider, project=project, session=session, tz=tz, scope=scope,
-                      owner_of=(lambda machine: ownership.owner(machine) or "(nobody)") if ownership else None)
+                      owner_of=(lambda machine: ownership.owner(machine) or "(nobody)") if ownership else None,
+                      groups=request.app.state.settings.project_groups)
 
 
 @router.get("/statusline", responses=errors(400))

@@ -8,6 +8,7 @@ import click
 import orjson
 
 from ..client import probe
+from ..config import ConfigError
 from ..errors import BadQuery
 from ..index import HIGHLIGHT, SessionFilter
 from ..transcript import NAMES
@@ -102,7 +103,7 @@ def search_cmd(query, limit, per_session, raw, as_json):
     try:
         with index_reader() as (_settings_, reader):
             hits = reader.search(query, limit=limit, raw=raw, per_session=per_session)
-    except BadQuery as e:
+    except (BadQuery, ConfigError) as e:
         raise click.ClickException(str(e)) from None
     if as_json:
         out = [dict(h.as_dict(), snippet=h.snippet.replace(HIGHLIGHT[0], "[").replace(HIGHLIGHT[1], "]"))
@@ -120,9 +121,10 @@ def search_cmd(query, limit, per_session, raw, as_json):
 
 
 @zerg.command(name="stats")
-@click.option("--by", type=click.Choice(["day", "week", "month", "model", "project", "session", "block"]),
+@click.option("--by", type=click.Choice(["day", "week", "month", "model", "project", "group", "session", "block"]),
               default="day", show_default=True,
-              help="one row per this; block: the 5-hour windows Claude's plans meter (Claude Code only)")
+              help="one row per this; group: config.toml's [projects.groups]; block: the 5-hour windows"
+                   " Claude's plans meter (Claude Code only)")
 @click.option("--since", help="from this date or time, or days ago (7d)")
 @click.option("--until", help="up to the end of this date, or this time")
 @click.option("--provider", type=click.Choice(NAMES), help="one agent's sessions only")
@@ -144,7 +146,7 @@ def stats_cmd(by, since, until, provider, project, tz, offline, as_json):
         with index_reader() as (settings, reader):
             use_cache(settings.home / "prices.json")
             found = report(reader, by, since=parse_since(since), until=parse_until(until), provider=provider,
-                           project=project, tz=tz)
+                           project=project, tz=tz, groups=settings.project_groups)
     except BadQuery as e:
         raise click.ClickException(str(e)) from None
     if as_json:

@@ -93,11 +93,14 @@ function figure(label, value) {
 }
 
 function table(title, rows, label) {
+  // Projects carry their group when config.toml's [projects.groups] names some.
+  const grouped = rows.some((r) => "group" in r);
   return h("section", { class: "usage-table" }, h("h2", {}, title),
     h("table", {},
-      h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, "tokens"), h("th", {}, "cost"))),
+      h("thead", {}, h("tr", {}, h("th", {}, ""), grouped ? h("th", {}, "group") : null, h("th", {}, "tokens"), h("th", {}, "cost"))),
       h("tbody", {}, rows.map((r) => h("tr", {},
-        h("td", { class: "name" }, label(r)), h("td", {}, compact(r.total_tokens)), h("td", {}, usd(r.cost_usd, r.price_unknown)))))));
+        h("td", { class: "name" }, label(r)), grouped ? h("td", { class: "group" }, r.group || "—") : null,
+        h("td", {}, compact(r.total_tokens)), h("td", {}, usd(r.cost_usd, r.price_unknown)))))));
 }
 
 // Bars per day, oldest on the left, each stacked by model.  Each model has
