@@ -413,3 +413,42 @@ def test_cost_per_project_group(settings, monkeypatch, tmp_path):
     (settings.home / "config.toml").write_text('[projects.groups]\n"~/x" = 3\n', "utf-8")
     bad = CliRunner().invoke(zerg, ["stats", "--by", "group"])
     assert bad.exit_code != 0 and "[projects.groups]" in bad.output
+
+
+def test_an_independent_count_of_the_raw_files_agrees_and_names_every_rule(settings, backend):
+    """bench/check_ccusage.py counts the raw files itself, by ccusage's rules
+    and by zergd's, and names the rules behind each day that differs: here
+    on fixtures with every rule, zergd's report equals its count to the token."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("check_ccusage", Path(__file__).parents[1] / "bench" / "check_ccusage.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    parts = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 999,
+             "cache_creation": {"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 200}}
+    compact_lines(settings, "rules-a", [
+        reply("2026-05-01T10:00:00.123456Z", SONNET, usage(8, 300, 500, 1000), mid="micro", rid="rm"),
+        reply("2026-05-02T10:00:00.100Z", "glm-4.6", usage(300, 40), mid="gen-1", uuid="g1"),
+        reply("2026-05-02T10:00:00.200Z", "glm-4.6", usage(300, 40), mid="gen-1", uuid="g2"),
+        reply("2026-05-03T10:00:00.000Z", "glm-4.6", usage(500, 60), rid="req_only", uuid="n1"),
+        reply("2026-05-03T10:00:00.300Z", "glm-4.6", usage(500, 60), rid="req_only", uuid="n2"),
+        reply("2026-05-04T08:49:41.100Z", SONNET, usage(1200, 80), mid="msg_20260504084941", rid="same"),
+        reply("2026-05-04T08:49:41.700Z", "claude-haiku-4-5", usage(90, 12), mid="msg_20260504084941", rid="same"),
+        reply("2026-05-05T10:00:00.000Z", SONNET, parts, mid="cache", rid="rc"),
+        reply("2026-05-07T10:00:00.000Z", SONNET, usage(40, 1, 0, 300), mid="copy", rid="rcp"),
+    ])
+    compact_lines(settings, "rules-b", [  # a copy, with its day earlier and its values larger
+        reply("2026-05-06T10:00:00.000Z", SONNET, usage(40, 900, 0, 300), mid="copy", rid="rcp"),
+    ])
+    index = load(settings)
+    with index.reader() as r:
+        ours = {row["key"]: [row[k] for k in check.KEYS] for row in report(r, "day", tz="UTC")["rows"]}
+    index.close()
+    theirs, counted, fired = check.independent_counts(settings.agent_dir("claude") / "projects")
+    assert ours == {day: v for day, v in counted.items() if any(v)}
+    assert {day: sorted(rules) for day, rules in fired.items()} == {
+        "2026-05-01": ["microsecond-timestamps"], "2026-05-02": ["repeated-lines-without-request-id"],
+        "2026-05-03": ["no-message-id"], "2026-05-04": ["two-responses-one-id"], "2026-05-05": ["cache-write-parts"],
+        "2026-05-06": ["copy-day"], "2026-05-07": ["copy-day"]}
+    assert theirs["2026-05-02"][0] == 600 and ours["2026-05-02"][0] == 300  # two lines; one response
