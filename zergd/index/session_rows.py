@@ -47,7 +47,8 @@ class SessionRows:
                 if row:
                     s.title, s.title_rank = row[0], RANK_SUMMARY
                     break
-        if folder and project is None:
+        if folder and project is None and (first_ts is None or s.project is not None):
+            # Looked up once, when the session first has lines; a sibling naming it later gives it then.
             self._name_project(host, folder, s)
         conn.execute(
             "update sessions set title = ?, title_rank = ?, first_ts = ?, last_ts = ?, git_branch = ?,"
@@ -125,26 +126,27 @@ class SessionRows:
         rows = [(session_id, ln.msg_key[0], ln.msg_key[1], ln.model, ln.ts, *ln.usage) for ln in keyed if ln.usage]
         rises = self._codex_increases(session_id, codex, fork)
         rows += [r for r, copied in rises if not copied]
-        conn.executemany(
-            "insert into usage (session_id, msg_id, request_id, model, ts, counted) values (?, ?, ?, ?, ?, 0)"
-            " on conflict do nothing", [r[:5] for r, copied in rises if copied])
+        baseline = [r[:5] for r, copied in rises if copied]
+        if baseline:
+            conn.executemany(
+                "insert into usage (session_id, msg_id, request_id, model, ts, counted) values (?, ?, ?, ?, ?, 0)"
+                " on conflict do nothing", baseline)
         conn.executemany(
             f"insert into usage (session_id, msg_id, request_id, model, ts, {', '.join(USAGE_FIELDS)})"
             " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (session_id, msg_id, request_id) do update set "
             + ", ".join(f"{f} = {most}(usage.{f}, excluded.{f})" for f in USAGE_FIELDS),
             rows,
         )
-        grown = self._mark_copies([ln.msg_key for ln in keyed if ln.usage])
-        conn.executemany(
-            "update sessions set (input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens) ="
-            " (select coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
-            " coalesce(sum(cache_creation_tokens), 0), coalesce(sum(cache_read_tokens), 0)"
-            " from usage where session_id = ?) where id = ?",
-            [(sid, sid) for sid in {session_id} | grown],
-        )
+        grown = self._mark_copies(session_id, [ln.msg_key for ln in keyed if ln.usage])
+        for sid in {session_id} | grown:
+            conn.execute(
+                "update sessions set (input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens) ="
+                " (select coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
+                " coalesce(sum(cache_creation_tokens), 0), coalesce(sum(cache_read_tokens), 0)"
+                " from usage where session_id = ?) where id = ?", (sid, sid))
         return new_messages
 
-    def _mark_copies(self, keys: list[tuple[str, str]]) -> set[str]:
+    def _mark_copies(self, session_id: str, keys: list[tuple[str, str]]) -> set[str]:
         """A response in several sessions' files (a resumed session repeats its
         history; a ``/btw`` aside replays its parent's) counts once: the
         earliest copy (then the smallest session id) keeps counted = 1, with
@@ -155,28 +157,32 @@ class SessionRows:
         are two.  Returns the sessions whose counted row took larger values."""
         ids = list(dict.fromkeys(k[0] for k in keys))
         grown: set[str] = set()
-        width = len(USAGE_FIELDS)
         for chunk in range(0, len(ids), 500):
             part = ids[chunk:chunk + 500]
             groups: dict[tuple, list] = {}
+            # The counted copy holds the largest values of all copies so far, so
+            # only it and this session's rows (just added or grown) are needed.
             for row in self.conn.execute(
                     f"select coalesce(ts, '9999'), session_id, msg_id, request_id, counted, {', '.join(USAGE_FIELDS)}"
-                    f" from usage where msg_id in ({', '.join('?' * len(part))})", part):
+                    f" from usage where msg_id in ({', '.join('?' * len(part))}) and (counted = 1 or session_id = ?)",
+                    (*part, session_id)):
                 groups.setdefault((row[2], row[3]), []).append(row)
+            keep, drop = [], []
             for (msg_id, request_id), rows in groups.items():
                 if len(rows) < 2:
                     continue
                 rows.sort()
-                first, most = rows[0], tuple(max(r[5 + i] for r in rows) for i in range(width))
-                if first[4] != 1 or tuple(first[5:]) != most:
-                    self.conn.execute(
-                        f"update usage set counted = 1, {', '.join(f'{f} = ?' for f in USAGE_FIELDS)}"
-                        " where session_id = ? and msg_id = ? and request_id = ?",
-                        (*most, first[1], msg_id, request_id))
+                first, most = rows[0], tuple(map(max, *(r[5:] for r in rows)))
+                if first[4] != 1 or first[5:] != most:
+                    keep.append((*most, first[1], msg_id, request_id))
                     grown.add(first[1])
-                self.conn.executemany(
-                    "update usage set counted = 0 where session_id = ? and msg_id = ? and request_id = ?",
-                    [(r[1], msg_id, request_id) for r in rows[1:] if r[4] != 0])
+                drop += [(r[1], msg_id, request_id) for r in rows[1:] if r[4] != 0]
+            if keep:
+                self.conn.executemany(f"update usage set counted = 1, {', '.join(f'{f} = ?' for f in USAGE_FIELDS)}"
+                                      " where session_id = ? and msg_id = ? and request_id = ?", keep)
+            if drop:
+                self.conn.executemany("update usage set counted = 0 where session_id = ? and msg_id = ? and request_id = ?",
+                                      drop)
         return grown
 
     def _codex_increases(self, session_id: str, lines: list[Line], fork: bool) -> list[tuple[tuple, bool]]:

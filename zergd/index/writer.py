@@ -206,14 +206,18 @@ class Writer(SourceRows, SessionRows, RecoveredRows, CopiedRows):
         return found
 
     LINE_COLUMNS = ("id", "length", "lineno", "type", "uuid", "parent_uuid", "ts", "role", "tools", "sidechain",
-                    "malformed", "partial", "searchable", "copied")
+                    "malformed", "partial", "searchable")
 
     def _add_lines(self, base: int, lines: list[Line], partial: int = 0) -> None:
         """Rows for ``lines`` of the generation whose first line id is
-        ``base``, and their text where it is searchable (a copy's is not)."""
+        ``base``, and their text where it is searchable (a copy's is not:
+        its row says ``copied``, set apart, as few lines are)."""
         self._insert_lines([(base | ln.offset, ln.length, ln.lineno, ln.type, ln.uuid, ln.parent_uuid, ln.ts, ln.role,
-                             ln.tools, ln.sidechain, ln.malformed, partial, 1 if ln.text and not ln.copied else 0,
-                             ln.copied) for ln in lines])
+                             ln.tools, ln.sidechain, ln.malformed, partial, 1 if ln.text and not ln.copied else 0)
+                            for ln in lines])
+        copied = [(base | ln.offset,) for ln in lines if ln.copied]
+        if copied:
+            self.conn.executemany("update lines set copied = 1 where id = ?", copied)
         self._index_text([(base | ln.offset, ln.text) for ln in lines if ln.text and not ln.copied])
         self._index_runs([(base | ln.offset, ln.runs) for ln in lines if ln.runs and not ln.copied])
 

@@ -232,8 +232,9 @@ def _response(obj: dict, msg: dict, line: Line) -> None:
     line.usage = Usage(count(usage.get("input_tokens")), count(usage.get("output_tokens")), writes,
                        count(usage.get("cache_read_input_tokens")), hour,
                        count(server.get("web_search_requests")) if isinstance(server, dict) else 0)
-    asked = f"{line.model or ''}|{line.usage.input}|{writes}|{line.usage.cache_read}"
-    line.msg_key = (mid, f"{request}#{zlib.crc32(asked.encode()):08x}")
+    asked = zlib.crc32(b"%d|%d|%d" % (line.usage.input, writes, line.usage.cache_read),
+                       zlib.crc32(line.model.encode("utf-8", "surrogatepass")) if line.model else 0)
+    line.msg_key = (mid, f"{request}#{asked:08x}")
 
 
 def steering(obj: dict) -> str | None:
