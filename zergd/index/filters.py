@@ -61,7 +61,8 @@ def parse_when(value: str, *, end_of_day: bool = False) -> str:
 def listed(alias: str = "") -> str:
     """The condition on sessions that leaves out a prompt history's own: it
     is kept and indexed as a file, but its prompts are listed and found in
-    their sessions (recovered.py), never as one."""
+    their sessions (recovered.py), never as one.  (Search needs no such
+    condition: the history's lines are copies, not searched.)"""
     return f"coalesce({alias + '.' if alias else ''}origin, '') <> '{HISTORY}'"
 
 
@@ -96,7 +97,7 @@ class SessionFilter:
 
     def where(self, alias: str = "", dialect: Dialect = SQLITE) -> tuple[list[str], list]:
         a = f"{alias}." if alias else ""
-        where, params = [listed(alias)], []
+        where, params = [], []
         for name in ("project", "branch", "model", "provider", "machine", "entrypoint"):
             if len(getattr(self, name) or "") > MAX_FILTER_TEXT:
                 raise BadQuery(f"{name} is at most {MAX_FILTER_TEXT} characters")

@@ -63,6 +63,7 @@ class Reader(SearchQueries, LineQueries, UsageQueries):
         """Sessions newest first; with ``limit``, also the cursor of the next page."""
         flt = flt or SessionFilter()
         where, params = flt.where(dialect=self.dialect)
+        where.append(listed())
         if not flt.empty:
             # A subagent nobody prompted (Claude Code 2.0's "Warmup" agents) holds no conversation either.
             where.append("(user_messages > 0 or (assistant_messages > 0 and is_subagent = 0))")

@@ -2,8 +2,9 @@
 Code's history.jsonl: every prompt typed, kept after the transcripts are
 deleted).
 
-The history is archived and indexed as any file (its own session, origin
-'history', is never listed).  The prompts of a session that has no
+The history is archived and indexed as any file, its lines marked copied
+(each prompt is found and counted in its session) and its own session,
+origin 'history', never listed.  The prompts of a session that has no
 transcript in the archive also form a session of their own, origin
 'recovered' ("prompts only, recovered from history"): its source lies
 ``within`` the history's, and its generation points into the history's
@@ -33,6 +34,7 @@ class RecoveredRows:
         by_session: dict[str, list[Line]] = {}
         for ln in lines:
             if ln.session_id and not ln.malformed:
+                ln.copied = 0  # the history's copy is the one not searched; this one is
                 by_session.setdefault(ln.session_id, []).append(ln)
         for session_id, typed in by_session.items():
             gen_id = self._recovered_generation(history, session_id)

@@ -4,7 +4,7 @@ summed per half hour, model, project, session or machine for zergd.usage."""
 from __future__ import annotations
 
 from ..errors import BadQuery
-from .filters import SessionFilter
+from .filters import SessionFilter, listed
 
 USAGE_GROUPS = {
     # Half-hour buckets in UTC: the report turns them into days in the
@@ -32,7 +32,7 @@ class UsageQueries:
             raise BadQuery("group_by must be day, model or project")
         key = USAGE_KEYS[group_by]
         where, params = flt.where("x", self.dialect)
-        cond = (" where " + " and ".join(where)) if where else ""
+        cond = " where " + " and ".join([*where, listed("x")])
         tokens = {k: rest for k, *rest in self.conn.execute(
             f"select {key}, count(distinct x.id), sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_read_tokens)"
             f" from usage u join sessions x on x.id = u.session_id{cond} group by 1", params)}

@@ -121,6 +121,9 @@ class Writer(SourceRows, SessionRows, RecoveredRows, CopiedRows):
             conn = self.conn
             if lines:
                 self._mark_copied(source.session_id, lines)
+                if is_history(source):  # its prompts are found and counted in their sessions (recovered.py)
+                    for ln in lines:
+                        ln.copied = 1
             if gen.archived > gen.indexed:
                 lines = self._finish_unterminated(base, gen.indexed, lines)
             if lines:
@@ -179,6 +182,7 @@ class Writer(SourceRows, SessionRows, RecoveredRows, CopiedRows):
         with self.transaction():
             self.conn.execute("delete from lines where id = ?", (lid,))
             self._mark_copied(source.session_id, [ln])
+            ln.copied = 1 if is_history(source) else ln.copied
             self._add_lines(line_id(gen.id, 0), [ln], QUIET_INDEXED)
             self._update_session(source.session_id, [ln])
             self._changed(source.session_id, "updated")
