@@ -6,6 +6,7 @@
 import { h, plural } from "./dom.js";
 import { highlight, langOf } from "./highlight.js";
 import { markdown } from "./markdown.js";
+import { collapsible } from "./parts.js";
 
 const FOLD_LINES = 12; // longer outputs show this many lines and a button for the rest
 const SHELLS = new Set(["Bash", "shell", "exec_command", "local_shell_call", "container.exec", "BashOutput"]);
@@ -32,8 +33,10 @@ export function attachResult(el, { text, images = [], isError = false, anchor = 
   if (isError) result.append(h("div", { class: "result-label" }, "Error"));
   const lang = name === "Read" ? langOf(el.dataset.path) : null;
   const shown = name === "Read" ? stripLineNumbers(text) : text;
-  // A subagent answers in Markdown; everything else is output.
-  const body = shown ? (SUBAGENT_TOOLS.has(name) ? foldedMarkdown(shown) : folded(stripAnsi(shown), lang)) : null;
+  // A subagent answers in Markdown; an edit's snippet of the file is folded; everything else is output.
+  const snippet = EDIT_TOOLS.has(name) ? editSnippet(shown) : null;
+  const body = !shown ? null : snippet ? snippet
+    : SUBAGENT_TOOLS.has(name) ? foldedMarkdown(shown) : folded(stripAnsi(shown), lang);
   if (body) result.append(body);
   if (keptApart && ctx.toolOutput) showWholeOutput(result, body, keptApart, lang, ctx);
   for (const img of images) result.append(img);
@@ -44,6 +47,20 @@ export function attachResult(el, { text, images = [], isError = false, anchor = 
     if (child) el.append(subagentLink(child, ctx, el.dataset.description));
   }
   return result;
+}
+
+// Claude Code answers an edit with the file's lines around it ("Here's the
+// result of running `cat -n` on a snippet of the edited file:"): the diff
+// above says what changed, so they are one click away.
+const EDIT_TOOLS = new Set(["Edit", "MultiEdit", "Write", "NotebookEdit"]);
+const CAT_N = /^([\s\S]*?result of running `cat -n`[^\n]*\n)([\s\S]+)$/;
+
+function editSnippet(text) {
+  const m = text && text.match(CAT_N);
+  if (!m) return null;
+  const lines = stripLineNumbers(m[2].replace(/\n$/, ""));
+  return h("div", { class: "edit-result" }, h("div", { class: "muted small" }, m[1].trim()),
+    collapsible(plural(lines.split("\n").length, "line"), () => h("pre", { class: "code" }, lines)));
 }
 
 // The transcript holds a preview; the archive holds the whole output: it
@@ -208,23 +225,51 @@ function keyValues(input) {
   };
 }
 
-// A line diff of one edit: unchanged lines at either end are kept as context.
+// A line diff of one edit (jsdiff, vendored: globalThis.Diff): changed
+// lines with the words that changed marked, two unchanged lines of context
+// around each change, longer unchanged runs folded to a count.
+const CONTEXT = 2;
+
 export function diff(before, after) {
-  const a = before.split("\n");
-  const b = after.split("\n");
-  let start = 0;
-  while (start < a.length && start < b.length && a[start] === b[start]) start++;
-  let end = 0;
-  while (end < a.length - start && end < b.length - start && a[a.length - 1 - end] === b[b.length - 1 - end]) end++;
-  const ctxBefore = a.slice(Math.max(0, start - 2), start);
-  const ctxAfter = a.slice(a.length - end, a.length - end + 2);
-  const lines = [
-    ...ctxBefore.map((l) => " " + l),
-    ...a.slice(start, a.length - end).map((l) => "-" + l),
-    ...b.slice(start, b.length - end).map((l) => "+" + l),
-    ...ctxAfter.map((l) => " " + l),
-  ];
-  return h("pre", { class: "diff" }, lines.map(diffLine));
+  const Diff = globalThis.Diff;
+  if (!Diff) return h("pre", { class: "diff" }, [...before.split("\n").map((l) => "-" + l), ...after.split("\n").map((l) => "+" + l)].map(diffLine));
+  const ended = (t) => (t.endsWith("\n") ? t : t + "\n");
+  const parts = Diff.diffLines(ended(before), ended(after));
+  const linesOf = (part) => part.value.replace(/\n$/, "").split("\n");
+  const out = [];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (part.removed && parts[i + 1]?.added) {
+      out.push(...changedLines(linesOf(part), linesOf(parts[i + 1]), Diff));
+      i++;
+    } else if (part.removed || part.added) {
+      out.push(...linesOf(part).map((l) => diffLine((part.added ? "+" : "-") + l)));
+    } else {
+      const lines = linesOf(part);
+      const head = i === 0 ? 0 : CONTEXT;
+      const tail = i === parts.length - 1 ? 0 : CONTEXT;
+      if (lines.length > head + tail + 1) {
+        out.push(...lines.slice(0, head).map((l) => diffLine(" " + l)),
+          h("span", { class: "dl skip" }, `… ${plural(lines.length - head - tail, "unchanged line")}\n`),
+          ...lines.slice(lines.length - tail).map((l) => diffLine(" " + l)));
+      } else {
+        out.push(...lines.map((l) => diffLine(" " + l)));
+      }
+    }
+  }
+  return h("pre", { class: "diff" }, out);
+}
+
+// Removed then added lines; where a block replaces one of the same length,
+// line by line, the words that changed are marked.
+function changedLines(removed, added, Diff) {
+  if (!removed.length || removed.length !== added.length) {
+    return [...removed.map((l) => diffLine("-" + l)), ...added.map((l) => diffLine("+" + l))];
+  }
+  const words = removed.map((l, i) => Diff.diffWordsWithSpace(l, added[i]));
+  const side = (sign, keep) => words.map((w) => h("span", { class: `dl ${sign === "-" ? "del" : "add"}` }, sign,
+    w.filter((p) => !p[keep]).map((p) => (p.added || p.removed ? h("mark", { class: "w" }, p.value) : p.value)), "\n"));
+  return [...side("-", "added"), ...side("+", "removed")];
 }
 
 function diffLine(line) {
