@@ -33,6 +33,14 @@ def write(settings):
          "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_edit", "content":
                      "The file /home/deniz/fatura/hesap.py has been updated. Here's the result of running `cat -n`"
                      " on a snippet of the edited file:\n" + SNIPPET}]}},
+        {**base, "type": "assistant", "uuid": "a2", "timestamp": "2026-06-01T10:00:08Z", "requestId": "r2",
+         "message": {"id": "m2", "role": "assistant", "model": "claude-sonnet-4-5", "usage": {"input_tokens": 3},
+                     "content": [{"type": "tool_use", "id": "toolu_read", "name": "Read",
+                                  "input": {"file_path": "/home/deniz/fatura/web/sepet.js"}}]}},
+        {**base, "type": "user", "uuid": "u3", "timestamp": "2026-06-01T10:00:09Z",
+         "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_read", "content":
+                     "     1→// sepet toplamı\n     2→export function toplam(satirlar) {\n"
+                     "     3→  return satirlar.reduce((a, s) => a + s.tutar, 0);\n     4→}\n"}]}},
     ]
     path = settings.agent_dir("claude") / "projects" / "-home-deniz-fatura" / f"{SID}.jsonl"
     path.parent.mkdir(parents=True)
@@ -63,6 +71,10 @@ def test_an_edit_shows_what_changed(settings, monkeypatch, page):  # noqa: F811
         fold.click()
         expect(result.locator("pre.code")).to_contain_text("line 62")
         expect(result.locator("pre.code")).not_to_contain_text("→")
+        # A .js file read is coloured as JavaScript.
+        read = page.locator('[data-tool-use-id="toolu_read"] .tool-result')
+        expect(read.locator(".tok-keyword", has_text="function")).to_have_count(1)
+        expect(read.locator(".tok-comment")).to_have_text("// sepet toplamı")
         assert page.errors == []
     finally:
         zergd("stop")

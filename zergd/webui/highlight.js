@@ -19,7 +19,7 @@ const KEYWORDS = {
   rb: "def end if elsif else unless while until do class module return yield true false nil self require begin rescue ensure",
 };
 const ALIASES = {
-  javascript: "js", jsx: "js", ts: "js", tsx: "js", typescript: "js", mjs: "js", cjs: "js", json: "js", svelte: "js", vue: "js",
+  javascript: "js", js: "js", jsx: "js", ts: "js", tsx: "js", typescript: "js", mjs: "js", cjs: "js", json: "js", svelte: "js", vue: "js",
   python: "py", py: "py", pyi: "py", bash: "sh", shell: "sh", zsh: "sh", sh: "sh", console: "sh", rust: "rs", rs: "rs",
   golang: "go", go: "go", java: "java", kt: "java", kotlin: "java", swift: "java", cs: "java", csharp: "java", scala: "java",
   c: "c", h: "c", cpp: "c", cc: "c", hpp: "c", "c++": "c", sql: "sql", ruby: "rb", rb: "rb", toml: "sh", yaml: "sh", yml: "sh",

@@ -63,13 +63,16 @@ function feedItem(view, line, kind, p, ts, state, frag) {
   }
   if (kind === "response_item" && OUTPUTS.has(t)) {
     let out = p.output;
+    let exit = null;
     if (typeof out === "string" && out.startsWith("{")) {
       try {
         const inner = JSON.parse(out);
         if (inner && typeof inner.output === "string") out = inner.output;
+        if (inner && Number.isInteger(inner.metadata?.exit_code)) exit = inner.metadata.exit_code;
       } catch { /* plain text */ }
     }
-    return view.result(p.call_id, { text: typeof out === "string" ? out : JSON.stringify(out, null, 2), anchor: anchorOf(line), lineno: line.lineno }, line, state, frag);
+    const text = typeof out === "string" ? out : JSON.stringify(out, null, 2);
+    return view.result(p.call_id, { text, isError: failed(text, exit), anchor: anchorOf(line), lineno: line.lineno }, line, state, frag);
   }
   if (kind === "response_item" && t === "reasoning") {
     const text = (p.summary || []).map((s) => (s && s.text) || "").join("\n\n");
@@ -106,5 +109,13 @@ function feedTurnItem(view, line, item, state, frag) {
   view.msg(line, view.turn("assistant", line, state, frag)).append(view.tool(name, item.id, input));
   const output = item.aggregatedOutput ?? item.stdout ?? "";
   if (output) view.result(item.id, { text: output, isError: item.status === "failed", anchor: null, lineno: line.lineno }, line, state, frag);
+}
+
+// A tool call Codex reports as failed: a non-zero exit code (in the output's
+// metadata or its "Exit code: N" header), or the harness's own failures.
+const FAILURES = /^(execution error:|apply_patch verification failed)|failed in sandbox|^Exit code: [1-9]\d*$/m;
+
+function failed(text, exit) {
+  return (exit !== null && exit !== 0) || FAILURES.test(text);
 }
 
