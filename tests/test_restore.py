@@ -107,3 +107,14 @@ def test_a_running_daemon_takes_restored_files_as_what_it_archived(corpus, monke
     finally:
         index.close()
 
+
+
+def test_a_restored_subagent_says_to_resume_its_parent(sample, index):
+    """`claude --resume agent-…` cannot work: a subagent goes on with the session that ran it."""
+    index.backfill()
+    sub = session_id_for("claude", "-home-dev-webapp/5f0c6a8e-1d2b-4c3d-9e4f-0a1b2c3d4e5f/subagents/"
+                                   "agent-a1b2c3d4e5f6a7b8c.jsonl")
+    proc = zerg("restore", sub, "--to", str(sample.home.parent / "subs"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith(f"claude --resume {MAIN}")
+    assert "agent-" not in proc.stdout and "the session that ran it" in proc.stderr

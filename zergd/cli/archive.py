@@ -109,8 +109,12 @@ def restore(session, to, generation, dry_run):
                    "machine's too)", err=True)
     # `--`: a project folder could start with '-' (cd would take it for an option).
     cd = f"cd -- {shlex.quote(row['project'])} && " if row and row.get("project") else ""
-    resume = PROVIDERS[row["provider"]].resume_command(session_id) if row and row["provider"] in PROVIDERS else None
+    # A subagent is resumed with the session that ran it, not on its own.
+    resumed = row["parent_session_id"] if row and row.get("is_subagent") and row.get("parent_session_id") else session_id
+    resume = PROVIDERS[row["provider"]].resume_command(resumed) if row and row["provider"] in PROVIDERS else None
     if resume:
+        if resumed != session_id:
+            click.echo(f"(a subagent: it resumes with the session that ran it, {resumed})", err=True)
         click.echo(f"{cd}{resume}")
 
 
