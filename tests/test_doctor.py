@@ -82,3 +82,17 @@ def test_with_the_daemon_running_and_a_damaged_archive(sample, monkeypatch):
     assert any(line.startswith("FAIL  index:") and "zergd check" in line for line in proc.stdout.splitlines())
     quick = zergd("check", "--quick")
     assert quick.returncode == 1 and "I5" in quick.stderr
+
+
+def test_a_folder_the_agent_makes_later_is_no_reason_to_move_it(settings, monkeypatch):
+    """Codex's sessions/ is there and archived_sessions/ not yet: its folder
+    is right, so doctor does not say to set CODEX_HOME."""
+    codex = settings.home.parent / "codex-here"
+    (codex / "sessions").mkdir(parents=True)
+    monkeypatch.setenv("CODEX_HOME", str(codex))
+    from zergd.config import load_settings
+
+    mine = [f for f in diagnose(load_settings()) if f.topic == "codex folder"]
+    assert len(mine) == 2 and all(f.status == OK for f in mine)
+    assert not any("CODEX_HOME" in (f.fix or "") + f.what for f in mine)
+    assert any("archived_sessions does not exist yet" in f.what for f in mine)

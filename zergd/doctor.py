@@ -68,6 +68,7 @@ def _daemon(settings: Settings, probe) -> Finding:
 
 def _roots(settings: Settings) -> list[Finding]:
     found = []
+    found_any = {r.provider for r in settings.source_roots() if not r.only and r.path.is_dir()}
     for root in settings.source_roots():
         topic = f"{root.provider} folder"
         if root.only:  # a prompt history: kept when it is there, nothing to say when not
@@ -76,6 +77,10 @@ def _roots(settings: Settings) -> list[Finding]:
             continue
         if not root.path.is_dir():
             agent = PROVIDERS[root.provider]
+            if root.provider in found_any:  # its folder is right: this one comes when the agent needs it
+                found.append(Finding(OK, topic, f"{root.path} does not exist yet ({agent.label} makes it when"
+                                     " it needs it)"))
+                continue
             if agent.optional:  # many people never run it; it makes these when it runs
                 found.append(Finding(OK, topic, f"{root.path} does not exist (fine unless you use {agent.label}: "
                                      f"then set {agent.env} to where it writes)"))
