@@ -200,10 +200,21 @@ def test_root_created_after_start_is_watched(settings, daemon, tmp_path, monkeyp
 
 
 def test_logs(settings, daemon):
+    """The log says what happened to the sessions: a source deleted (kept
+    in the archive), and the same source put back (zerg restore)."""
+    folder = settings.agent_dir("claude") / "projects" / "-home-mia"
+    folder.mkdir(parents=True)
+    sid = "1ab2c3d4-0000-4000-8000-000000000042"
+    (folder / f"{sid}.jsonl").write_bytes(b'{"type":"user","message":{"role":"user","content":"lone heron"}}\n')
     start, _port = daemon
     start()
     proc = zergd("logs")
     assert proc.returncode == 0 and "listening on" in proc.stdout
+    wait_for(lambda: "lone heron" in zerg("search", "lone heron").stdout or sid[:8] in zerg("search", "heron").stdout)
+    (folder / f"{sid}.jsonl").unlink()
+    assert wait_for(lambda: f"source deleted: claude/-home-mia/{sid}.jsonl" in zergd("logs").stdout)
+    assert zerg("restore", sid).returncode == 0
+    assert wait_for(lambda: "source back:" in zergd("logs").stdout and sid in zergd("logs").stdout.split("source back:")[-1])
 
 
 @needs_corpus

@@ -4,6 +4,7 @@ at start and as its periodic rescan."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from .compressed import is_compressed
 from .sidecars import is_session_file, sync_session_file
 from .sources import Skipped, walk_root
 from .tailer import SourceUnstable, sync_file
+
+log = logging.getLogger("zergd.watch")
 
 
 @dataclass
@@ -191,5 +194,6 @@ def mark_missing(settings: Settings, writer: Writer, seen: set[tuple[str, str]])
     for session_id, provider, rel in writer.present_sessions(settings.host):
         if (provider, rel) not in seen:
             writer.mark_deleted(session_id)
+            log.info("source deleted: %s/%s (session %s, kept in the archive)", provider, rel, session_id)
             gone.append(session_id)
     return gone

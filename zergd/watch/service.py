@@ -273,6 +273,7 @@ class ArchiveService:
         session_id = writer.present_session_of(self.settings.host, provider, rel)
         if session_id:
             writer.mark_deleted(session_id)
+            log.info("source deleted: %s/%s (session %s, kept in the archive)", provider, rel, session_id)
 
     def _publish(self, writer: Writer) -> None:
         grown = writer.drain_grown()

@@ -24,6 +24,7 @@ the checks saw.
 
 from __future__ import annotations
 
+import logging
 import os
 import zlib
 from pathlib import Path
@@ -37,6 +38,8 @@ from ..index.writer import Source, Writer
 from ..transcript import PROVIDERS, describe
 from .compressed import SUFFIX, NotARollout, decompress, is_compressed, plain
 from .sources import open_transcript
+
+log = logging.getLogger("zergd.watch")
 
 CHUNK = 4 << 20  # bytes read per step: bounds memory, keeps transactions short
 WINDOW = 4096  # bytes compared at each end of the archived part
@@ -112,6 +115,8 @@ def sync_source(writer: Writer, archive_dir: Path, source: Source, src, on_bytes
     gen = source.generation
     apath = archive_dir / gen.archive
     alen = apath.stat().st_size if apath.exists() else 0
+    if source.deleted:  # put back (zerg restore, a backup): said in the log, as its deletion was
+        log.info("source back: %s (session %s)", source.path, source.session_id)
     writer.mark_present(source)  # before the shortcut: a file moved back into view is unchanged
     unchanged = alen == gen.archived == st.st_size and (gen.inode, gen.mtime_ns) == (st.st_ino, st.st_mtime_ns)
     if unchanged and (not full_check or gen.checked_mtime_ns == st.st_mtime_ns):
