@@ -129,7 +129,8 @@ export class Transcript {
     if (!block || typeof block !== "object") return h("pre", { class: "raw" }, JSON.stringify(block));
     switch (block.type) {
       case "text":
-        return markdown(block.text || "");
+        // "(no content)": Claude Code's placeholder for a reply with only tool calls in it.
+        return (block.text || "").trim() === "(no content)" ? document.createDocumentFragment() : markdown(block.text || "");
       case "thinking":
         return collapsible("Thinking", () => markdown(block.thinking || ""), "thinking");
       case "redacted_thinking":

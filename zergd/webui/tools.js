@@ -27,8 +27,35 @@ export function toolElement(name, id, input, ctx) {
 }
 
 // The result of a call: output (folded when long), images, error marked.
+// What the harness tells the agent inside a result, not what the tool
+// returned: a reminder after a Read, the todo list's boilerplate.  Kept one
+// click away.
+const REMINDER = /\s*<system-reminder>([\s\S]*?)<\/system-reminder>\s*/g;
+const TODO_NOTE = /^Todos have been modified successfully\.[\s\S]*$/;
+const TOOL_ERROR = /^\s*<tool_use_error>([\s\S]*)<\/tool_use_error>\s*$/;
+
+function forTheAgent(text) {
+  const notes = [];
+  let shown = String(text ?? "").replace(REMINDER, (_m, note) => {
+    notes.push(note.trim());
+    return "\n";
+  }).trim();
+  if (TODO_NOTE.test(shown)) {
+    notes.push(shown);
+    shown = "";
+  }
+  return { shown, notes };
+}
+
 export function attachResult(el, { text, images = [], isError = false, anchor = null, lineno = null, agentId = null, keptApart = null }, ctx) {
   const name = el.dataset.tool || "";
+  const failure = typeof text === "string" && text.match(TOOL_ERROR);
+  if (failure) {  // the harness refused the call: its message, marked as an error
+    text = failure[1].trim();
+    isError = true;
+  }
+  const { shown: said, notes } = forTheAgent(text);
+  text = said;
   const result = h("div", { class: `tool-result${isError ? " error" : ""}`, id: anchor, "data-lineno": lineno ?? null });
   if (isError) result.append(h("div", { class: "result-label" }, "Error"));
   const lang = name === "Read" ? langOf(el.dataset.path) : null;
@@ -40,7 +67,8 @@ export function attachResult(el, { text, images = [], isError = false, anchor = 
   if (body) result.append(body);
   if (keptApart && ctx.toolOutput) showWholeOutput(result, body, keptApart, lang, ctx);
   for (const img of images) result.append(img);
-  if (!shown && !images.length) result.append(h("div", { class: "muted" }, "(no output)"));
+  if (!shown && !images.length && !notes.length) result.append(h("div", { class: "muted" }, "(no output)"));
+  if (notes.length) result.append(collapsible("note to the agent", () => h("pre", { class: "raw" }, notes.join("\n\n")), "agent-note"));
   el.append(result);
   if (agentId && !el.querySelector(".subagent-link")) {
     const child = ctx.subagentByAgentId?.(agentId);
