@@ -82,3 +82,17 @@ def test_logs_n_0_prints_nothing(home):
 
 def test_version_names_the_distribution():
     assert "version" in run(zergd, "--version").output
+
+
+def test_search_in_the_terminal_says_where_each_hit_is(sample, index):
+    """Title, date, the kind of line and its number, and (no daemon here)
+    the session to open; then how many hits in how many sessions."""
+    from test_daemon import zerg as zerg_proc
+
+    index.backfill()
+    index.index.close()
+    proc = zerg_proc("search", "login")
+    assert proc.returncode == 0
+    first = proc.stdout.splitlines()
+    assert first[0][:4].isdigit() and "line " in first[0] and first[2].strip().startswith("session ")
+    assert " in " in proc.stderr and "session" in proc.stderr and "hit" in proc.stderr

@@ -210,7 +210,7 @@ def test_logs(settings, daemon):
     start()
     proc = zergd("logs")
     assert proc.returncode == 0 and "listening on" in proc.stdout
-    wait_for(lambda: "lone heron" in zerg("search", "lone heron").stdout or sid[:8] in zerg("search", "heron").stdout)
+    wait_for(lambda: sid in zerg("search", "heron").stdout)
     (folder / f"{sid}.jsonl").unlink()
     assert wait_for(lambda: f"source deleted: claude/-home-mia/{sid}.jsonl" in zergd("logs").stdout)
     assert zerg("restore", sid).returncode == 0
@@ -303,6 +303,7 @@ def test_daemon_on_postgresql(sample, daemon, pg_url):
 
     [hit] = wait_for(api_hits)
     assert hit["session_id"] == "live"
-    assert "live  line 1" in zerg("search", "okapi", "--database", pg_url).stdout
+    found = zerg("search", "okapi", "--database", pg_url).stdout
+    assert "(user, line 1)" in found and "/s/live?q=okapi#g" in found  # the hit's place in the Timeline
     assert "live" not in zerg("search", "okapi").stdout  # the SQLite file was never written
     assert "index: postgresql://" in zergd("status").stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from urllib.parse import quote
 
 import click
 import orjson
@@ -112,12 +113,24 @@ def search_cmd(query, limit, per_session, raw, as_json):
         return
     color = sys.stdout.isatty()
     on, off = ("\x1b[1;33m", "\x1b[0m") if color else ("[", "]")
+    # Each hit's place in the Timeline, when a daemon serves it here.
+    live = probe(_settings_)
+    base = live["url"].rstrip("/") if live else None
     for h in hits:
         snippet = " ".join(h.snippet.split()).replace(HIGHLIGHT[0], on).replace(HIGHLIGHT[1], off)
-        click.echo(f"{h.session_id}  line {h.lineno}  {(h.ts or '')[:19].replace('T', ' ')}  {h.role or h.type or ''}")
+        click.echo(f"{(h.ts or '')[:16].replace('T', ' ') or '-':16}  {h.title or '(untitled)'}"
+                   f"  ({h.role or h.type or 'line'}, line {h.lineno})")
         click.echo(f"    {snippet}")
+        where = (f"{base}/s/{quote(h.session_id)}?q={quote(query)}#g{h.generation}-{h.offset}" if base
+                 else f"session {h.session_id}")
+        click.echo(f"    {where}")
     if not hits:
         click.echo("no matches", err=True)
+    else:
+        sessions = len({h.session_id for h in hits})
+        click.echo(f"{plural(len(hits), 'hit')} in {plural(sessions, 'session')}"
+                   + (f" (at most {per_session} from one session; --per-session 0 shows all)" if per_session else ""),
+                   err=True)
 
 
 @zerg.command(name="stats")
