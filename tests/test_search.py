@@ -52,6 +52,6 @@ def test_search_cli(imported):
     assert {"session_id", "ts", "lineno", "snippet"} <= set(hits[0])
     assert "[" in hits[0]["snippet"]
     result = runner.invoke(zerg, ["search", "lichess"])
-    assert "019aad50-a7e6-7422-b7a8-0b384290624f  line" in result.stdout
+    assert "session 019aad50-a7e6-7422-b7a8-0b384290624f" in result.stdout and ", line " in result.stdout
     assert runner.invoke(zerg, ["search", "(((", "--raw"]).exit_code == 1
 
