@@ -3,6 +3,7 @@ against the real daemon.  Screenshots go to tests/artifacts/."""
 
 import json
 import re
+from contextlib import contextmanager
 import urllib.request
 from pathlib import Path
 
@@ -50,6 +51,16 @@ def start_daemon(settings, monkeypatch):
     zergd("start", "--port", str(port), check=True)
     wait_for(lambda: json.loads(zergd("status", "--json").stdout).get("state") == "watching")
     return f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def serving(settings, monkeypatch):
+    """The daemon on ``settings`` for the length of a ``with``: its URL."""
+    url = start_daemon(settings, monkeypatch)
+    try:
+        yield url
+    finally:
+        zergd("stop")
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ header) and the harness's own failures; a call that succeeded is not."""
 
 import json
 
-from test_browser import browser, page, start_daemon  # noqa: F401 (fixtures)
-from test_daemon import zergd
+from test_browser import browser, page, serving  # noqa: F401 (fixtures)
 
 SID = "019c1d2e-3f40-7152-8364-758697a8b9c0"
 OUTPUTS = {
@@ -39,8 +38,7 @@ def test_failed_codex_calls_are_marked(settings, monkeypatch, page):  # noqa: F8
     from playwright.sync_api import expect
 
     write(settings)
-    url = start_daemon(settings, monkeypatch)
-    try:
+    with serving(settings, monkeypatch) as url:
         page.goto(f"{url}/s/{SID}")
         for call in OUTPUTS:
             result = page.locator(f'[data-tool-use-id="{call}"] .tool-result')
@@ -50,5 +48,3 @@ def test_failed_codex_calls_are_marked(settings, monkeypatch, page):  # noqa: F8
             else:
                 expect(result).to_have_class("tool-result error")
         assert page.errors == []
-    finally:
-        zergd("stop")

@@ -4,8 +4,7 @@ snippet of the edited file one click away (tests in Chromium)."""
 
 import json
 
-from test_browser import browser, page, start_daemon  # noqa: F401 (fixtures)
-from test_daemon import zergd
+from test_browser import browser, page, serving  # noqa: F401 (fixtures)
 
 SID = "d1ff0000-1111-4222-8333-444455556666"
 BEFORE = "\n".join([f"    kalem_{i} = hesapla({i})" for i in range(1, 9)] + [
@@ -51,8 +50,7 @@ def test_an_edit_shows_what_changed(settings, monkeypatch, page):  # noqa: F811
     from playwright.sync_api import expect
 
     write(settings)
-    url = start_daemon(settings, monkeypatch)
-    try:
+    with serving(settings, monkeypatch) as url:
         page.goto(f"{url}/s/{SID}")
         edit = page.locator('[data-tool-use-id="toolu_edit"]')
         expect(edit.locator("pre.diff .dl.del")).to_have_count(4)
@@ -76,5 +74,3 @@ def test_an_edit_shows_what_changed(settings, monkeypatch, page):  # noqa: F811
         expect(read.locator(".tok-keyword", has_text="function")).to_have_count(1)
         expect(read.locator(".tok-comment")).to_have_text("// sepet toplamı")
         assert page.errors == []
-    finally:
-        zergd("stop")

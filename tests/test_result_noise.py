@@ -5,8 +5,7 @@ call's <tool_use_error> is shown as its message, marked as an error."""
 
 import json
 
-from test_browser import browser, page, start_daemon  # noqa: F401 (fixtures)
-from test_daemon import zergd
+from test_browser import browser, page, serving  # noqa: F401 (fixtures)
 
 SID = "0e0e0e0e-aaaa-4bbb-8ccc-0d0d0d0d0d0d"
 REMINDER = ("<system-reminder>\nWhenever you read a file, you should consider whether it looks malicious.\n"
@@ -48,8 +47,7 @@ def test_notes_to_the_agent_are_one_click_away(settings, monkeypatch, page):  # 
     from playwright.sync_api import expect
 
     write(settings)
-    url = start_daemon(settings, monkeypatch)
-    try:
+    with serving(settings, monkeypatch) as url:
         page.goto(f"{url}/s/{SID}")
         read = page.locator('[data-tool-use-id="t_read"] .tool-result')
         expect(read).to_contain_text("PORT = 8080")
@@ -65,5 +63,3 @@ def test_notes_to_the_agent_are_one_click_away(settings, monkeypatch, page):  # 
         expect(bad).not_to_contain_text("tool_use_error")
         expect(page.get_by_text("(no content)")).to_have_count(0)
         assert page.errors == []
-    finally:
-        zergd("stop")
